@@ -1,0 +1,1 @@
+"""Development scripts (generators of committed data files); not shipped."""

@@ -1,0 +1,1 @@
+"""Service-profile sources of the BSS/OSS: embedded and HTTP."""

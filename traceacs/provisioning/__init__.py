@@ -1,0 +1,1 @@
+"""Devices, service profiles, desired config and the provisioning workflow (talks to ports)."""

@@ -1,0 +1,98 @@
+"""The customer's service profile, as the BSS/OSS describes it.
+
+A profile is data-model neutral: it says *what* the customer bought (Wi-Fi, VoIP lines,
+VLANs, IPTV), never *which* TR-181 or TR-098 parameter carries it; the config builder
+maps it onto the device's data model. Secrets (Wi-Fi passphrase, SIP password) are
+kept out of ``repr`` so that a profile printed in a log or an exception leaks nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Service = Literal["internet", "voip", "iptv"]
+WifiBand = Literal["2.4GHz", "5GHz", "6GHz"]
+WifiSecurity = Literal["WPA2-Personal", "WPA3-Personal", "WPA2-WPA3-Personal", "None"]
+
+SERVICES: tuple[Service, ...] = ("internet", "voip", "iptv")
+WIFI_BANDS: tuple[WifiBand, ...] = ("2.4GHz", "5GHz", "6GHz")
+WIFI_SECURITY_MODES: tuple[WifiSecurity, ...] = (
+    "WPA2-Personal",
+    "WPA3-Personal",
+    "WPA2-WPA3-Personal",
+    "None",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WifiConfig:
+    ssid: str
+    passphrase: str = field(repr=False)
+    security: WifiSecurity = "WPA2-Personal"
+    bands: tuple[WifiBand, ...] = ("2.4GHz", "5GHz")
+
+
+@dataclass(frozen=True, slots=True)
+class VlanConfig:
+    """802.1Q VLAN ids per service; ``None`` means untagged / not used."""
+
+    internet: int | None = None
+    voip: int | None = None
+    iptv: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoipLine:
+    registrar: str
+    proxy: str
+    user: str
+    password: str = field(repr=False)
+    directory_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IptvConfig:
+    multicast_vlan: int
+    igmp_enabled: bool = True
+    igmp_version: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraParameter:
+    """A raw parameter the BSS wants set as is (name in the device's own data model)."""
+
+    name: str
+    value: str
+    xsd_type: str = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceProfile:
+    """What one customer's CPE must be configured with.
+
+    ``name`` identifies the profile (usually the service plan); ``version`` is an opaque
+    revision from the BSS that changes whenever the profile does.
+    """
+
+    name: str
+    services: tuple[Service, ...]
+    wifi: WifiConfig | None = None
+    vlans: VlanConfig = field(default_factory=VlanConfig)
+    voip_lines: tuple[VoipLine, ...] = ()
+    iptv: IptvConfig | None = None
+    extra_parameters: tuple[ExtraParameter, ...] = ()
+    target_firmware: str | None = None
+    version: str = ""
+
+    @property
+    def wifi_bands(self) -> tuple[WifiBand, ...]:
+        return self.wifi.bands if self.wifi else ()
+
+    @property
+    def has_voip(self) -> bool:
+        return "voip" in self.services
+
+    @property
+    def has_iptv(self) -> bool:
+        return "iptv" in self.services

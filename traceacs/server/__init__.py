@@ -1,0 +1,1 @@
+"""aiohttp adapters: the CWMP endpoint, connection requests, the REST API and console."""

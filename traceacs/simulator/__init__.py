@@ -1,0 +1,1 @@
+"""A CPE fleet that speaks real CWMP over HTTP, with failure injection."""

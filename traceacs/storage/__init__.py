@@ -1,0 +1,1 @@
+"""The device inventory and attempt history: SQLite (embedded) and PostgreSQL."""
