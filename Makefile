@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	sh deploy/prometheus/ensure-promtool.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

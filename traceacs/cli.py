@@ -1,12 +1,21 @@
-"""The `traceacs` command line: one sub-command per job an operator does."""
+"""The `traceacs` command line: one sub-command per job an operator does.
+
+Each sub-command is two functions: ``add_<name>_command(commands)`` declares it and
+sets ``func`` to ``cmd_<name>(args) -> exit code``. Heavy imports stay inside the
+``cmd_`` functions so that ``traceacs --help`` is instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from traceacs import __version__
+
+Commands = Any  # argparse's _SubParsersAction is private
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,8 +24,157 @@ def build_parser() -> argparse.ArgumentParser:
         description="TraceACS: a TR-069 / CWMP ACS with provisioning traced end to end.",
     )
     parser.add_argument("--version", action="version", version=f"traceacs {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_serve_command(commands)
+    add_simulate_command(commands)
     return parser
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def add_serve_command(commands: Commands) -> None:
+    from traceacs.config import add_serve_arguments
+
+    parser = commands.add_parser(
+        "serve",
+        help="run the ACS (CWMP endpoint for CPEs)",
+        description="Run the ACS. CPEs must authenticate (shared secret from the "
+        "TRACEACS_CPE_SHARED_SECRET environment variable) unless "
+        "--allow-unauthenticated-cpes is given.",
+    )
+    add_serve_arguments(parser)
+    parser.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from traceacs.app import ConfigurationError, build_authenticator, run
+    from traceacs.config import SettingsError, load_settings
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings(args)
+        build_authenticator(settings)  # refuse a server no CPE could log in to, now
+    except (SettingsError, ConfigurationError) as exc:
+        print(f"traceacs serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run(settings)
+    except OSError as exc:  # e.g. port in use, unreadable TLS key
+        print(f"traceacs serve: {exc}", file=sys.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def add_simulate_command(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="run a simulated CPE fleet against an ACS",
+        description="Run simulated CPEs that speak CWMP over HTTP, with failure injection. "
+        "With --inventory-out, write the fleet's inventory CSV and profiles.yaml and exit.",
+    )
+    parser.add_argument("--acs-url", default="http://127.0.0.1:7547/", help="the ACS URL")
+    parser.add_argument("--cpes", type=int, default=10, metavar="N", help="fleet size")
+    parser.add_argument("--data-model", choices=("tr181", "tr098", "mixed"), default="mixed")
+    parser.add_argument(
+        "--fail",
+        default="",
+        metavar="SPEC",
+        help="failure shares, e.g. unknown=2%%,no_profile=1%%,spv_fault=3%%,mismatch=2%%,"
+        "spv_internal=1%%,slow=1%%,drop=1%%,crash=1%%,quirk_prefix=5%%,quirk_bool=5%%,"
+        "quirk_no_id=5%%,quirk_no_cookie=2%%,quirk_new_conn=2%%,quirk_chunked=2%%",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run this long (periodic informs, connection requests); "
+        "default: stop once every CPE has completed --sessions sessions",
+    )
+    parser.add_argument("--sessions", type=int, default=1, help="sessions per CPE (no --duration)")
+    parser.add_argument(
+        "--boot-storm", default=None, metavar="N/T", help="N CPEs boot within T seconds"
+    )
+    parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which CPEs boot")
+    parser.add_argument("--periodic-interval", type=float, default=None, metavar="SECONDS")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cpe-username", default="", help="CPE login at the ACS")
+    parser.add_argument(
+        "--cpe-password",
+        default=None,
+        help="CPE password at the ACS (default: $TRACEACS_SIM_CPE_PASSWORD)",
+    )
+    parser.add_argument("--connection-request-port", type=int, default=0)
+    parser.add_argument("--inventory-out", default=None, metavar="CSV")
+    parser.add_argument("--quiet", action="store_true", help="no live progress line")
+    parser.set_defaults(func=cmd_simulate)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from traceacs.simulator.faults import FailSpecError, parse_fail_spec
+    from traceacs.simulator.fleet import build_fleet, write_inventory
+    from traceacs.simulator.runner import FleetRunner, RunnerConfig
+
+    try:
+        shares = parse_fail_spec(args.fail)
+        storm = None
+        if args.boot_storm:
+            count, _, window = args.boot_storm.partition("/")
+            storm = (int(count), float(window or 1))
+    except (FailSpecError, ValueError) as exc:
+        print(f"traceacs simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.cpes < 1:
+        print("traceacs simulate: --cpes must be at least 1", file=sys.stderr)
+        return 2
+    fleet = build_fleet(args.cpes, data_model=args.data_model, shares=shares, seed=args.seed)
+    if args.inventory_out:
+        profiles = write_inventory(fleet, Path(args.inventory_out))
+        print(f"wrote {len(fleet.inventory)} devices to {args.inventory_out} and {profiles}")
+        return 0
+    password = args.cpe_password
+    if password is None:
+        password = os.environ.get("TRACEACS_SIM_CPE_PASSWORD", "")
+    config = RunnerConfig(
+        acs_url=args.acs_url,
+        cpe_username=args.cpe_username,
+        cpe_password=password,
+        duration=args.duration,
+        sessions_per_cpe=None if args.duration is not None else args.sessions,
+        periodic_interval=args.periodic_interval,
+        ramp_seconds=args.ramp,
+        boot_storm=storm,
+        connection_request_port=args.connection_request_port,
+    )
+
+    def progress(line: str) -> None:
+        print("\r" + line, end="", file=sys.stderr, flush=True)
+
+    runner = FleetRunner(
+        fleet.cpes, config, seed=args.seed, on_progress=None if args.quiet else progress
+    )
+    try:
+        stats = asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        stats = runner.stats
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(stats.summary())
+    return 0
+
+
+# --------------------------------------------------------------------------- main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return 0
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -1,0 +1,208 @@
+"""Settings, read once at start-up from command-line options and the environment.
+
+Every option has an environment variable (``TRACEACS_*``); a command-line flag wins
+over the variable, which wins over the embedded default. The result is a frozen
+`Settings` value handed to `traceacs.app`; nothing else reads the environment.
+
+The CPE shared secret is read from ``TRACEACS_CPE_SHARED_SECRET`` only: a command-line
+flag would show it to every user of ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from traceacs.server.cpe_auth import AuthMode
+
+DEFAULT_CWMP_PORT: Final = 7547
+DEFAULT_API_PORT: Final = 7557
+DEFAULT_BIND: Final = "127.0.0.1"
+DEFAULT_DATA_DIR: Final = "traceacs-data"
+DEFAULT_SESSION_TIMEOUT: Final = 30.0
+DEFAULT_MAX_SESSIONS: Final = 10_000
+DATABASE_FILE: Final = "traceacs.db"
+AUTH_MODES: Final[tuple[AuthMode, ...]] = ("basic", "digest", "both")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class SettingsError(ValueError):
+    """An option or environment variable with an unusable value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `traceacs serve` (and the store-using commands) need to know."""
+
+    cwmp_port: int = DEFAULT_CWMP_PORT
+    api_port: int = DEFAULT_API_PORT
+    bind: str = DEFAULT_BIND
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    cpe_auth: AuthMode = "both"
+    cpe_shared_secret: str | None = field(default=None, repr=False)
+    allow_unauthenticated_cpes: bool = False
+    session_timeout: float = DEFAULT_SESSION_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", default_database_url(self.data_dir))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
+        for name in ("cwmp_port", "api_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise SettingsError(f"{name} must be a TCP port (0-65535), not {port}")
+        if self.session_timeout <= 0:
+            raise SettingsError("session timeout must be positive")
+        if self.max_sessions < 1:
+            raise SettingsError("max sessions must be at least 1")
+        if self.cpe_auth not in AUTH_MODES:
+            raise SettingsError(f"CPE auth must be one of {', '.join(AUTH_MODES)}")
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file under the data directory."""
+    return f"sqlite:///{(data_dir / DATABASE_FILE).resolve()}"
+
+
+# --------------------------------------------------------------------------- argparse
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` / ``--database-url``: every command that uses the store takes them."""
+    parser.add_argument(
+        "--data-dir",
+        help=f"directory for the embedded store (env TRACEACS_DATA_DIR; ./{DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///path or postgresql://... (env TRACEACS_DATABASE_URL; "
+        "default: SQLite file under the data dir)",
+    )
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `traceacs serve` (each also an environment variable)."""
+    add_store_arguments(parser)
+    parser.add_argument(
+        "--cwmp-port",
+        type=int,
+        help=f"CWMP port for CPEs (env TRACEACS_CWMP_PORT; {DEFAULT_CWMP_PORT})",
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        help=f"API and console port (env TRACEACS_API_PORT; {DEFAULT_API_PORT})",
+    )
+    parser.add_argument("--bind", help=f"address to listen on (env TRACEACS_BIND; {DEFAULT_BIND})")
+    parser.add_argument("--tls-cert", help="PEM certificate for HTTPS (env TRACEACS_TLS_CERT)")
+    parser.add_argument("--tls-key", help="PEM private key for HTTPS (env TRACEACS_TLS_KEY)")
+    parser.add_argument(
+        "--cpe-auth",
+        choices=AUTH_MODES,
+        help="HTTP auth schemes CPEs may use (env TRACEACS_CPE_AUTH; both). "
+        "The shared secret comes from env TRACEACS_CPE_SHARED_SECRET only.",
+    )
+    parser.add_argument(
+        "--allow-unauthenticated-cpes",
+        action="store_true",
+        default=None,
+        help="accept CPEs without credentials: labs and demos only "
+        "(env TRACEACS_ALLOW_UNAUTHENTICATED_CPES)",
+    )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        help=f"seconds of CPE silence that end a session (env TRACEACS_SESSION_TIMEOUT; "
+        f"{DEFAULT_SESSION_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        help=f"concurrent CWMP sessions before answering 503 (env TRACEACS_MAX_SESSIONS; "
+        f"{DEFAULT_MAX_SESSIONS})",
+    )
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _pick(args: argparse.Namespace, name: str, env: Mapping[str, str]) -> str | None:
+    value = getattr(args, name, None)
+    if value is not None:
+        return str(value)
+    raw = env.get(f"TRACEACS_{name.upper()}")
+    return raw if raw not in (None, "") else None
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{what} must be an integer, not {text!r}") from None
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{what} must be a number, not {text!r}") from None
+
+
+def _bool(text: str, what: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingsError(f"{what} must be true or false, not {text!r}")
+
+
+def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from parsed options, falling back to ``env`` (default os.environ).
+
+    Options a parser did not define (a command without ``--cwmp-port``) just take the
+    environment or the default.
+    """
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        return _pick(args, name, env)
+
+    data_dir = Path(get("data_dir") or DEFAULT_DATA_DIR)
+    cert, key = get("tls_cert"), get("tls_key")
+    auth_text = get("cpe_auth") or "both"
+    auth = next((mode for mode in AUTH_MODES if mode == auth_text), None)
+    if auth is None:
+        raise SettingsError(f"CPE auth must be one of {', '.join(AUTH_MODES)}, not {auth_text!r}")
+    allow = get("allow_unauthenticated_cpes")
+    timeout, max_sessions = get("session_timeout"), get("max_sessions")
+    cwmp_port, api_port = get("cwmp_port"), get("api_port")
+    return Settings(
+        cwmp_port=_int(cwmp_port, "CWMP port") if cwmp_port else DEFAULT_CWMP_PORT,
+        api_port=_int(api_port, "API port") if api_port else DEFAULT_API_PORT,
+        bind=get("bind") or DEFAULT_BIND,
+        data_dir=data_dir,
+        database_url=get("database_url") or "",
+        tls_cert=Path(cert) if cert else None,
+        tls_key=Path(key) if key else None,
+        cpe_auth=auth,
+        cpe_shared_secret=env.get("TRACEACS_CPE_SHARED_SECRET") or None,
+        allow_unauthenticated_cpes=_bool(allow, "allow unauthenticated CPEs") if allow else False,
+        session_timeout=_float(timeout, "session timeout") if timeout else DEFAULT_SESSION_TIMEOUT,
+        max_sessions=_int(max_sessions, "max sessions") if max_sessions else DEFAULT_MAX_SESSIONS,
+    )

@@ -1,0 +1,419 @@
+"""The CWMP endpoint: HTTP POSTs in, the session state machine driven, answers out.
+
+This adapter only moves bytes. For each POST it finds the session (cookie, then TCP
+connection), authenticates the POST that opens a session, parses the envelope, feeds
+the matching event to `traceacs.cwmp.session.CwmpSession`, and asks the session's
+`SessionHandler` what to answer. Decisions (accept the device? which RPC next?) are
+the handler's.
+
+Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
+- Any path is accepted: CPEs are configured with arbitrary ACS URLs.
+- CWMP faults travel in HTTP 200 responses: several agents treat any non-2xx status
+  as a transport failure and drop the session without reading the fault.
+- A body that is not an envelope at all (no namespace could be read) gets HTTP 400.
+- A second Inform from a device already in session gets fault 8005 (Retry request):
+  agents retry the Inform on 8005, and by then the first session has ended or timed
+  out. 503 + Retry-After is kept for overload (more than ``max_sessions``).
+- An empty ACS answer is HTTP 204 with no body (a 200 with an empty body broke CPEs).
+- An empty POST is any zero-length (or whitespace-only) body: Content-Length 0, no
+  length, or chunked. aiohttp decodes gzip/deflate bodies and answers
+  ``Expect: 100-continue`` itself; no SOAPAction header is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+
+from traceacs.cwmp import messages as m
+from traceacs.cwmp.codec import DEFAULT_MAX_ENVELOPE_BYTES, parse_envelope, serialize_envelope
+from traceacs.cwmp.errors import CwmpError, CwmpParseError, ProtocolError
+from traceacs.cwmp.faults import (
+    INTERNAL_ERROR,
+    INVALID_ARGUMENTS,
+    METHOD_NOT_SUPPORTED,
+    RETRY_REQUEST,
+    make_fault,
+)
+from traceacs.cwmp.session import (
+    DEFAULT_SESSION_TIMEOUT,
+    Aborted,
+    AcsRequestSent,
+    CpeRequestReceived,
+    CpeResponseReceived,
+    CwmpSession,
+    EmptyPostReceived,
+    InformReceived,
+    NoMoreAcsRequests,
+    State,
+    TimedOut,
+)
+from traceacs.provisioning.session_handler import SessionEndReason, SessionHandlerFactory
+from traceacs.server.cpe_auth import CpeAuthenticator
+from traceacs.server.cwmp_sessions import (
+    COOKIE_NAME,
+    LiveSession,
+    SessionRegistry,
+    new_session_id,
+)
+
+log = logging.getLogger("traceacs.server.cwmp")
+
+Clock = Callable[[], float]
+
+CWMP_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3", "1.4")
+_COOKIE_SPLIT = re.compile(r"[;,]")
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """Limits of the CWMP endpoint (see `traceacs.config.Settings` for the options)."""
+
+    session_timeout: float = DEFAULT_SESSION_TIMEOUT
+    max_sessions: int = 10_000
+    max_body_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
+    retry_after_seconds: int = 30
+    secure_cookie: bool = False
+
+
+def negotiate_cwmp_version(supported: str | None) -> str | None:
+    """The ``UseCWMPVersion`` answer to a 1.4 CPE's ``SupportedCWMPVersions``."""
+    if supported is None:
+        return None
+    offered = {v.strip() for v in supported.split(",")}
+    common = [v for v in CWMP_VERSIONS if v in offered]
+    return common[-1] if common else None
+
+
+def session_cookie(request: web.Request) -> str | None:
+    """The session cookie, also from CPEs that separate cookies with ``,``."""
+    for header in request.headers.getall(hdrs.COOKIE, []):
+        for part in _COOKIE_SPLIT.split(header):
+            name, _, value = part.strip().partition("=")
+            if name.strip() == COOKIE_NAME:
+                return value.strip().strip('"')
+    return None
+
+
+def _is_request(message: m.Message) -> bool:
+    """A request (either direction) as opposed to a response or a fault."""
+    kind = type(message)
+    return kind in m.CPE_REQUESTS or kind in m.ACS_REQUESTS
+
+
+class CwmpEndpoint:
+    """Serves ``POST`` requests of CPEs; one instance per server.
+
+    ``clock`` gives seconds since the epoch; it is read once per request and passed down.
+    """
+
+    def __init__(
+        self,
+        factory: SessionHandlerFactory,
+        *,
+        authenticator: CpeAuthenticator | None,
+        settings: EndpointSettings | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.factory = factory
+        self.authenticator = authenticator
+        self.settings = settings if settings is not None else EndpointSettings()
+        self.clock = clock
+        self.registry = SessionRegistry()
+
+    # ------------------------------------------------------------------ entry
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except web.HTTPException:
+            raise  # 413 over the size cap (counted after decompression)
+        except Exception as exc:  # a corrupt gzip/deflate body, a connection reset
+            log.info("cwmp: unreadable request body: %s", type(exc).__name__)
+            return web.Response(status=400, text="unreadable request body")
+        now = self.clock()
+        session = await self._find(request, now)
+        if session is not None:
+            async with session.lock:
+                if not session.ended:
+                    return await self._guarded(session, request, body, now)
+        return await self._without_session(request, body, now)
+
+    async def expire_sessions(self) -> int:
+        """End every session silent for longer than its timeout; returns how many."""
+        now = self.clock()
+        count = 0
+        for session in self.registry.expired(now):
+            if session.lock.locked():
+                continue  # a POST is being answered right now
+            await self._end(session, "timeout", now)
+            count += 1
+        return count
+
+    async def close_all(self, reason: SessionEndReason = "dropped") -> None:
+        """End every open session (server stopping)."""
+        now = self.clock()
+        for session in self.registry:
+            await self._end(session, reason, now)
+
+    # ------------------------------------------------------------------ lookup
+
+    async def _find(self, request: web.Request, now: float) -> LiveSession | None:
+        session = self.registry.find(session_cookie(request), request.transport)
+        if session is not None and session.machine.is_expired(now) and not session.lock.locked():
+            await self._end(session, "timeout", now)
+            return None
+        return session
+
+    # ------------------------------------------------------------------ new session
+
+    async def _without_session(
+        self, request: web.Request, body: bytes, now: float
+    ) -> web.StreamResponse:
+        if self.authenticator is not None:
+            outcome = await self.authenticator.authenticate(
+                request.headers.get(hdrs.AUTHORIZATION),
+                method=request.method,
+                request_uri=request.raw_path,
+                now=now,
+            )
+            if not outcome.accepted:
+                log.debug("cwmp: 401 for a new session (%s)", outcome.failure)
+                response = web.Response(status=401, text="authentication required")
+                for challenge in outcome.challenges:
+                    response.headers.add(hdrs.WWW_AUTHENTICATE, challenge)
+                return response
+        if not body.strip():
+            # An empty POST outside any session (e.g. after a timeout): nothing to do.
+            return web.Response(status=204)
+        try:
+            envelope = parse_envelope(body, max_size=self.settings.max_body_bytes)
+        except CwmpParseError as exc:
+            return self._parse_error_response(exc)
+        inform = envelope.body
+        if not isinstance(inform, m.Inform):
+            return self._fault(
+                envelope,
+                make_fault(INVALID_ARGUMENTS, "a CWMP session must begin with an Inform"),
+            )
+        device_key = f"{inform.device_id.oui}-{inform.device_id.serial_number}"
+        busy = self.registry.for_device(device_key)
+        if busy is not None and busy.machine.is_expired(now) and not busy.lock.locked():
+            await self._end(busy, "timeout", now)
+            busy = None
+        if busy is not None:
+            log.info("cwmp: device %s already in session; answered 8005", device_key)
+            return self._fault(envelope, make_fault(RETRY_REQUEST))
+        if len(self.registry) >= self.settings.max_sessions:
+            log.warning(
+                "cwmp: %d sessions open, refusing %s with 503", len(self.registry), device_key
+            )
+            return web.Response(
+                status=503,
+                text="too many CWMP sessions",
+                headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+            )
+        return await self._open(request, envelope, inform, device_key, now)
+
+    async def _open(
+        self,
+        request: web.Request,
+        envelope: m.Envelope,
+        inform: m.Inform,
+        device_key: str,
+        now: float,
+    ) -> web.StreamResponse:
+        session_id = new_session_id()
+        try:
+            handler = self.factory.new_session(session_id)
+        except Exception as exc:
+            log.error("cwmp: session handler factory failed: %s", type(exc).__name__)
+            return self._fault(envelope, make_fault(INTERNAL_ERROR))
+        machine = CwmpSession(now, timeout=self.settings.session_timeout)
+        machine.handle(InformReceived(), now)
+        session = LiveSession(
+            machine=machine,
+            handler=handler,
+            device_key=device_key,
+            namespace=envelope.namespace,
+            started_at=now,
+            session_id=session_id,
+            event_codes=inform.event_codes,
+        )
+        session.connection = request.transport
+        async with session.lock:
+            self.registry.add(session)
+            try:
+                answer = await session.handler.on_inform(inform, now)
+            except Exception as exc:
+                return await self._internal_error(session, envelope, exc, now)
+            if isinstance(answer, m.CwmpFault):
+                response = self._fault(envelope, answer)
+                await self._end(session, "completed", now)
+                return response
+            reply = m.Envelope(
+                body=answer,
+                cwmp_id=envelope.cwmp_id,
+                namespace=envelope.namespace,
+                use_cwmp_version=negotiate_cwmp_version(envelope.supported_cwmp_versions),
+            )
+            response = self._soap(reply)
+            response.set_cookie(
+                COOKIE_NAME,
+                session.cookie,
+                path="/",
+                httponly=True,
+                secure=self.settings.secure_cookie,
+            )
+            return response
+
+    # ------------------------------------------------------------------ in session
+
+    async def _guarded(
+        self, session: LiveSession, request: web.Request, body: bytes, now: float
+    ) -> web.StreamResponse:
+        if request.transport is not None and session.connection is not request.transport:
+            self.registry.bind_connection(session, request.transport)
+        envelope: m.Envelope | None = None
+        try:
+            if not body.strip():
+                session.machine.handle(EmptyPostReceived(), now)
+                return await self._next_rpc(session, now)
+            try:
+                envelope = parse_envelope(body, max_size=self.settings.max_body_bytes)
+            except CwmpParseError as exc:
+                return await self._parse_error_in_session(session, exc, now)
+            return await self._message(session, envelope, now)
+        except ProtocolError as exc:
+            log.warning("cwmp: session %s: %s", session.session_id, exc)
+            fault = make_fault(INVALID_ARGUMENTS, str(exc))
+            response = self._fault_for(session, envelope, fault)
+            await self._end(session, "protocol_error", now)
+            return response
+        except Exception as exc:
+            return await self._internal_error(session, envelope, exc, now)
+
+    async def _message(
+        self, session: LiveSession, envelope: m.Envelope, now: float
+    ) -> web.StreamResponse:
+        message = envelope.body
+        if isinstance(message, m.Inform):
+            session.machine.handle(InformReceived(), now)  # raises: a second Inform
+        if _is_request(message):
+            session.machine.handle(CpeRequestReceived(message.method), now)
+            session.cpe_requests += 1
+            if type(message) in m.CPE_REQUESTS:
+                answer = await session.handler.on_cpe_request(message, now)
+            else:
+                answer = make_fault(METHOD_NOT_SUPPORTED)
+            reply = m.Envelope(body=answer, cwmp_id=envelope.cwmp_id, namespace=session.namespace)
+            return self._soap(reply)
+        session.machine.handle(CpeResponseReceived(message.method), now)
+        session.last_response_was_fault = isinstance(message, m.CwmpFault)
+        await session.handler.on_cpe_response(message, now)
+        return await self._next_rpc(session, now)
+
+    async def _next_rpc(self, session: LiveSession, now: float) -> web.StreamResponse:
+        rpc = await session.handler.next_acs_request(now)
+        if rpc is None:
+            session.machine.handle(NoMoreAcsRequests(), now)
+            reason: SessionEndReason = (
+                "cpe_fault" if session.last_response_was_fault else "completed"
+            )
+            await self._end(session, reason, now)
+            return web.Response(status=204)
+        session.machine.next_state(AcsRequestSent(rpc.method))
+        reply = m.Envelope(body=rpc, cwmp_id=session.next_cwmp_id(), namespace=session.namespace)
+        response = self._soap(reply)  # may raise on an unwritable message: state unchanged
+        session.machine.handle(AcsRequestSent(rpc.method), now)
+        session.rpcs_sent += 1
+        return response
+
+    async def _parse_error_in_session(
+        self, session: LiveSession, exc: CwmpParseError, now: float
+    ) -> web.StreamResponse:
+        if exc.fault_code == METHOD_NOT_SUPPORTED and session.machine.state is State.CPE_REQUESTS:
+            # An RPC the ACS does not know: refuse it, the session goes on.
+            session.machine.handle(CpeRequestReceived("unknown"), now)
+            return self._parse_error_response(exc, session.namespace)
+        log.warning("cwmp: session %s: unparsable message: %s", session.session_id, exc.message)
+        response = self._parse_error_response(exc, session.namespace)
+        await self._end(session, "protocol_error", now)
+        return response
+
+    # ------------------------------------------------------------------ endings
+
+    async def _internal_error(
+        self, session: LiveSession, envelope: m.Envelope | None, exc: Exception, now: float
+    ) -> web.StreamResponse:
+        # Only the type: a handler's exception text may carry device data or secrets.
+        log.error("cwmp: session %s: handler failed: %s", session.session_id, type(exc).__name__)
+        response = self._fault_for(session, envelope, make_fault(INTERNAL_ERROR))
+        await self._end(session, "dropped", now)
+        return response
+
+    async def _end(self, session: LiveSession, reason: SessionEndReason, now: float) -> None:
+        """End ``session`` exactly once: state machine, registry, handler, log line."""
+        if session.ended:
+            return
+        session.ended = True
+        if not session.machine.ended:
+            event = TimedOut() if reason == "timeout" else Aborted(reason)
+            session.machine.handle(event, now)
+        self.registry.remove(session)
+        try:
+            await session.handler.on_session_end(reason, now)
+        except Exception as exc:
+            log.error(
+                "cwmp: session %s: on_session_end failed: %s",
+                session.session_id,
+                type(exc).__name__,
+            )
+        log.info(
+            "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f "
+            "cpe_requests=%d acs_rpcs=%d",
+            session.session_id,
+            session.device_key,
+            ",".join(session.event_codes) or "-",
+            reason,
+            max(0.0, now - session.started_at) * 1000,
+            session.cpe_requests,
+            session.rpcs_sent,
+        )
+
+    # ------------------------------------------------------------------ responses
+
+    def _soap(self, envelope: m.Envelope) -> web.Response:
+        return web.Response(
+            body=serialize_envelope(envelope),
+            content_type="text/xml",
+            charset="utf-8",
+        )
+
+    def _fault(self, envelope: m.Envelope, fault: m.CwmpFault) -> web.Response:
+        return self._soap(
+            m.Envelope(body=fault, cwmp_id=envelope.cwmp_id, namespace=envelope.namespace)
+        )
+
+    def _fault_for(
+        self, session: LiveSession, envelope: m.Envelope | None, fault: m.CwmpFault
+    ) -> web.Response:
+        cwmp_id = envelope.cwmp_id if envelope is not None else None
+        try:
+            return self._soap(m.Envelope(body=fault, cwmp_id=cwmp_id, namespace=session.namespace))
+        except CwmpError:
+            return web.Response(status=400, text="CWMP protocol error")
+
+    def _parse_error_response(
+        self, exc: CwmpParseError, fallback_namespace: str | None = None
+    ) -> web.Response:
+        namespace = exc.namespace or fallback_namespace
+        if namespace is None:
+            return web.Response(status=400, text="not a CWMP SOAP envelope")
+        fault = make_fault(exc.fault_code)
+        return self._soap(m.Envelope(body=fault, cwmp_id=exc.cwmp_id, namespace=namespace))

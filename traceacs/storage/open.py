@@ -1,0 +1,42 @@
+"""Open the store named by a URL: the one entry point the app and the CLI use.
+
+``postgresql://`` (or ``postgres://``) opens an asyncpg pool; ``sqlite:`` URLs and plain
+paths open the embedded SQLite file. Pending migrations are applied before the
+repository is returned, so callers always see the current schema.
+"""
+
+from __future__ import annotations
+
+from traceacs.storage.database import Database
+from traceacs.storage.postgres import PostgresDatabase
+from traceacs.storage.repository import SqlDeviceRepository
+from traceacs.storage.sqlite import SqliteDatabase
+from traceacs.storage.url import parse_location
+
+
+async def open_database(url: str, *, pool_max_size: int = 10) -> Database:
+    """The raw `Database` adapter for ``url`` (no migrations applied)."""
+    location = parse_location(url)
+    if location.engine == "postgresql":
+        return await PostgresDatabase.open(location, max_size=pool_max_size)
+    return await SqliteDatabase.open(location.target)
+
+
+async def open_repository(
+    url: str, *, pool_max_size: int = 10, migrate: bool = True
+) -> SqlDeviceRepository:
+    """A migrated `DeviceRepository` on ``url``.
+
+    Raises `StorageUnavailable` (message without credentials) when the database cannot
+    be reached, `SchemaTooNew` when a newer TraceACS migrated it, ``ValueError`` for an
+    unsupported URL.
+    """
+    db = await open_database(url, pool_max_size=pool_max_size)
+    repository = SqlDeviceRepository(db)
+    if migrate:
+        try:
+            await repository.migrate()
+        except BaseException:
+            await db.close()
+            raise
+    return repository

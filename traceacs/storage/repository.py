@@ -1,0 +1,517 @@
+# SQL text is assembled only from constants and numbered placeholders; values are
+# always bound parameters, never formatted in.
+# ruff: noqa: S608
+"""`DeviceRepository` in SQL, written once for both engines.
+
+Hot-path operations (device lookup, recording an inform) are one indexed statement
+each. OUIs are stored and looked up in upper case (CWMP says upper case; not every CPE
+obeys). Operations that touch two tables (start/finish an attempt, expiry) run in one
+transaction, so a device's state never disagrees with its attempt history. The rule
+"one unfinished attempt per device" lives in the database (a partial unique index), so
+it holds across ACS processes, not just within this one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from traceacs.provisioning.device import (
+    RESULT_EXPIRED,
+    RESULT_SUCCESS,
+    Device,
+    DeviceIdentity,
+    InformFacts,
+    InventoryEntry,
+    ProvisioningAttempt,
+    ProvisioningState,
+)
+from traceacs.provisioning.repository import (
+    AmbiguousSerial,
+    AttemptFilter,
+    AttemptInProgress,
+    AttemptNotFound,
+    DeviceFilter,
+    DeviceNotFound,
+    DeviceSortKey,
+    ImportRejected,
+    ImportResult,
+)
+from traceacs.storage.database import Database, UniqueViolation
+from traceacs.storage.migrations import apply_migrations
+from traceacs.storage.rows import (
+    ATTEMPT_COLUMNS,
+    DEVICE_COLUMNS,
+    attempt_from_row,
+    device_from_row,
+    dumps,
+)
+
+IMPORT_LOCK: Final = 0x7472_6164  # one inventory import at a time across processes
+IMPORT_CHUNK: Final = 5000
+
+_GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
+_GET_BY_SERIAL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = $1 LIMIT 2"
+
+_RECORD_INFORM = f"""
+UPDATE devices SET
+    last_inform_at = $3,
+    last_boot_at = CASE WHEN $4 = 1 THEN $3 ELSE last_boot_at END,
+    manufacturer = COALESCE($5, manufacturer),
+    model = COALESCE($6, model),
+    firmware_version = COALESCE($7, firmware_version),
+    data_model_root = COALESCE($8, data_model_root),
+    connection_request_url = COALESCE($9, connection_request_url),
+    updated_at = $3
+WHERE oui = $1 AND serial_number = $2
+RETURNING {DEVICE_COLUMNS}"""
+
+_UPSERT_DEVICE = """
+INSERT INTO devices (
+    oui, serial_number, product_class, mac, customer_id, service_plan, location_id,
+    connection_request_username, connection_request_password, created_at, updated_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+ON CONFLICT (oui, serial_number) DO UPDATE SET
+    product_class = excluded.product_class,
+    mac = COALESCE(excluded.mac, devices.mac),
+    customer_id = excluded.customer_id,
+    service_plan = excluded.service_plan,
+    location_id = excluded.location_id,
+    connection_request_username = COALESCE(
+        excluded.connection_request_username, devices.connection_request_username),
+    connection_request_password = COALESCE(
+        excluded.connection_request_password, devices.connection_request_password),
+    updated_at = excluded.updated_at"""
+
+_SET_STATE = f"""
+UPDATE devices SET state = $3, failed_step = $4, failure_reason = $5, updated_at = $6
+WHERE oui = $1 AND serial_number = $2
+RETURNING {DEVICE_COLUMNS}"""
+
+_START_ATTEMPT = """
+INSERT INTO attempts (device_id, started_at, trace_id)
+SELECT id, $3, $4 FROM devices WHERE oui = $1 AND serial_number = $2
+RETURNING id, device_id"""
+
+_FINISH_ATTEMPT = """
+UPDATE attempts SET
+    ended_at = $2, result = $3, failing_step = $4, fault_code = $5, fault_string = $6,
+    details = $7
+WHERE id = $1 AND result IS NULL
+RETURNING device_id"""
+
+_DEVICE_AFTER_ATTEMPT = """
+UPDATE devices SET
+    state = $2, failed_step = $3, failure_reason = $4,
+    parameter_key = COALESCE($5, parameter_key),
+    profile_version = COALESCE($6, profile_version),
+    updated_at = $7
+WHERE id = $1"""
+
+_ATTEMPTS_FROM = f"SELECT {ATTEMPT_COLUMNS} FROM attempts a JOIN devices d ON d.id = a.device_id"
+
+_EXPIRE = """
+UPDATE attempts SET result = $3, ended_at = $2, details = $4
+WHERE result IS NULL AND started_at < $1
+RETURNING device_id"""
+
+_DEVICE_EXPIRED = """
+UPDATE devices SET state = 'failed', failed_step = NULL, failure_reason = $2, updated_at = $3
+WHERE id = $1 AND state = 'provisioning'"""
+
+_PUT_PROFILE = """
+INSERT INTO profile_documents (name, version, document) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET version = excluded.version, document = excluded.document"""
+
+# Sort keys that may be NULL get "NULLs last" spelled out: the engines disagree on it.
+_SORT_COLUMNS: Final[Mapping[str, tuple[str, bool]]] = {
+    "serial_number": ("serial_number", False),
+    "oui": ("oui", False),
+    "customer_id": ("customer_id", False),
+    "state": ("state", False),
+    "model": ("model", True),
+    "last_inform_at": ("last_inform_at", True),
+    "created_at": ("created_at", False),
+    "updated_at": ("updated_at", False),
+}
+
+
+class _Where:
+    """Builds ``WHERE`` clauses with numbered placeholders, values kept apart."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, template: str, value: Any) -> None:
+        """``template`` holds one ``{}`` for the placeholder; ``None`` adds nothing."""
+        if value is None:
+            return
+        self.args.append(value)
+        self.conditions.append(template.format(f"${len(self.args)}"))
+
+    def raw(self, condition: str) -> None:
+        self.conditions.append(condition)
+
+    def next_placeholder(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    @property
+    def sql(self) -> str:
+        return f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+
+def _device_where(filters: DeviceFilter) -> _Where:
+    where = _Where()
+    where.add("state = {}", filters.state.value if filters.state else None)
+    where.add("customer_id = {}", filters.customer_id)
+    where.add("service_plan = {}", filters.service_plan)
+    where.add("location_id = {}", filters.location_id)
+    where.add("model = {}", filters.model)
+    where.add("product_class = {}", filters.product_class)
+    where.add("oui = {}", filters.oui.upper() if filters.oui else None)
+    where.add("failed_step = {}", filters.failed_step)
+    return where
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if limit < 0 or offset < 0:
+        raise ValueError("limit and offset must not be negative")
+
+
+def _json_text(value: Mapping[str, Any] | None, what: str) -> str:
+    try:
+        return dumps(value or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be JSON-serialisable: {exc}") from None
+
+
+class SqlDeviceRepository:
+    """The `DeviceRepository` over any `Database` adapter."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def migrate(self) -> list[int]:
+        """Apply pending schema migrations; returns the versions applied."""
+        return await apply_migrations(self.db)
+
+    # -- devices ---------------------------------------------------------------------
+
+    async def get_device(self, oui: str, serial_number: str) -> Device | None:
+        row = await self.db.fetchrow(_GET_DEVICE, oui.upper(), serial_number)
+        return None if row is None else device_from_row(row)
+
+    async def get_device_by_serial(self, serial_number: str) -> Device | None:
+        rows = await self.db.fetch(_GET_BY_SERIAL, serial_number)
+        if len(rows) > 1:
+            raise AmbiguousSerial(
+                f"serial number {serial_number!r} is used by several OUIs; give the OUI too"
+            )
+        return device_from_row(rows[0]) if rows else None
+
+    async def record_inform(
+        self, oui: str, serial_number: str, now: float, facts: InformFacts
+    ) -> Device | None:
+        row = await self.db.fetchrow(
+            _RECORD_INFORM,
+            oui.upper(),
+            serial_number,
+            float(now),
+            1 if facts.is_boot else 0,
+            facts.manufacturer,
+            facts.model,
+            facts.firmware_version,
+            facts.data_model_root,
+            facts.connection_request_url,
+        )
+        return None if row is None else device_from_row(row)
+
+    async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
+        batch = list(entries)
+        seen: dict[tuple[str, str], int] = {}
+        for index, entry in enumerate(batch):
+            problems = entry.problems()
+            if problems:
+                raise ImportRejected(
+                    f"row {index} ({entry.serial_number!r}): {'; '.join(problems)}", index
+                )
+            key = (entry.oui.upper(), entry.serial_number)
+            if key in seen:
+                raise ImportRejected(
+                    f"row {index} repeats device {entry.oui}/{entry.serial_number}"
+                    f" of row {seen[key]}",
+                    index,
+                )
+            seen[key] = index
+        if not batch:
+            return ImportResult(0, 0)
+        rows = [
+            (
+                e.oui.upper(),
+                e.serial_number,
+                e.product_class,
+                e.mac,
+                e.customer_id,
+                e.service_plan,
+                e.location_id,
+                e.connection_request_username,
+                e.connection_request_password,
+                float(now),
+            )
+            for e in batch
+        ]
+        async with self.db.transaction(lock=IMPORT_LOCK) as tx:
+            before = int(await tx.fetchval("SELECT count(*) FROM devices"))
+            for start in range(0, len(rows), IMPORT_CHUNK):
+                await tx.executemany(_UPSERT_DEVICE, rows[start : start + IMPORT_CHUNK])
+            after = int(await tx.fetchval("SELECT count(*) FROM devices"))
+        created = after - before
+        return ImportResult(created=created, updated=len(rows) - created)
+
+    async def list_devices(
+        self,
+        filters: DeviceFilter = DeviceFilter(),  # noqa: B008 - frozen, never mutated
+        *,
+        sort_by: DeviceSortKey = "serial_number",
+        descending: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Device]:
+        _check_page(limit, offset)
+        column, nullable = _SORT_COLUMNS[sort_by]
+        direction = "DESC" if descending else "ASC"
+        order = f"{column} {direction}, id {direction}"
+        if nullable:
+            order = f"({column} IS NULL), {order}"
+        where = _device_where(filters)
+        sql = (
+            f"SELECT {DEVICE_COLUMNS} FROM devices{where.sql} ORDER BY {order}"
+            f" LIMIT {where.next_placeholder(limit)} OFFSET {where.next_placeholder(offset)}"
+        )
+        return [device_from_row(r) for r in await self.db.fetch(sql, *where.args)]
+
+    async def count_devices(
+        self,
+        filters: DeviceFilter = DeviceFilter(),  # noqa: B008 - frozen, never mutated
+    ) -> int:
+        where = _device_where(filters)
+        return int(await self.db.fetchval(f"SELECT count(*) FROM devices{where.sql}", *where.args))
+
+    async def delete_device(self, oui: str, serial_number: str) -> bool:
+        deleted = await self.db.execute(
+            "DELETE FROM devices WHERE oui = $1 AND serial_number = $2",
+            oui.upper(),
+            serial_number,
+        )
+        return deleted > 0
+
+    async def set_state(
+        self,
+        oui: str,
+        serial_number: str,
+        state: ProvisioningState,
+        now: float,
+        *,
+        failed_step: str | None = None,
+        failure_reason: str | None = None,
+    ) -> Device | None:
+        row = await self.db.fetchrow(
+            _SET_STATE,
+            oui.upper(),
+            serial_number,
+            ProvisioningState(state).value,
+            failed_step,
+            failure_reason,
+            float(now),
+        )
+        return None if row is None else device_from_row(row)
+
+    async def save_last_values(
+        self,
+        oui: str,
+        serial_number: str,
+        values: Mapping[str, str],
+        now: float,
+        *,
+        replace: bool = False,
+    ) -> None:
+        lock_row = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchrow(
+                "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2"
+                + lock_row,
+                oui.upper(),
+                serial_number,
+            )
+            if row is None:
+                raise DeviceNotFound(f"no device {oui}/{serial_number}")
+            merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
+            merged.update({str(k): str(v) for k, v in values.items()})
+            await tx.execute(
+                "UPDATE devices SET last_values = $2, updated_at = $3 WHERE id = $1",
+                row["id"],
+                dumps(merged),
+                float(now),
+            )
+
+    # -- provisioning attempts -------------------------------------------------------
+
+    async def start_attempt(
+        self, device: Device | DeviceIdentity, now: float, trace_id: str | None
+    ) -> int:
+        identity = device.identity if isinstance(device, Device) else device
+        try:
+            async with self.db.transaction() as tx:
+                row = await tx.fetchrow(
+                    _START_ATTEMPT,
+                    identity.oui.upper(),
+                    identity.serial_number,
+                    float(now),
+                    trace_id,
+                )
+                if row is None:
+                    raise DeviceNotFound(f"no device {identity.oui}/{identity.serial_number}")
+                await tx.execute(
+                    "UPDATE devices SET state = 'provisioning', updated_at = $2 WHERE id = $1",
+                    row["device_id"],
+                    float(now),
+                )
+        except UniqueViolation:
+            raise AttemptInProgress(
+                f"device {identity.oui}/{identity.serial_number} already has a provisioning"
+                " attempt in progress"
+            ) from None
+        return int(row["id"])
+
+    async def finish_attempt(
+        self,
+        attempt_id: int,
+        now: float,
+        result: str,
+        *,
+        failing_step: str | None = None,
+        fault_code: int | None = None,
+        fault_string: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        failure_reason: str | None = None,
+        parameter_key: str | None = None,
+        profile_version: str | None = None,
+        state: ProvisioningState | None = None,
+    ) -> ProvisioningAttempt:
+        if not result:
+            raise ValueError("an attempt's result must be a non-empty string")
+        details_text = _json_text(details, "attempt details")
+        if state is None:
+            state = (
+                ProvisioningState.PROVISIONED
+                if result == RESULT_SUCCESS
+                else ProvisioningState.FAILED
+            )
+        failed = state is ProvisioningState.FAILED
+        async with self.db.transaction() as tx:
+            row = await tx.fetchrow(
+                _FINISH_ATTEMPT,
+                attempt_id,
+                float(now),
+                result,
+                failing_step,
+                fault_code,
+                fault_string,
+                details_text,
+            )
+            if row is None:
+                raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
+            await tx.execute(
+                _DEVICE_AFTER_ATTEMPT,
+                row["device_id"],
+                state.value,
+                failing_step if failed else None,
+                (failure_reason or fault_string or result) if failed else None,
+                parameter_key,
+                profile_version,
+                float(now),
+            )
+            finished = await tx.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
+        assert finished is not None  # updated in this very transaction
+        return attempt_from_row(finished)
+
+    async def get_attempt(self, attempt_id: int) -> ProvisioningAttempt | None:
+        row = await self.db.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
+        return None if row is None else attempt_from_row(row)
+
+    async def list_attempts(
+        self,
+        filters: AttemptFilter = AttemptFilter(),  # noqa: B008 - frozen, never mutated
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ProvisioningAttempt]:
+        _check_page(limit, offset)
+        where = _Where()
+        where.add("d.oui = {}", filters.oui.upper() if filters.oui else None)
+        where.add("d.serial_number = {}", filters.serial_number)
+        where.add("a.result = {}", filters.result)
+        where.add("a.failing_step = {}", filters.failing_step)
+        where.add("d.model = {}", filters.model)
+        where.add(
+            "a.started_at >= {}",
+            None if filters.started_from is None else float(filters.started_from),
+        )
+        where.add(
+            "a.started_at < {}",
+            None if filters.started_before is None else float(filters.started_before),
+        )
+        if filters.in_progress is not None:
+            where.raw("a.result IS NULL" if filters.in_progress else "a.result IS NOT NULL")
+        sql = (
+            f"{_ATTEMPTS_FROM}{where.sql} ORDER BY a.started_at DESC, a.id DESC"
+            f" LIMIT {where.next_placeholder(limit)} OFFSET {where.next_placeholder(offset)}"
+        )
+        return [attempt_from_row(r) for r in await self.db.fetch(sql, *where.args)]
+
+    async def expire_stale_attempts(self, older_than: float, now: float) -> int:
+        if older_than < 0:
+            raise ValueError("older_than must not be negative")
+        details = dumps({"expired_after_s": float(older_than)})
+        reason = f"provisioning attempt expired after {older_than:g} s without a result"
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                _EXPIRE, float(now) - float(older_than), float(now), RESULT_EXPIRED, details
+            )
+            if rows:
+                await tx.executemany(
+                    _DEVICE_EXPIRED, [(r["device_id"], reason, float(now)) for r in rows]
+                )
+        return len(rows)
+
+    # -- profile documents -----------------------------------------------------------
+
+    async def put_profile_document(
+        self, name: str, document: Mapping[str, Any], version: str
+    ) -> None:
+        if not name:
+            raise ValueError("a profile document needs a name")
+        await self.db.execute(
+            _PUT_PROFILE, name, version, _json_text(document, "a profile document")
+        )
+
+    async def get_profile_document(self, name: str) -> tuple[dict[str, Any], str] | None:
+        row = await self.db.fetchrow(
+            "SELECT document, version FROM profile_documents WHERE name = $1", name
+        )
+        if row is None:
+            return None
+        return json.loads(row["document"]), row["version"]
+
+    async def list_profile_documents(self) -> list[tuple[str, str]]:
+        rows = await self.db.fetch("SELECT name, version FROM profile_documents ORDER BY name")
+        return [(r["name"], r["version"]) for r in rows]
+
+    async def delete_profile_document(self, name: str) -> bool:
+        return await self.db.execute("DELETE FROM profile_documents WHERE name = $1", name) > 0
+
+    async def close(self) -> None:
+        await self.db.close()

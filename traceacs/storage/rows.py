@@ -1,0 +1,91 @@
+"""Rows to domain values and back: the one place that knows column names and encodings.
+
+JSON columns (``last_values``, ``details``, ``document``) are stored as TEXT so that
+the same SQL runs on both engines; times are DOUBLE PRECISION epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from traceacs.provisioning.device import (
+    Device,
+    DeviceIdentity,
+    ProvisioningAttempt,
+    ProvisioningState,
+)
+from traceacs.storage.database import Row
+
+DEVICE_COLUMNS: Final = (
+    "oui, serial_number, product_class, mac, customer_id, service_plan, location_id,"
+    " state, failed_step, failure_reason, last_inform_at, last_boot_at, manufacturer,"
+    " model, firmware_version, data_model_root, connection_request_url,"
+    " connection_request_username, connection_request_password, parameter_key,"
+    " profile_version, last_values, created_at, updated_at"
+)
+
+ATTEMPT_COLUMNS: Final = (
+    "a.id, d.oui, d.serial_number, a.started_at, a.ended_at, a.result, a.failing_step,"
+    " a.fault_code, a.fault_string, a.details, a.trace_id"
+)
+
+
+def dumps(value: Mapping[str, Any]) -> str:
+    """Compact, key-sorted JSON (stable text, so equal values store equal)."""
+    return json.dumps(dict(value), separators=(",", ":"), sort_keys=True)
+
+
+def _time(value: Any) -> Any:
+    """Times come back as float (SQLite hands out integral REALs as int in RETURNING)."""
+    return None if value is None else float(value)
+
+
+def device_from_row(row: Row) -> Device:
+    values = json.loads(row["last_values"] or "{}")
+    return Device(
+        identity=DeviceIdentity(
+            oui=row["oui"],
+            serial_number=row["serial_number"],
+            mac=row["mac"],
+            product_class=row["product_class"],
+        ),
+        customer_id=row["customer_id"],
+        service_plan=row["service_plan"],
+        location_id=row["location_id"],
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
+        state=ProvisioningState(row["state"]),
+        failed_step=row["failed_step"],
+        failure_reason=row["failure_reason"],
+        last_inform_at=_time(row["last_inform_at"]),
+        last_boot_at=_time(row["last_boot_at"]),
+        manufacturer=row["manufacturer"],
+        model=row["model"],
+        firmware_version=row["firmware_version"],
+        data_model_root=row["data_model_root"],
+        connection_request_url=row["connection_request_url"],
+        connection_request_username=row["connection_request_username"],
+        connection_request_password=row["connection_request_password"],
+        parameter_key=row["parameter_key"],
+        profile_version=row["profile_version"],
+        last_values=MappingProxyType({str(k): str(v) for k, v in values.items()}),
+    )
+
+
+def attempt_from_row(row: Row) -> ProvisioningAttempt:
+    return ProvisioningAttempt(
+        id=int(row["id"]),
+        oui=row["oui"],
+        serial_number=row["serial_number"],
+        started_at=_time(row["started_at"]),
+        ended_at=_time(row["ended_at"]),
+        result=row["result"],
+        failing_step=row["failing_step"],
+        fault_code=row["fault_code"],
+        fault_string=row["fault_string"],
+        details=json.loads(row["details"] or "{}"),
+        trace_id=row["trace_id"],
+    )

@@ -1,0 +1,194 @@
+"""Every metric instrument TraceACS emits, created in one place.
+
+Names and units are an interface (dashboards, alert rules and the seed rely on them):
+the first four are the seed's, exactly; the rest are what the seed's alerts need.
+
+Better than the seed: histogram buckets reach 300 s (the SDK's default ms buckets stop
+at 10 s, which would make the "average above 60 s" question unanswerable per bucket);
+every instrument has a View that keeps *only* its documented attribute keys, so a
+serial number (or anything else of high cardinality) can never become a metric label
+even if a caller passes one; histograms are recorded with the session's root span as
+context, so the SDK's trace-based exemplar filter links points to traces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+METER_NAME = "cpe.acs"
+"""The seed's meter (and tracer) scope name."""
+
+DURATION_BUCKETS_MS: tuple[float, ...] = (
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    20_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+)
+"""Bucket bounds for every duration histogram, in ms: reaches past the 60 s alert."""
+
+# instrument name -> attribute keys it may carry (enforced by a View)
+PROVISION_DURATION = "cpe.provision.duration"
+PROVISION_COUNT = "cpe.provision.count"
+PROVISION_STEP_DURATION = "cpe.provision.step_duration"
+ACTIVE_SESSIONS = "cpe.provision.active_sessions"
+VERIFY_MISMATCHES = "cpe.provision.verify.mismatches"
+CAPACITY = "cpe.provision.capacity"
+RPC_DURATION = "cwmp.rpc.duration"
+CPE_FAULTS = "cwmp.cpe.faults"
+INFORMS = "cwmp.informs"
+
+ATTRIBUTE_KEYS: dict[str, frozenset[str]] = {
+    PROVISION_DURATION: frozenset({"cpe.model", "cpe.service_plan", "result"}),
+    PROVISION_COUNT: frozenset({"result"}),
+    PROVISION_STEP_DURATION: frozenset({"step", "result"}),
+    ACTIVE_SESSIONS: frozenset(),
+    VERIFY_MISMATCHES: frozenset({"cpe.model"}),
+    CAPACITY: frozenset(),
+    RPC_DURATION: frozenset({"cwmp.method", "cwmp.fault_code"}),
+    CPE_FAULTS: frozenset({"cwmp.method", "cwmp.fault_code"}),
+    INFORMS: frozenset({"cwmp.event_code"}),
+}
+"""The only attribute keys each instrument keeps; none of them identifies a device."""
+
+_HISTOGRAMS = frozenset({PROVISION_DURATION, PROVISION_STEP_DURATION, RPC_DURATION})
+
+
+def views() -> list[View]:
+    """The Views to give the SDK MeterProvider: attribute allow-lists and buckets."""
+    result: list[View] = []
+    for name, keys in ATTRIBUTE_KEYS.items():
+        if name in _HISTOGRAMS:
+            result.append(
+                View(
+                    instrument_name=name,
+                    attribute_keys=set(keys),
+                    aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_MS),
+                )
+            )
+        else:
+            result.append(View(instrument_name=name, attribute_keys=set(keys)))
+    return result
+
+
+def _metric_event_code(code: str) -> str:
+    """Vendor event codes (``X <OUI> <name>``) collapse to ``X``: bounded cardinality."""
+    return "X" if code.startswith("X ") else code
+
+
+class Instruments:
+    """The instruments, created from an injected MeterProvider (never the global one).
+
+    ``capacity`` is read at each collection for the ``cpe.provision.capacity`` gauge
+    (how many concurrent sessions this process is sized for); ``None`` omits it.
+    """
+
+    def __init__(
+        self, meter_provider: MeterProvider, capacity: Callable[[], int | None] | None = None
+    ) -> None:
+        meter = meter_provider.get_meter(METER_NAME)
+        self._capacity = capacity
+        self.provision_duration = meter.create_histogram(
+            PROVISION_DURATION,
+            unit="ms",
+            description="Total time for CPE provisioning workflow",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_MS,
+        )
+        self.provision_count = meter.create_counter(
+            PROVISION_COUNT,
+            unit="{attempt}",
+            description="Number of provisioning attempts by result",
+        )
+        self.step_duration = meter.create_histogram(
+            PROVISION_STEP_DURATION,
+            unit="ms",
+            description="Duration of each provisioning step",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_MS,
+        )
+        self.active_sessions = meter.create_up_down_counter(
+            ACTIVE_SESSIONS,
+            unit="{session}",
+            description="Currently active provisioning sessions",
+        )
+        self.verify_mismatches = meter.create_counter(
+            VERIFY_MISMATCHES,
+            unit="{mismatch}",
+            description="Parameters the CPE reported back different from what was set",
+        )
+        self.rpc_duration = meter.create_histogram(
+            RPC_DURATION,
+            unit="ms",
+            description="Round trip of one ACS-to-CPE RPC, request sent to response received",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_MS,
+        )
+        self.cpe_faults = meter.create_counter(
+            CPE_FAULTS,
+            unit="{fault}",
+            description="CWMP faults returned by CPEs, by fault code",
+        )
+        self.informs = meter.create_counter(
+            INFORMS,
+            unit="{event}",
+            description="Inform event codes received",
+        )
+        meter.create_observable_gauge(
+            CAPACITY,
+            callbacks=[self._observe_capacity],
+            unit="{session}",
+            description="Concurrent provisioning sessions this ACS process is sized for",
+        )
+
+    def _observe_capacity(self, options: CallbackOptions) -> Iterable[Observation]:
+        value = self._capacity() if self._capacity is not None else None
+        return [] if value is None else [Observation(value)]
+
+    def record_provisioning(
+        self,
+        *,
+        result: str,
+        model: str,
+        service_plan: str,
+        total_ms: float,
+        steps_ms: Iterable[tuple[str, float]],
+        verify_mismatches: int,
+        context: Context | None,
+    ) -> None:
+        """Record one finished provisioning (on every result path, success or not)."""
+        self.provision_count.add(1, {"result": result}, context=context)
+        self.provision_duration.record(
+            max(total_ms, 0.0),
+            {"cpe.model": model, "cpe.service_plan": service_plan, "result": result},
+            context=context,
+        )
+        for step, ms in steps_ms:
+            self.step_duration.record(
+                max(ms, 0.0), {"step": step, "result": result}, context=context
+            )
+        if verify_mismatches > 0:
+            self.verify_mismatches.add(verify_mismatches, {"cpe.model": model}, context=context)
+
+    def record_rpc(self, method: str, duration_s: float, fault_code: int | None) -> None:
+        attributes: dict[str, str] = {"cwmp.method": method}
+        if fault_code is not None:
+            attributes["cwmp.fault_code"] = str(fault_code)
+            self.cpe_faults.add(1, attributes)
+        self.rpc_duration.record(max(duration_s * 1000.0, 0.0), attributes)
+
+    def record_inform(self, event_codes: Sequence[str]) -> None:
+        for code in event_codes:
+            self.informs.add(1, {"cwmp.event_code": _metric_event_code(code)})

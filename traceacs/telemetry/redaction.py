@@ -1,0 +1,106 @@
+"""Keeps secrets out of every exported span, by construction rather than by care.
+
+Two guards, both applied at export time to whatever the workflow recorded:
+
+* an **allow-list** of span attribute keys: a key not listed here is dropped, so a new
+  attribute carrying, say, a whole config dict cannot leak by accident;
+* a **deny pattern** on TR-069 parameter names: attributes whose values *are*
+  parameter names (or ``Name=value`` pairs) lose every entry naming a password,
+  passphrase, pre-shared key or secret, and status messages have such ``Name=value``
+  pairs masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from traceacs.provisioning.session_trace import AttributeValue
+
+ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        # root span cpe.inform (the seed's device attributes)
+        "cpe.serial_number",
+        "cpe.oui",
+        "cpe.manufacturer",
+        "cpe.model",
+        "cpe.firmware_version",
+        "cpe.event_codes",
+        "cpe.product_class",
+        # step spans (the seed's attributes)
+        "cpe.customer_id",
+        "cpe.service_plan",
+        "cpe.location_id",
+        "cpe.profile.parameter_count",
+        "cpe.config.param_count",
+        "cpe.config.has_voip",
+        "cpe.config.has_iptv",
+        "cpe.config.wifi_bands",
+        "cpe.fault_code",
+        "cpe.verify.mismatches",
+        "cpe.verify.mismatched_parameters",
+        "cpe.provision.result",
+        # cwmp.rpc <Method> spans
+        "cwmp.rpc.method",
+        "cwmp.fault_code",
+        "cwmp.fault_string",
+        "cwmp.parameter_names",
+        "cwmp.session.id",
+        "cwmp.acs.instance",
+    }
+)
+"""Every span attribute key the workflow may set; anything else is dropped."""
+
+PARAMETER_BEARING_ATTRIBUTES: frozenset[str] = frozenset(
+    {"cpe.verify.mismatched_parameters", "cwmp.parameter_names"}
+)
+"""Attributes whose values are TR-069 parameter names or ``Name=value`` pairs."""
+
+SECRET_NAME_PATTERN = re.compile(
+    r"password|passphrase|keypassphrase|presharedkey|secret|wepkey|psk", re.IGNORECASE
+)
+"""Parameter names whose values are secrets (``...KeyPassphrase``, ``...PreSharedKey``,
+``...Password``, ``...Secret``, ...)."""
+
+_NAME_VALUE = re.compile(r"([A-Za-z0-9_.{}]+)\s*=\s*(\S+)")
+
+REDACTED = "[REDACTED]"
+
+
+def is_secret_parameter(name: str) -> bool:
+    """True when a parameter of that name carries a secret value."""
+    return SECRET_NAME_PATTERN.search(name) is not None
+
+
+def redact_text(text: str) -> str:
+    """Mask the value of every ``Name=value`` pair whose name is a secret parameter."""
+
+    def _mask(match: re.Match[str]) -> str:
+        if is_secret_parameter(match.group(1)):
+            return f"{match.group(1)}={REDACTED}"
+        return match.group(0)
+
+    return _NAME_VALUE.sub(_mask, text)
+
+
+def _redact_parameter_list(value: AttributeValue) -> AttributeValue:
+    if isinstance(value, tuple):
+        return tuple(item for item in value if not is_secret_parameter(item.split("=", 1)[0]))
+    if isinstance(value, str):
+        kept = [i for i in value.split(",") if not is_secret_parameter(i.split("=", 1)[0])]
+        return ",".join(kept)
+    return value
+
+
+def redact_attributes(attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
+    """The attributes safe to export: allow-listed keys, parameter lists scrubbed."""
+    safe: dict[str, AttributeValue] = {}
+    for key, value in attributes.items():
+        if key not in ALLOWED_SPAN_ATTRIBUTES:
+            continue
+        if key in PARAMETER_BEARING_ATTRIBUTES:
+            value = _redact_parameter_list(value)
+        elif isinstance(value, str):
+            value = redact_text(value)
+        safe[key] = value
+    return safe

@@ -1,0 +1,54 @@
+"""Whole-trace sampling of quiet periodic sessions, decided at the source.
+
+Most CWMP traffic is ``2 PERIODIC`` Informs that change nothing; tracing every one
+buries the provisioning traces that matter. The seed dropped them with a span filter in
+the Collector (never wired into a pipeline, and one that would have orphaned the child
+spans). Here the decision is made once per *session*, on the finished `SessionTrace`,
+so a session is exported entirely or not at all. Anything that changed or failed is
+always kept. The decision is a pure function of the trace id, so every ACS process (and
+a replay of the same trace) decides the same way.
+"""
+
+from __future__ import annotations
+
+from traceacs.provisioning.session_trace import SessionTrace
+
+PERIODIC_EVENT = "2 PERIODIC"
+_ID_SPACE = 1 << 64
+
+
+def event_codes_of(trace: SessionTrace) -> tuple[str, ...]:
+    """The root span's ``cpe.event_codes`` (recorded as a tuple or a comma-joined string)."""
+    if not trace.spans:
+        return ()
+    value = trace.root.attributes.get("cpe.event_codes", ())
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, str):
+        return tuple(code.strip() for code in value.split(",") if code.strip())
+    return ()
+
+
+def is_quiet_periodic(trace: SessionTrace) -> bool:
+    """A periodic session that changed nothing and failed nothing: sampling candidate."""
+    if trace.changed_something or trace.failed:
+        return False
+    if any(span.status == "error" for span in trace.spans):
+        return False
+    return PERIODIC_EVENT in event_codes_of(trace)
+
+
+class QuietSessionSampler:
+    """Keeps every interesting session and ``ratio`` of the quiet periodic ones."""
+
+    def __init__(self, ratio: float = 1.0) -> None:
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"sample ratio must be within [0, 1], got {ratio}")
+        self.ratio = ratio
+        self._bound = round(ratio * _ID_SPACE)
+
+    def keep(self, trace: SessionTrace) -> bool:
+        if not is_quiet_periodic(trace):
+            return True
+        # Same rule as the SDK's TraceIdRatioBased: the low 64 bits of the trace id.
+        return (int(trace.trace_id, 16) & (_ID_SPACE - 1)) < self._bound
