@@ -129,7 +129,13 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, factory, credentials=credentials, stop=stop)
+        if factory is not None:
+            await serve(settings, factory, credentials=credentials, stop=stop)
+            return
+        from traceacs.assembly import open_acs
+
+        async with open_acs(settings) as acs:
+            await serve(settings, acs.factory, credentials=credentials, stop=stop)
 
     try:
         import uvloop

@@ -52,6 +52,8 @@ class Settings:
     allow_unauthenticated_cpes: bool = False
     session_timeout: float = DEFAULT_SESSION_TIMEOUT
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    bss_url: str | None = None
+    bss_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -136,6 +138,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"concurrent CWMP sessions before answering 503 (env TRACEACS_MAX_SESSIONS; "
         f"{DEFAULT_MAX_SESSIONS})",
     )
+    parser.add_argument(
+        "--bss-url",
+        help="base URL of the BSS/OSS service-profile API (env TRACEACS_BSS_URL); "
+        "without it, profiles come from the embedded store (`traceacs profiles import`). "
+        "A bearer token for it comes from env TRACEACS_BSS_TOKEN only.",
+    )
 
 
 # --------------------------------------------------------------------------- resolution
@@ -205,4 +213,6 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         allow_unauthenticated_cpes=_bool(allow, "allow unauthenticated CPEs") if allow else False,
         session_timeout=_float(timeout, "session timeout") if timeout else DEFAULT_SESSION_TIMEOUT,
         max_sessions=_int(max_sessions, "max sessions") if max_sessions else DEFAULT_MAX_SESSIONS,
+        bss_url=get("bss_url"),
+        bss_token=env.get("TRACEACS_BSS_TOKEN") or None,
     )

@@ -97,6 +97,11 @@ class DeviceFilter:
     product_class: str | None = None
     oui: str | None = None
     failed_step: str | None = None
+    serial_prefix: str | None = None
+    """Serial numbers starting with this text (an exact serial matches too)."""
+    mac: str | None = None
+    """MAC address, compared case-insensitively (stored as imported)."""
+    firmware_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

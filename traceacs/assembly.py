@@ -1,0 +1,115 @@
+"""Assembles the running ACS from `Settings`: store, profile source, telemetry, workflow.
+
+Kept apart from `traceacs.app` (which only serves HTTP) so that the server, the
+commands and the tests build the same object graph in one place, and tear it down in
+the reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+from traceacs.config import Settings
+from traceacs.profiles.embedded import EmbeddedProfileSource
+from traceacs.profiles.http import HttpProfileSource
+from traceacs.profiles.source import ProfileSource
+from traceacs.provisioning.repository import DeviceRepository, RepositoryError
+from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
+from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
+from traceacs.storage import open_repository
+from traceacs.telemetry.setup import Telemetry, build_telemetry
+
+log = logging.getLogger("traceacs")
+
+STALE_ATTEMPT_SECONDS = 600.0
+"""An attempt still open after this long belongs to a session that died (a killed
+process, a lost database connection); it is expired so the device is retried."""
+
+SWEEP_INTERVAL_SECONDS = 60.0
+
+
+@dataclass(slots=True)
+class Acs:
+    """The pieces a running ACS is made of."""
+
+    settings: Settings
+    repository: DeviceRepository
+    profiles: ProfileSource
+    telemetry: Telemetry | None
+    factory: ProvisioningHandlerFactory
+
+    @property
+    def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
+        return self.telemetry.provisioning if self.telemetry else None
+
+
+@contextlib.asynccontextmanager
+async def open_acs(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    telemetry: Telemetry | None = None,
+    clock: Callable[[], float] = time.time,
+    sweep_interval: float | None = SWEEP_INTERVAL_SECONDS,
+) -> AsyncIterator[Acs]:
+    """Open the store, build the profile source and telemetry; close them on exit.
+
+    ``telemetry`` may be given (tests pass in-memory exporters); otherwise it is built
+    from the ``OTEL_*`` environment.
+    """
+    repository = await open_repository(settings.database_url)
+    http_source: HttpProfileSource | None = None
+    owned_telemetry = telemetry is None
+    try:
+        profiles: ProfileSource
+        if settings.bss_url:
+            http_source = HttpProfileSource(settings.bss_url, token=settings.bss_token)
+            profiles = http_source
+        else:
+            profiles = EmbeddedProfileSource(repository)
+        if telemetry is None:
+            telemetry = build_telemetry(environ, capacity=lambda: settings.max_sessions)
+        factory = ProvisioningHandlerFactory(
+            repository,
+            profiles,
+            telemetry.provisioning,
+            settings=WorkflowSettings(),
+        )
+        acs = Acs(settings, repository, profiles, telemetry, factory)
+        sweeper = (
+            asyncio.create_task(_expire_stale_attempts(repository, clock, sweep_interval))
+            if sweep_interval
+            else None
+        )
+        try:
+            yield acs
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+    finally:
+        if http_source is not None:
+            await http_source.close()
+        if owned_telemetry and telemetry is not None:
+            telemetry.shutdown()
+        await repository.close()
+
+
+async def _expire_stale_attempts(
+    repository: DeviceRepository, clock: Callable[[], float], interval: float
+) -> None:
+    """Expire attempts left open by sessions that died, so their devices are retried."""
+    while True:
+        try:
+            expired = await repository.expire_stale_attempts(STALE_ATTEMPT_SECONDS, clock())
+            if expired:
+                log.warning("expired %d stale provisioning attempt(s)", expired)
+        except RepositoryError as exc:
+            log.warning("could not expire stale attempts: %s", type(exc).__name__)
+        await asyncio.sleep(interval)

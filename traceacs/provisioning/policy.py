@@ -1,0 +1,66 @@
+"""What an Inform asks of the ACS: provision now, check for drift, or nothing.
+
+Pure decisions on stored facts and the Inform's event codes, with time passed in:
+- ``0 BOOTSTRAP`` (new or factory-reset device): provision.
+- a device never provisioned, or one an operator asked to re-provision: provision.
+- a failed device: provision again once its retry backoff has passed.
+- a provisioned device whose reported ParameterKey differs from the one we pushed
+  (someone or something changed its config): provision.
+- ``1 BOOT`` / ``2 PERIODIC`` / anything else on a provisioned device: check, i.e.
+  fetch the profile and push only if the resulting config differs from what was
+  pushed last (a profile changed in the BSS reaches the device at its next inform).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from traceacs.cwmp.events import BOOTSTRAP
+from traceacs.provisioning.device import Device, ProvisioningState
+
+
+class Plan(enum.Enum):
+    PROVISION = "provision"
+    CHECK = "check"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff between failed attempts: ``base * 2**(failures-1)``, capped."""
+
+    base_seconds: float = 60.0
+    max_seconds: float = 3600.0
+
+    def delay(self, consecutive_failures: int) -> float:
+        if consecutive_failures <= 0:
+            return 0.0
+        return min(self.max_seconds, self.base_seconds * 2.0 ** (consecutive_failures - 1))
+
+
+def plan_for_inform(
+    device: Device,
+    event_codes: Sequence[str],
+    reported_parameter_key: str | None,
+    *,
+    now: float,
+    consecutive_failures: int = 0,
+    retry: RetryPolicy | None = None,
+) -> Plan:
+    if BOOTSTRAP in event_codes:
+        return Plan.PROVISION
+    if device.state in (ProvisioningState.NEW, ProvisioningState.PROVISIONING):
+        return Plan.PROVISION
+    if device.state is ProvisioningState.FAILED:
+        backoff = (retry or RetryPolicy()).delay(consecutive_failures)
+        ready = now - device.updated_at >= backoff
+        return Plan.PROVISION if ready else Plan.WAIT
+    if (
+        reported_parameter_key is not None
+        and device.parameter_key is not None
+        and reported_parameter_key != device.parameter_key
+    ):
+        return Plan.PROVISION
+    return Plan.CHECK

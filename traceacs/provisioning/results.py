@@ -1,0 +1,23 @@
+"""The result classes of a provisioning attempt (the ``result`` of ``cpe.provision.count``).
+
+The seed's five, plus the failure classes TraceACS tells apart where the seed did not:
+a BSS that cannot answer is not a missing profile, and a config that cannot be built
+for the device's data model is not a CPE fault.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class Result:
+    SUCCESS: Final = "success"
+    UNKNOWN_DEVICE: Final = "unknown_device"
+    NO_PROFILE: Final = "no_profile"
+    CONFIG_PUSH_FAILED: Final = "config_push_failed"
+    VERIFICATION_FAILED: Final = "verification_failed"
+    BSS_UNAVAILABLE: Final = "bss_unavailable"
+    CONFIG_INVALID: Final = "config_invalid"
+    PROTOCOL_ERROR: Final = "protocol_error"
+    SESSION_ABORTED: Final = "session_aborted"
+    EXPIRED: Final = "expired"

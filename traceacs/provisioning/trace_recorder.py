@@ -1,0 +1,57 @@
+"""Records the spans of one session into a `SessionTrace` as plain data.
+
+The workflow calls `start` and `SpanRecord.end` with the ``now`` it was given; ids come
+from an injected `IdSource`. Nothing here knows about OpenTelemetry.
+"""
+
+from __future__ import annotations
+
+import random
+
+from traceacs.provisioning.session_trace import AttributeValue, SessionTrace, SpanRecord
+
+
+def to_ns(now: float) -> int:
+    """Epoch seconds (the workflow's clock) to epoch nanoseconds (OpenTelemetry's)."""
+    return int(now * 1_000_000_000)
+
+
+class RandomIds:
+    """Random W3C-sized ids (never all zeros, which W3C trace context forbids)."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.SystemRandom()
+
+    def new_trace_id(self) -> str:
+        return f"{self._rng.getrandbits(128) | 1:032x}"
+
+    def new_span_id(self) -> str:
+        return f"{self._rng.getrandbits(64) | 1:016x}"
+
+
+class TraceRecorder:
+    """Opens spans of one `SessionTrace`; the first span opened is the root."""
+
+    def __init__(self, trace: SessionTrace, ids: RandomIds | None = None) -> None:
+        self.trace = trace
+        self._ids = ids or RandomIds()
+
+    def start(
+        self,
+        name: str,
+        now: float,
+        *,
+        parent: SpanRecord | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+    ) -> SpanRecord:
+        if parent is None and self.trace.spans:
+            parent = self.trace.root
+        span = SpanRecord(
+            name=name,
+            span_id=self._ids.new_span_id(),
+            parent_span_id=parent.span_id if parent else None,
+            start_ns=to_ns(now),
+            attributes=dict(attributes or {}),
+        )
+        self.trace.spans.append(span)
+        return span
