@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,10 @@ import aiohttp
 import pytest
 
 from tests.server.cwmp_client import decode, inform
+from traceacs.config import default_database_url
 from traceacs.cwmp import messages as m
+from traceacs.provisioning.device import InventoryEntry
+from traceacs.storage import open_repository
 
 LISTENING = re.compile(rb"listening on (http://127\.0\.0\.1:\d+/)")
 
@@ -40,8 +44,21 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+async def register(data_dir: Path, *serials: str) -> None:
+    """Put devices in the store `serve` will open (unknown devices are refused)."""
+    repo = await open_repository(default_database_url(data_dir))
+    try:
+        await repo.import_devices(
+            [InventoryEntry(s, "00D09E", "RG", f"cust-{s}", "basic", "loc-1") for s in serials],
+            time.time(),
+        )
+    finally:
+        await repo.close()
+
+
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    await register(tmp_path / "data", "SERVE1", "SERVE2")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "traceacs.cli", "serve",
         "--cwmp-port", "0", "--bind", "127.0.0.1", "--allow-unauthenticated-cpes",
