@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m traceacs.demo
+	$(BIN)/traceacs demo
 
 serve: $(STAMP)
 	$(BIN)/traceacs serve --allow-unauthenticated-cpes

@@ -629,10 +629,25 @@ class SimulatedCpe:
 
 
 def _drop_some(values: dict[str, ParamValue], tree: ParamTree) -> dict[str, ParamValue]:
-    """The values a MISMATCH CPE really applies: every third visible one is skipped."""
-    visible = [n for n in values if not (p := tree.lookup(n)) or not p.hidden]
+    """The values a MISMATCH CPE really applies: every third visible change is skipped.
+
+    Only values that differ from what the device already holds count, so that the
+    skipped ones really leave the device different from what the ACS asked for.
+    """
+    visible = [
+        n
+        for n, v in values.items()
+        if (not (p := tree.lookup(n)) or not p.hidden) and _differs(tree, n, v)
+    ]
     skipped = set(visible[::3])
     return {n: v for n, v in values.items() if n not in skipped}
+
+
+def _differs(tree: ParamTree, name: str, value: ParamValue) -> bool:
+    try:
+        return str(tree.get(name)) != str(value)
+    except KeyError:
+        return True
 
 
 _Handler = Callable[[SimulatedCpe, Any, datetime], Message]
