@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from traceacs import __version__
+from traceacs.commands.db import add_db_command
+from traceacs.commands.demo import add_demo_command
+from traceacs.commands.devices import add_devices_command
+from traceacs.commands.profiles import add_profiles_command
 
 Commands = Any  # argparse's _SubParsersAction is private
 
@@ -27,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_serve_command(commands)
     add_simulate_command(commands)
+    add_devices_command(commands)
+    add_profiles_command(commands)
+    add_db_command(commands)
+    add_demo_command(commands)
     return parser
 
 
