@@ -29,15 +29,21 @@ class Plan(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Backoff between failed attempts: ``base * 2**(failures-1)``, capped."""
+    """Backoff between failed attempts.
+
+    The first failure is retried at the very next inform (it is often transient: a
+    dropped connection, a CPE that rebooted mid-session); after that the wait doubles
+    from ``base_seconds`` up to ``max_seconds``, so a device that keeps failing does
+    not cost a full provisioning at every periodic inform.
+    """
 
     base_seconds: float = 60.0
     max_seconds: float = 3600.0
 
     def delay(self, consecutive_failures: int) -> float:
-        if consecutive_failures <= 0:
+        if consecutive_failures <= 1:
             return 0.0
-        return min(self.max_seconds, self.base_seconds * 2.0 ** (consecutive_failures - 1))
+        return min(self.max_seconds, self.base_seconds * 2.0 ** (consecutive_failures - 2))
 
 
 def plan_for_inform(
