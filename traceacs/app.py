@@ -18,9 +18,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from traceacs.config import Settings
+from traceacs.provisioning.repository import DeviceRepository
 from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.server.cpe_auth import CpeAuthenticator, CpeCredentialStore, StaticCredentialStore
-from traceacs.server.cwmp_app import make_cwmp_application
+from traceacs.server.cwmp_app import ENDPOINT_KEY, make_cwmp_application
 from traceacs.server.cwmp_endpoint import Clock, CwmpEndpoint, EndpointSettings
 from traceacs.server.default_handler import AcceptAllHandlerFactory
 
@@ -78,6 +79,41 @@ def build_cwmp_app(
     return make_cwmp_application(endpoint)
 
 
+def build_api_app(
+    settings: Settings,
+    repository: DeviceRepository,
+    *,
+    active_sessions: Callable[[], int] | None = None,
+    capacity: Callable[[], int] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The REST API application over ``repository`` (a migrated SQL repository).
+
+    Tokens, the audit log and the fleet statistics live in the repository's database.
+    ``capacity`` defaults to the settings' session limit; ``active_sessions`` (the
+    CWMP endpoint's open sessions) is reported as ``null`` when not given.
+    """
+    from traceacs.server.api import ApiContext, make_api_application
+    from traceacs.storage.api_store import SqlApiStore
+    from traceacs.storage.fleet_stats import SqlFleetStats
+    from traceacs.storage.repository import SqlDeviceRepository
+
+    if not isinstance(repository, SqlDeviceRepository):
+        raise ConfigurationError("the API needs the SQL repository (traceacs.storage)")
+    store = SqlApiStore(repository.db)
+    context = ApiContext(
+        repository=repository,
+        tokens=store,
+        audit=store,
+        stats=SqlFleetStats(repository.db),
+        profiles=repository,
+        clock=clock,
+        active_sessions=active_sessions,
+        capacity=capacity if capacity is not None else (lambda: settings.max_sessions),
+    )
+    return make_api_application(context)
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.tls_cert is None or settings.tls_key is None:
         return None
@@ -93,27 +129,49 @@ async def serve(
     credentials: CpeCredentialStore | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[list[str]], None] | None = None,
+    repository: DeviceRepository | None = None,
+    on_api_ready: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Serve the CWMP endpoint until ``stop`` is set; then end open sessions and return.
 
-    ``on_ready`` receives the listening URLs (useful with port 0).
+    With a ``repository``, the REST API is served too, on ``settings.api_port``.
+    ``on_ready`` / ``on_api_ready`` receive the listening URLs (useful with port 0).
     """
     app = build_cwmp_app(settings, factory, credentials=credentials)
     context = ssl_context(settings)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
+    scheme = "https" if context is not None else "http"
+    runners: list[web.AppRunner] = []
     try:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        runners.append(runner)
+        await runner.setup()
         site = web.TCPSite(runner, settings.bind, settings.cwmp_port, ssl_context=context)
         await site.start()
-        scheme = "https" if context is not None else "http"
         urls = [f"{scheme}://{host}:{port}/" for host, port, *_ in runner.addresses]
         log.info("CWMP endpoint listening on %s", ", ".join(urls))
+        if repository is not None:
+            endpoint = app[ENDPOINT_KEY]
+            api = build_api_app(
+                settings, repository, active_sessions=lambda: len(endpoint.registry)
+            )
+            api_runner = web.AppRunner(api, access_log=None, shutdown_timeout=5.0)
+            runners.append(api_runner)
+            await api_runner.setup()
+            api_site = web.TCPSite(
+                api_runner, settings.bind, settings.api_port, ssl_context=context
+            )
+            await api_site.start()
+            api_urls = [f"{scheme}://{host}:{port}/" for host, port, *_ in api_runner.addresses]
+            log.info("API listening on %s", ", ".join(api_urls))
+            if on_api_ready is not None:
+                on_api_ready(api_urls)
         if on_ready is not None:
             on_ready(urls)
         await (stop if stop is not None else asyncio.Event()).wait()
         log.info("stopping: ending open CWMP sessions")
     finally:
-        await runner.cleanup()
+        for started in reversed(runners):
+            await started.cleanup()
 
 
 def run(
@@ -135,7 +193,13 @@ def run(
         from traceacs.assembly import open_acs
 
         async with open_acs(settings) as acs:
-            await serve(settings, acs.factory, credentials=credentials, stop=stop)
+            await serve(
+                settings,
+                acs.factory,
+                credentials=credentials,
+                stop=stop,
+                repository=acs.repository,
+            )
 
     try:
         import uvloop

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from traceacs.provisioning.repository import DeviceRepository, RepositoryError
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
 from traceacs.storage import open_repository
-from traceacs.telemetry.setup import Telemetry, build_telemetry
+from traceacs.telemetry.setup import (
+    DEFAULT_QUIET_PERIODIC_RATIO,
+    Telemetry,
+    TelemetryConfigError,
+    build_telemetry,
+)
+from traceacs.telemetry.trace_store import trace_processors_from_env
 
 log = logging.getLogger("traceacs")
 
@@ -31,6 +38,8 @@ STALE_ATTEMPT_SECONDS = 600.0
 process, a lost database connection); it is expired so the device is retried."""
 
 SWEEP_INTERVAL_SECONDS = 60.0
+
+QUIET_PERIODIC_RATIO_VARIABLE = "TRACEACS_QUIET_PERIODIC_RATIO"
 
 
 @dataclass(slots=True)
@@ -73,12 +82,18 @@ async def open_acs(
         else:
             profiles = EmbeddedProfileSource(repository)
         if telemetry is None:
-            telemetry = build_telemetry(environ, capacity=lambda: settings.max_sessions)
+            telemetry = build_telemetry(
+                environ,
+                capacity=lambda: settings.max_sessions,
+                quiet_periodic_ratio=quiet_periodic_ratio(environ),
+                span_processors=trace_processors_from_env(settings.database_url, environ),
+            )
         factory = ProvisioningHandlerFactory(
             repository,
             profiles,
             telemetry.provisioning,
             settings=WorkflowSettings(),
+            clock=time.perf_counter,  # measures steps that finish within one HTTP request
         )
         acs = Acs(settings, repository, profiles, telemetry, factory)
         sweeper = (
@@ -99,6 +114,24 @@ async def open_acs(
         if owned_telemetry and telemetry is not None:
             telemetry.shutdown()
         await repository.close()
+
+
+def quiet_periodic_ratio(environ: Mapping[str, str] | None = None) -> float:
+    """``TRACEACS_QUIET_PERIODIC_RATIO``: the share of quiet periodic sessions traced
+    (default 0.1; 1.0 traces every session, as the full-tracing benchmark does)."""
+    env = os.environ if environ is None else environ
+    text = env.get(QUIET_PERIODIC_RATIO_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_QUIET_PERIODIC_RATIO
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise TelemetryConfigError(
+            f"{QUIET_PERIODIC_RATIO_VARIABLE} must be a number within [0, 1], not {text!r}"
+        )
+    return ratio
 
 
 async def _expire_stale_attempts(

@@ -18,6 +18,8 @@ from traceacs.commands.db import add_db_command
 from traceacs.commands.demo import add_demo_command
 from traceacs.commands.devices import add_devices_command
 from traceacs.commands.profiles import add_profiles_command
+from traceacs.commands.tokens import add_tokens_command
+from traceacs.commands.trace import add_trace_command
 
 Commands = Any  # argparse's _SubParsersAction is private
 
@@ -33,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(commands)
     add_devices_command(commands)
     add_profiles_command(commands)
+    add_tokens_command(commands)
     add_db_command(commands)
     add_demo_command(commands)
+    add_trace_command(commands)
     return parser
 
 

@@ -9,7 +9,7 @@ one failing the way its `FaultPlan` says. Results are read back from the store (
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,7 +80,13 @@ class Acs:
         assert await runner.run_session(cpe) or cpe.faults.failure is not None
 
 
-async def start_acs(tmp_path: Path, fleet: Fleet, *, dead_bss: bool = False) -> AsyncIterator[Acs]:
+async def start_acs(
+    tmp_path: Path,
+    fleet: Fleet,
+    *,
+    dead_bss: bool = False,
+    clock: Callable[[], float] | None = None,
+) -> AsyncIterator[Acs]:
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     for profile in fleet.profiles:
         await repo.put_profile_document(
@@ -103,7 +109,7 @@ async def start_acs(tmp_path: Path, fleet: Fleet, *, dead_bss: bool = False) -> 
     )
     telemetry = RecordingTelemetry()
     source = DeadBss() if dead_bss else EmbeddedProfileSource(repo)
-    factory = ProvisioningHandlerFactory(repo, source, telemetry)
+    factory = ProvisioningHandlerFactory(repo, source, telemetry, clock=clock)
     endpoint = CwmpEndpoint(factory, authenticator=None)
     try:
         async with running(endpoint) as url:
@@ -340,3 +346,29 @@ async def test_plain_boot_of_a_provisioned_device_rechecks_without_pushing(acs: 
     await acs.run(cpe)
     assert acs.telemetry.outcomes() == ["success", None]
     assert acs.telemetry.rpcs == [("SetParameterValues", None), ("GetParameterValues", None)]
+
+
+class SteppingClock:
+    """A clock that advances 5 ms each time it is read."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 0.005
+        return self.t
+
+
+async def test_steps_inside_one_request_are_timed_with_the_injected_clock(
+    tmp_path: Path,
+) -> None:
+    async for acs in start_acs(tmp_path, fleet_of(NO_FAULTS), clock=SteppingClock()):
+        await acs.run(acs.fleet.cpes[0])
+        [(trace, outcome)] = acs.telemetry.finished
+        assert outcome is not None
+        by_name = {s.name: s for s in trace.spans}
+        # authenticate spans the inventory lookup, fetch_profile the profile read:
+        # both happen within one HTTP request, so only the clock can time them.
+        assert by_name["cpe.provision.authenticate"].duration_ms >= 5
+        assert by_name["cpe.provision.fetch_profile"].duration_ms >= 5
+        assert outcome.step_durations_ms["authenticate"] >= 5

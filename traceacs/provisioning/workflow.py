@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,10 @@ class ProvisioningSession:
         telemetry: ProvisioningTelemetry,
         ids: RandomIds,
         settings: WorkflowSettings,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        self._clock = clock or _frozen_clock
+        self._call_start = (0.0, 0.0)
         self._repo = repository
         self._profiles = profiles
         self._telemetry = telemetry
@@ -121,6 +125,7 @@ class ProvisioningSession:
     # ------------------------------------------------------------------ step 1
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
+        self._mark(now)
         self._inform, self._started_at = inform, now
         device_id = inform.device_id
         self._telemetry.inform_received(inform.event_codes)
@@ -143,7 +148,8 @@ class ProvisioningSession:
                 device_id.oui, device_id.serial_number, now, _inform_facts(inform)
             )
         except RepositoryError as exc:
-            return self._refuse_storage(exc, now)
+            return self._refuse_storage(exc, self._now())
+        now = self._now()
         if device is None:
             self._fail(
                 _Failure(Result.UNKNOWN_DEVICE, Step.AUTHENTICATE, "Device not in inventory"), now
@@ -181,6 +187,7 @@ class ProvisioningSession:
     # ------------------------------------------------------------- steps 2 and 3
 
     async def next_acs_request(self, now: float) -> m.Message | None:
+        self._mark(now)
         if self._next_request is not None:
             request, self._next_request = self._next_request, None
             return self._send(request, now)
@@ -191,6 +198,7 @@ class ProvisioningSession:
         profile = await self._fetch_profile(now)
         if profile is None:
             return None
+        now = self._now()
         config = self._build_config(profile)
         if isinstance(config, _Failure):
             await self._fail_attempt(config, now)
@@ -216,7 +224,8 @@ class ProvisioningSession:
         )
         self._trace.changed_something = True
         return self._send(
-            m.SetParameterValues(config.parameters, parameter_key=config.parameter_key), now
+            m.SetParameterValues(config.parameters, parameter_key=config.parameter_key),
+            self._now(),
         )
 
     async def _fetch_profile(self, now: float) -> ServiceProfile | None:
@@ -228,7 +237,8 @@ class ProvisioningSession:
             )
         except ProfileNotFound:
             await self._fail_attempt(
-                _Failure(Result.NO_PROFILE, Step.FETCH_PROFILE, "No service profile found"), now
+                _Failure(Result.NO_PROFILE, Step.FETCH_PROFILE, "No service profile found"),
+                self._now(),
             )
             return None
         except ProfileSourceUnavailable as exc:
@@ -239,12 +249,13 @@ class ProvisioningSession:
                     f"Service profile source unavailable ({exc.kind})",
                     details={"bss_error": exc.kind},
                 ),
-                now,
+                self._now(),
             )
             return None
         assert self._step_span is not None
         self._step_span.attributes["cpe.profile.parameter_count"] = profile_parameter_count(profile)
         self._profile = profile
+        now = self._now()
         self._finish_step(now)
         self._begin(Step.PUSH_CONFIG, now)
         return profile
@@ -272,6 +283,7 @@ class ProvisioningSession:
     # ------------------------------------------------------------- steps 3 to 6
 
     async def on_cpe_response(self, response: m.Message, now: float) -> None:
+        self._mark(now)
         if self._rpc is None:
             return
         request, rpc_span, sent_at = self._rpc
@@ -346,6 +358,7 @@ class ProvisioningSession:
         self._mismatches = len(mismatches)
         self._step_span.attributes["cpe.verify.mismatches"] = len(mismatches)
         await self._save_last_values(response.parameters, now)
+        now = self._now()
         if mismatches:
             self._step_span.attributes["cpe.verify.mismatched_parameters"] = mismatches
             await self._fail_attempt(
@@ -373,6 +386,7 @@ class ProvisioningSession:
         return make_fault(METHOD_NOT_SUPPORTED)
 
     async def on_session_end(self, reason: SessionEndReason, now: float) -> None:
+        self._mark(now)
         if self._ended:
             return
         self._ended = True
@@ -412,6 +426,15 @@ class ProvisioningSession:
     # ------------------------------------------------------------------ helpers
 
     _failure_message = ""
+
+    def _mark(self, now: float) -> None:
+        """Remember when this call began, so `_now` can tell time after awaits."""
+        self._call_start = (now, self._clock())
+
+    def _now(self) -> float:
+        """The time now: the call's ``now`` plus what the injected clock measured since."""
+        base, started = self._call_start
+        return base + (self._clock() - started)
 
     def _begin(self, step: Step, now: float) -> None:
         self._step = step
@@ -565,6 +588,11 @@ ACS_RPC_METHODS: tuple[str, ...] = (
 METHOD_NOT_SUPPORTED = 8000
 
 
+def _frozen_clock() -> float:
+    """No clock injected: time stands still within one call (steps take 0 ms)."""
+    return 0.0
+
+
 def _reported(inform: m.Inform, suffix: str) -> str | None:
     """The value of the Inform parameter whose name ends with ``.suffix``."""
     for parameter in inform.parameters:
@@ -618,7 +646,9 @@ class ProvisioningHandlerFactory:
         *,
         ids: RandomIds | None = None,
         settings: WorkflowSettings | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        self._clock = clock or _frozen_clock
         self._repository = repository
         self._profiles = profiles
         self._telemetry = telemetry or NoOpProvisioningTelemetry()
@@ -633,4 +663,5 @@ class ProvisioningHandlerFactory:
             self._telemetry,
             self._ids,
             self._settings,
+            self._clock,
         )

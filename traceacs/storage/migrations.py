@@ -118,6 +118,73 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "API tokens and audit log",
+        (
+            # Only the SHA-256 of a token is kept; the plaintext is shown once at creation.
+            """
+            CREATE TABLE api_tokens (
+                id {id_pk},
+                name TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('read', 'write')),
+                token_hash TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION
+            )""",
+            "CREATE UNIQUE INDEX api_tokens_hash ON api_tokens (token_hash)",
+            # No foreign key to api_tokens: the audit trail outlives deleted tokens.
+            """
+            CREATE TABLE audit_log (
+                id {id_pk},
+                at DOUBLE PRECISION NOT NULL,
+                token_id BIGINT,
+                token_name TEXT,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                target TEXT,
+                status INTEGER NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+        ),
+    ),
+    Migration(
+        3,
+        "embedded trace store",
+        (
+            # One row per finished span, attributes as JSON (already redacted).
+            """
+            CREATE TABLE trace_spans (
+                trace_id {key} NOT NULL,
+                span_id {key} NOT NULL,
+                parent_span_id TEXT,
+                name TEXT NOT NULL,
+                start_ns BIGINT NOT NULL,
+                end_ns BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                status_message TEXT NOT NULL DEFAULT '',
+                attributes TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (trace_id, span_id)
+            )""",
+            # One row per trace: "latest trace of a serial" is one index probe here.
+            """
+            CREATE TABLE trace_summaries (
+                trace_id {key} PRIMARY KEY,
+                serial_number {key} NOT NULL,
+                oui {key} NOT NULL,
+                started_at DOUBLE PRECISION NOT NULL,
+                duration_ms DOUBLE PRECISION NOT NULL,
+                result TEXT NOT NULL,
+                failing_step TEXT,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                span_count INTEGER NOT NULL
+            )""",
+            "CREATE INDEX trace_summaries_serial_started"
+            " ON trace_summaries (serial_number, started_at)",
+            "CREATE INDEX trace_summaries_started ON trace_summaries (started_at)",
+        ),
+    ),
 )
 
 

@@ -50,6 +50,7 @@ from traceacs.storage.rows import (
 
 IMPORT_LOCK: Final = 0x7472_6164  # one inventory import at a time across processes
 IMPORT_CHUNK: Final = 5000
+_MAX_CHAR: Final = "\U0010ffff"  # sorts after every other character, byte-wise too
 
 _GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
 _GET_BY_SERIAL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = $1 LIMIT 2"
@@ -173,6 +174,13 @@ def _device_where(filters: DeviceFilter) -> _Where:
     where.add("product_class = {}", filters.product_class)
     where.add("oui = {}", filters.oui.upper() if filters.oui else None)
     where.add("failed_step = {}", filters.failed_step)
+    where.add("firmware_version = {}", filters.firmware_version)
+    where.add("upper(mac) = {}", filters.mac.upper() if filters.mac is not None else None)
+    if filters.serial_prefix:
+        # A range, not LIKE: both engines compare these columns byte-wise, so the
+        # serial index serves it, and no LIKE wildcard in a serial needs escaping.
+        where.add("serial_number >= {}", filters.serial_prefix)
+        where.add("serial_number < {}", filters.serial_prefix + _MAX_CHAR)
     return where
 
 

@@ -80,7 +80,9 @@ class _Connection(Executor):
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         conn = self._owner.conn
         rows = list(args)
-        await self._owner.run(lambda: conn.executemany(_to_sqlite(sql), rows))
+        # Close the cursor on the owner thread: handing it to the event loop thread to
+        # be freed there can reset a cached statement another executemany is using.
+        await self._owner.run(lambda: conn.executemany(_to_sqlite(sql), rows).close())
 
 
 class SqliteDatabase:
