@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from traceacs import __version__
+from traceacs.commands.bench import add_bench_command
 from traceacs.commands.db import add_db_command
 from traceacs.commands.demo import add_demo_command
 from traceacs.commands.devices import add_devices_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_command(commands)
     add_demo_command(commands)
     add_trace_command(commands)
+    add_bench_command(commands)
     return parser
 
 

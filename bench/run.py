@@ -1,0 +1,259 @@
+"""Runs one benchmark scenario of issue 8 and records its result.
+
+    python -m bench.run periodic|bootstrap|floor|telemetry [options]
+    traceacs bench SCENARIO [options]        (same thing)
+
+The server under test (the ACS, or the floor) runs pinned to ``--server-core`` (0),
+the load generator (`bench.loadgen`) and the OTLP sink to ``--client-core`` (1). Every
+figure is reported next to a baseline measured in the same run:
+
+* ``periodic``: ACS (default telemetry) vs floor, periodic sequence: ACS/floor.
+* ``bootstrap``: ACS (full tracing) vs floor, bootstrap sequence: ACS/floor.
+* ``floor``: the floor for both sequences, and the lean generator vs the simulator's
+  `FleetRunner` driving it (which generator to use, and why).
+* ``telemetry``: both sequences against the ACS with telemetry off, default and full
+  tracing: on/off ratios.
+
+Prints one JSON result and appends it to ``bench/results/<scenario>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
+from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
+
+SCENARIOS = ("periodic", "bootstrap", "floor", "telemetry")
+TELEMETRY_MODES = ("off", "default", "full")
+
+
+def telemetry_env(mode: str, sink_port: int | None) -> dict[str, str]:
+    """The ACS environment of a telemetry mode.
+
+    ``default``: what a deployment sets, OTLP/HTTP to a Collector (here the sink), the
+    default quiet-periodic sampling (10 %). ``full``: the same with every quiet periodic
+    session traced. ``off``: ``OTEL_SDK_DISABLED=true``.
+    """
+    if mode == "off":
+        return {"OTEL_SDK_DISABLED": "true"}
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    }
+    if mode == "full":
+        env["TRACEACS_QUIET_PERIODIC_RATIO"] = "1.0"
+    return env
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def parameters(self) -> dict[str, Any]:
+        a = self.args
+        return {
+            "devices": a.devices,
+            "concurrency": a.concurrency,
+            "warmup_s": a.warmup,
+            "duration_s": a.duration,
+            "seed": a.seed,
+            "server_core": a.server_core,
+            "client_core": a.client_core,
+            "connection": "new TCP connection per session, keep-alive within it",
+            "fleet": "tr181, no faults",
+            "store": "sqlite (fresh temp dir per measurement)",
+        }
+
+    def loadgen(
+        self, port: int, sequence: str, server_pid: int, engine: str = "lean"
+    ) -> dict[str, Any]:
+        a = self.args
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--port",
+            str(port),
+            "--scenario",
+            sequence,
+            "--engine",
+            engine,
+            "--devices",
+            str(a.devices),
+            "--concurrency",
+            str(a.concurrency),
+            "--warmup",
+            str(a.warmup),
+            "--duration",
+            str(a.duration),
+            "--seed",
+            str(a.seed),
+            "--server-pid",
+            str(server_pid),
+        ]
+        out = subprocess.run(
+            pinned(a.client_core, argv), capture_output=True, check=False, cwd=REPO_ROOT
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"load generator failed:\n{out.stderr.decode()[-3000:]}")
+        result: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        self.progress(f"  {sequence:9} {engine}: {result['sessions_per_s']} sessions/s")
+        return result
+
+    def progress(self, line: str) -> None:
+        if not self.args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    def floor(self, sequence: str, engine: str = "lean") -> dict[str, Any]:
+        with floor_server(sequence, self.args.server_core) as server:
+            self.progress(f"floor ({sequence}, {engine})")
+            return self.loadgen(server.port, sequence, server.pid, engine)
+
+    def acs(self, sequence: str, telemetry: str) -> dict[str, Any]:
+        a = self.args
+        self.progress(f"acs ({sequence}, telemetry {telemetry})")
+        with tempfile.TemporaryDirectory(prefix="traceacs-bench-") as tmp:
+            data_dir = Path(tmp)
+            prepare_store(data_dir, a.devices, a.seed)
+            with floor_server("sink", a.client_core) as sink:
+                env = telemetry_env(telemetry, sink.port)
+                with acs_server(data_dir, env, a.server_core) as server:
+                    profiler = self.start_profiler(server.pid)
+                    try:
+                        result = self.loadgen(server.port, sequence, server.pid)
+                    finally:
+                        self.stop_profiler(profiler)
+            result["attempts_by_result"] = attempt_results(data_dir)
+        result["telemetry"] = telemetry
+        return result
+
+    def start_profiler(self, pid: int) -> subprocess.Popen[bytes] | None:
+        path = self.args.py_spy
+        if not path:
+            return None
+        py_spy = Path(sys.executable).with_name("py-spy")
+        fmt = "raw" if path.endswith(".txt") else "flamegraph"
+        argv = [str(py_spy), "record", "--pid", str(pid), "--output", path, "--format", fmt]
+        argv += ["--rate", "200", "--nonblocking"]
+        return subprocess.Popen(
+            pinned(self.args.client_core, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    def stop_profiler(self, profiler: subprocess.Popen[bytes] | None) -> None:
+        if profiler is None:
+            return
+        profiler.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        profiler.wait(timeout=60)
+
+    # ------------------------------------------------------------------ scenarios
+
+    def periodic(self) -> dict[str, Any]:
+        acs = self.acs("periodic", "default")
+        floor = self.floor("periodic")
+        return {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+
+    def bootstrap(self) -> dict[str, Any]:
+        acs = self.acs("bootstrap", "full")
+        floor = self.floor("bootstrap")
+        return {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+
+    def floor_scenario(self) -> dict[str, Any]:
+        periodic = self.floor("periodic")
+        bootstrap = self.floor("bootstrap")
+        fleetrunner = self.floor("periodic", engine="fleetrunner")
+        return {
+            "floor_periodic": periodic,
+            "floor_bootstrap": bootstrap,
+            "fleetrunner_periodic": fleetrunner,
+            "ratios": {"lean_over_fleetrunner": _ratio(periodic, fleetrunner)},
+        }
+
+    def telemetry(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {}
+        ratios: dict[str, float | None] = {}
+        for sequence in ("periodic", "bootstrap"):
+            runs = {mode: self.acs(sequence, mode) for mode in TELEMETRY_MODES}
+            figures[sequence] = runs
+            for mode in ("default", "full"):
+                ratios[f"{sequence}_{mode}_over_off"] = _ratio(runs[mode], runs["off"])
+        return {**figures, "ratios": ratios}
+
+
+def _floor_ratios(acs: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | None]:
+    """Throughput ACS/floor, and the same from server CPU per session (floor/ACS).
+
+    The second holds even when the floor is limited by the load generator rather than
+    by its own core (its ``server_cpu_share`` well below 1), as it often is.
+    """
+    acs_cpu = acs.get("server_cpu_us_per_session")
+    floor_cpu = floor.get("server_cpu_us_per_session")
+    return {
+        "acs_over_floor": _ratio(acs, floor),
+        "acs_over_floor_by_cpu": round(floor_cpu / acs_cpu, 3) if acs_cpu and floor_cpu else None,
+    }
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    base = b.get("sessions_per_s") or 0
+    return round(a["sessions_per_s"] / base, 3) if base else None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="traceacs bench", description="Run one load benchmark of issue 8."
+    )
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", choices=SCENARIOS)
+    parser.add_argument("--devices", type=int, default=1000, help="fleet size (1000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="sessions in flight (64)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds excluded (3)")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured (15)")
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-record", action="store_true", help="print only, append nothing")
+    parser.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="PATH",
+        help="profile the ACS with py-spy during each ACS measurement "
+        "(PATH.svg: flame graph; PATH.txt: collapsed stacks)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    bench = Bench(args)
+    scenarios: dict[str, Callable[[], dict[str, Any]]] = {
+        "periodic": bench.periodic,
+        "bootstrap": bench.bootstrap,
+        "floor": bench.floor_scenario,
+        "telemetry": bench.telemetry,
+    }
+    result = stamp(args.scenario, bench.parameters(), scenarios[args.scenario]())
+    if not args.no_record:
+        record(result, args.results_dir)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(json.dumps(run(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
