@@ -369,6 +369,6 @@ async def test_steps_inside_one_request_are_timed_with_the_injected_clock(
         by_name = {s.name: s for s in trace.spans}
         # authenticate spans the inventory lookup, fetch_profile the profile read:
         # both happen within one HTTP request, so only the clock can time them.
-        assert by_name["cpe.provision.authenticate"].duration_ms >= 5
-        assert by_name["cpe.provision.fetch_profile"].duration_ms >= 5
-        assert outcome.step_durations_ms["authenticate"] >= 5
+        assert by_name["cpe.provision.authenticate"].duration_ms >= 4.99
+        assert by_name["cpe.provision.fetch_profile"].duration_ms >= 4.99
+        assert outcome.step_durations_ms["authenticate"] >= 4.99

@@ -30,6 +30,7 @@ from traceacs.cwmp.events import BOOT, BOOTSTRAP
 from traceacs.cwmp.faults import REQUEST_DENIED, RETRY_REQUEST, make_fault
 from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSourceUnavailable
 from traceacs.provisioning.config_builder import build_config
+from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
 from traceacs.provisioning.device import Device, InformFacts, ProvisioningState
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
@@ -71,6 +72,10 @@ class WorkflowSettings:
     key_secret: bytes | None = field(default=None, repr=False)
     overrides: VendorOverrides | None = None
 
+    def build_config(self, profile: ServiceProfile, target: ConfigTarget) -> DesiredConfig:
+        """The config builder with these settings' vendor overrides and key secret."""
+        return build_config(profile, target, overrides=self.overrides, key_secret=self.key_secret)
+
 
 @dataclass(slots=True)
 class _Failure:
@@ -94,7 +99,9 @@ class ProvisioningSession:
         ids: RandomIds,
         settings: WorkflowSettings,
         clock: Callable[[], float] | None = None,
+        configs: ConfigCache | None = None,
     ) -> None:
+        self._configs = configs or ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
         self._call_start = (0.0, 0.0)
         self._repo = repository
@@ -263,12 +270,7 @@ class ProvisioningSession:
     def _build_config(self, profile: ServiceProfile) -> DesiredConfig | _Failure:
         assert self._inform is not None
         try:
-            return build_config(
-                profile,
-                ConfigTarget.from_inform(self._inform),
-                overrides=self._settings.overrides,
-                key_secret=self._settings.key_secret,
-            )
+            return self._configs.get(profile, ConfigTarget.from_inform(self._inform))
         except ConfigBuildError as exc:
             return _Failure(Result.CONFIG_INVALID, Step.PUSH_CONFIG, f"Config build failed: {exc}")
 
@@ -413,7 +415,7 @@ class ProvisioningSession:
                     self._root.attributes["cpe.provision.result"] = self._outcome.result
                 self._root.end(to_ns(now))
             self._telemetry.session_finished(self._trace, self._outcome)
-        log.info(
+        log.debug(
             "session %s device=%s events=%s result=%s duration_ms=%.1f end=%s",
             self._session_id,
             self._inform.device_id.serial_number if self._inform else "-",
@@ -654,6 +656,7 @@ class ProvisioningHandlerFactory:
         self._telemetry = telemetry or NoOpProvisioningTelemetry()
         self._ids = ids or RandomIds()
         self._settings = settings or WorkflowSettings()
+        self._configs = ConfigCache(self._settings.build_config)
 
     def new_session(self, session_id: str) -> SessionHandler:
         return ProvisioningSession(
@@ -664,4 +667,5 @@ class ProvisioningHandlerFactory:
             self._ids,
             self._settings,
             self._clock,
+            self._configs,
         )

@@ -1,0 +1,77 @@
+"""The desired-config cache: identical (profile, target) pairs are built once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from traceacs.provisioning.config_builder import build_config
+from traceacs.provisioning.config_cache import ConfigCache
+from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
+from traceacs.provisioning.profile import ExtraParameter, ServiceProfile, WifiConfig
+
+PROFILE = ServiceProfile(
+    name="basic", services=("internet",), wifi=WifiConfig("Home", "correct horse"), version="1"
+)
+TR181 = ConfigTarget("Device.", "00D09E", "RG")
+
+
+class CountingBuilder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, profile: ServiceProfile, target: ConfigTarget) -> DesiredConfig:
+        self.calls += 1
+        return build_config(profile, target)
+
+
+def test_same_profile_and_target_build_once() -> None:
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    first = cache.get(PROFILE, TR181)
+    again = cache.get(dataclasses.replace(PROFILE), ConfigTarget("Device.", "00D09E", "RG"))
+    assert again is first
+    assert builder.calls == 1
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_any_change_to_profile_or_target_rebuilds() -> None:
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    base = cache.get(PROFILE, TR181)
+    renamed = cache.get(
+        dataclasses.replace(PROFILE, wifi=WifiConfig("Renamed", "correct horse")), TR181
+    )
+    tr098 = cache.get(PROFILE, ConfigTarget("InternetGatewayDevice.", "00D09E", "RG"))
+    assert builder.calls == 3
+    assert renamed.parameter_key != base.parameter_key
+    assert tr098.data_model_root == "InternetGatewayDevice."
+
+
+def test_least_recently_used_entry_is_evicted() -> None:
+    builder = CountingBuilder()
+    cache = ConfigCache(builder, max_entries=2)
+    profiles = [dataclasses.replace(PROFILE, version=str(n)) for n in range(3)]
+    cache.get(profiles[0], TR181)
+    cache.get(profiles[1], TR181)
+    cache.get(profiles[0], TR181)  # profiles[0] is now the most recent
+    cache.get(profiles[2], TR181)  # evicts profiles[1]
+    assert len(cache) == 2
+    cache.get(profiles[0], TR181)
+    assert builder.calls == 3
+    cache.get(profiles[1], TR181)
+    assert builder.calls == 4
+
+
+def test_build_errors_are_not_cached() -> None:
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    bad = dataclasses.replace(
+        PROFILE, extra_parameters=(ExtraParameter("Device.No.Such.Parameter", "1"),)
+    )
+    for _ in range(2):
+        with pytest.raises(ConfigBuildError):
+            cache.get(bad, TR181)
+    assert builder.calls == 2
+    assert len(cache) == 0

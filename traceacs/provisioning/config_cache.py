@@ -1,0 +1,52 @@
+"""Remembers the desired config built for a (profile, device target) pair.
+
+Every BOOT and PERIODIC inform of a provisioned device rebuilds its desired config to
+compare ParameterKeys; building means mapping the profile, checking every parameter
+against the data model and hashing the result, which profiling showed was over a
+quarter of the ACS's time under periodic load. Profiles and targets are frozen values,
+so identical inputs give an identical config: a bounded dictionary keyed by them
+answers most informs without rebuilding anything.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from traceacs.provisioning.config_types import ConfigTarget, DesiredConfig
+from traceacs.provisioning.profile import ServiceProfile
+
+Builder = Callable[[ServiceProfile, ConfigTarget], DesiredConfig]
+
+
+class ConfigCache:
+    """A least-recently-used map from (profile, target) to the config built for them.
+
+    Build errors are not cached: a failing build is rare and must be reported afresh.
+    """
+
+    def __init__(self, build: Builder, max_entries: int = 4096) -> None:
+        self._build = build
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[ServiceProfile, ConfigTarget], DesiredConfig] = (
+            OrderedDict()
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, profile: ServiceProfile, target: ConfigTarget) -> DesiredConfig:
+        key = (profile, target)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+        self.misses += 1
+        config = self._build(profile, target)
+        self._entries[key] = config
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return config
+
+    def __len__(self) -> int:
+        return len(self._entries)
