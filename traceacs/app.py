@@ -14,6 +14,7 @@ import signal
 import ssl
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -24,6 +25,12 @@ from traceacs.server.cpe_auth import CpeAuthenticator, CpeCredentialStore, Stati
 from traceacs.server.cwmp_app import ENDPOINT_KEY, make_cwmp_application
 from traceacs.server.cwmp_endpoint import Clock, CwmpEndpoint, EndpointSettings
 from traceacs.server.default_handler import AcceptAllHandlerFactory
+from traceacs.server.file_server import FileServer
+from traceacs.server.limits import LimitedTCPSite, ServerLimits, runner_options
+from traceacs.server.stun import BindingTable, StunListener
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("traceacs.app")
 
@@ -114,6 +121,23 @@ def build_api_app(
     return make_api_application(context)
 
 
+def add_metrics_route(app: web.Application, registry: CollectorRegistry) -> None:
+    """``GET /metrics``: the Prometheus exposition of ``registry``, without a token.
+
+    Prometheus scrapes it unauthenticated, so it carries no secrets and no device
+    identities (the instruments' Views keep only low-cardinality labels); it lives on
+    the API port, never the CPE-facing CWMP port, and can be kept internal by binding
+    the API to an internal address.
+    """
+    from traceacs.telemetry.prometheus import render_metrics
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = render_metrics(registry, request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.router.add_get("/metrics", metrics)
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.tls_cert is None or settings.tls_key is None:
         return None
@@ -131,29 +155,44 @@ async def serve(
     on_ready: Callable[[list[str]], None] | None = None,
     repository: DeviceRepository | None = None,
     on_api_ready: Callable[[list[str]], None] | None = None,
+    metrics: CollectorRegistry | None = None,
+    file_server: FileServer | None = None,
+    stun_bindings: BindingTable | None = None,
 ) -> None:
     """Serve the CWMP endpoint until ``stop`` is set; then end open sessions and return.
 
-    With a ``repository``, the REST API is served too, on ``settings.api_port``.
+    With a ``repository``, the REST API is served too, on ``settings.api_port``; with a
+    ``metrics`` registry, ``GET /metrics`` is served on that port (alone when there is
+    no repository).
     ``on_ready`` / ``on_api_ready`` receive the listening URLs (useful with port 0).
     """
     app = build_cwmp_app(settings, factory, credentials=credentials)
+    if file_server is not None:
+        file_server.add_routes(app)  # CPEs fetch firmware and upload backups here
+    stun: StunListener | None = None
     context = ssl_context(settings)
     scheme = "https" if context is not None else "http"
     runners: list[web.AppRunner] = []
     try:
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        limits = ServerLimits(max_connections=2 * settings.max_sessions)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, **runner_options(limits))
         runners.append(runner)
         await runner.setup()
-        site = web.TCPSite(runner, settings.bind, settings.cwmp_port, ssl_context=context)
+        site = LimitedTCPSite(
+            runner, settings.bind, settings.cwmp_port, limits, ssl_context=context
+        )
         await site.start()
         urls = [f"{scheme}://{host}:{port}/" for host, port, *_ in runner.addresses]
         log.info("CWMP endpoint listening on %s", ", ".join(urls))
-        if repository is not None:
+        if repository is not None or metrics is not None:
             endpoint = app[ENDPOINT_KEY]
-            api = build_api_app(
-                settings, repository, active_sessions=lambda: len(endpoint.registry)
+            api = (
+                build_api_app(settings, repository, active_sessions=lambda: len(endpoint.registry))
+                if repository is not None
+                else web.Application()
             )
+            if metrics is not None:
+                add_metrics_route(api, metrics)
             api_runner = web.AppRunner(api, access_log=None, shutdown_timeout=5.0)
             runners.append(api_runner)
             await api_runner.setup()
@@ -165,11 +204,17 @@ async def serve(
             log.info("API listening on %s", ", ".join(api_urls))
             if on_api_ready is not None:
                 on_api_ready(api_urls)
+        if stun_bindings is not None and settings.stun_port:
+            stun = StunListener(stun_bindings)
+            stun_host, stun_port = await stun.start(settings.bind, settings.stun_port)
+            log.info("STUN listener (TR-111) on udp://%s:%d", stun_host, stun_port)
         if on_ready is not None:
             on_ready(urls)
         await (stop if stop is not None else asyncio.Event()).wait()
         log.info("stopping: ending open CWMP sessions")
     finally:
+        if stun is not None:
+            stun.close()
         for started in reversed(runners):
             await started.cleanup()
 
@@ -199,6 +244,13 @@ def run(
                 credentials=credentials,
                 stop=stop,
                 repository=acs.repository,
+                metrics=acs.telemetry.prometheus_registry if acs.telemetry else None,
+                file_server=FileServer(
+                    acs.files,
+                    acs.file_tokens,
+                    authenticator=build_authenticator(settings, credentials),
+                ),
+                stun_bindings=acs.stun_bindings,
             )
 
     try:

@@ -11,17 +11,22 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from traceacs.config import Settings
+from traceacs.files import DiskFileStore, FileAccessTokens
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.profiles.http import HttpProfileSource
 from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.repository import DeviceRepository, RepositoryError
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
+from traceacs.server.connection_request import ConnectionRequestRateLimiter
+from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
 from traceacs.telemetry.setup import (
     DEFAULT_QUIET_PERIODIC_RATIO,
@@ -41,6 +46,27 @@ SWEEP_INTERVAL_SECONDS = 60.0
 
 QUIET_PERIODIC_RATIO_VARIABLE = "TRACEACS_QUIET_PERIODIC_RATIO"
 
+FILE_KEY = "file-token.key"
+"""The secret signing file-download URLs, kept under the data directory so URLs handed
+to CPEs stay valid across restarts (share the directory, or the file, between ACS
+processes that serve the same files)."""
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The 32-byte secret in ``path``, created (mode 0600) on first use."""
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secret)
+        return secret
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds no usable secret (remove it to create a new one)")
+    return secret
+
 
 @dataclass(slots=True)
 class Acs:
@@ -51,6 +77,10 @@ class Acs:
     profiles: ProfileSource
     telemetry: Telemetry | None
     factory: ProvisioningHandlerFactory
+    files: DiskFileStore
+    file_tokens: FileAccessTokens
+    stun_bindings: BindingTable
+    connection_requests: ConnectionRequestRateLimiter
 
     @property
     def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
@@ -95,7 +125,21 @@ async def open_acs(
             settings=WorkflowSettings(),
             clock=time.perf_counter,  # measures steps that finish within one HTTP request
         )
-        acs = Acs(settings, repository, profiles, telemetry, factory)
+        acs = Acs(
+            settings,
+            repository,
+            profiles,
+            telemetry,
+            factory,
+            files=DiskFileStore(settings.data_dir / "files"),
+            file_tokens=FileAccessTokens(load_or_create_secret(settings.data_dir / FILE_KEY)),
+            stun_bindings=BindingTable(),
+            connection_requests=ConnectionRequestRateLimiter(
+                settings.connection_request_rate,
+                burst=max(1, int(settings.connection_request_rate)),
+                now=time.monotonic(),
+            ),
+        )
         sweeper = (
             asyncio.create_task(_expire_stale_attempts(repository, clock, sweep_interval))
             if sweep_interval
@@ -104,6 +148,7 @@ async def open_acs(
         try:
             yield acs
         finally:
+            await acs.files.close()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

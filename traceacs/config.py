@@ -53,6 +53,9 @@ class Settings:
     session_timeout: float = DEFAULT_SESSION_TIMEOUT
     max_sessions: int = DEFAULT_MAX_SESSIONS
     bss_url: str | None = None
+    public_url: str | None = None
+    stun_port: int = 0
+    connection_request_rate: float = 50.0
     bss_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +63,9 @@ class Settings:
             object.__setattr__(self, "database_url", default_database_url(self.data_dir))
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
-        for name in ("cwmp_port", "api_port"):
+        if self.connection_request_rate <= 0:
+            raise SettingsError("the connection request rate must be positive")
+        for name in ("cwmp_port", "api_port", "stun_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise SettingsError(f"{name} must be a TCP port (0-65535), not {port}")
@@ -144,6 +149,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "without it, profiles come from the embedded store (`traceacs profiles import`). "
         "A bearer token for it comes from env TRACEACS_BSS_TOKEN only.",
     )
+    parser.add_argument(
+        "--public-url",
+        help="the ACS's URL as CPEs reach it, for firmware and config-file downloads "
+        "(env TRACEACS_PUBLIC_URL; default: the CWMP listening address)",
+    )
+    parser.add_argument(
+        "--stun-port",
+        type=int,
+        help="UDP port of the STUN listener for TR-111 UDP connection requests to CPEs "
+        "behind NAT, usually 3478 (env TRACEACS_STUN_PORT; 0 = off, the default)",
+    )
+    parser.add_argument(
+        "--connection-request-rate",
+        type=float,
+        help="connection requests per second at most, so bulk operations do not become "
+        "a boot storm (env TRACEACS_CONNECTION_REQUEST_RATE; 50)",
+    )
 
 
 # --------------------------------------------------------------------------- resolution
@@ -214,5 +236,12 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         session_timeout=_float(timeout, "session timeout") if timeout else DEFAULT_SESSION_TIMEOUT,
         max_sessions=_int(max_sessions, "max sessions") if max_sessions else DEFAULT_MAX_SESSIONS,
         bss_url=get("bss_url"),
+        public_url=get("public_url"),
+        stun_port=_int(stun, "STUN port") if (stun := get("stun_port")) else 0,
+        connection_request_rate=(
+            _float(rate, "connection request rate")
+            if (rate := get("connection_request_rate"))
+            else 50.0
+        ),
         bss_token=env.get("TRACEACS_BSS_TOKEN") or None,
     )

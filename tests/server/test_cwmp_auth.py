@@ -99,7 +99,8 @@ async def test_basic_accepted_and_whole_session_runs() -> None:
             cookie_jar=aiohttp.CookieJar(unsafe=True),
         ) as cpe,
     ):
-        async with cpe.post(url, data=inform()) as resp:
+        # a per-device credential speaks only for its own device (serial "cpe1")
+        async with cpe.post(url, data=inform("cpe1")) as resp:
             assert resp.status == 200
             assert isinstance(decode(await resp.read()).body, m.InformResponse)
         async with cpe.post(url, data=b"") as resp:
@@ -140,7 +141,7 @@ async def test_digest_accepted_with_an_independent_client_implementation() -> No
             middlewares=(digest,), cookie_jar=aiohttp.CookieJar(unsafe=True)
         ) as cpe,
     ):
-        async with cpe.post(url, data=inform()) as resp:
+        async with cpe.post(url, data=inform("cpe1")) as resp:
             assert resp.status == 200
             assert isinstance(decode(await resp.read()).body, m.InformResponse)
         async with cpe.post(url, data=b"") as resp:

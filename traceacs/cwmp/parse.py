@@ -292,7 +292,9 @@ def _parse_param_value(el: etree._Element, where: str) -> ParameterValueStruct:
 def _parse_fault(el: etree._Element) -> tuple[CwmpFault, str | None]:
     children = _by_local_name(el)
     code_el = children.get("faultcode")
-    soap_code = _text(code_el).strip().rpartition(":")[2] if code_el is not None else "Server"
+    # Strip after dropping the prefix: "SOAP-ENV: Client" is "Client", and the value
+    # must read back the same once written (found by bench/fuzz/fuzz_codec.py).
+    soap_code = _text(code_el).rpartition(":")[2].strip() if code_el is not None else "Server"
     detail = children.get("detail")
     cwmp_fault = None if detail is None else _by_local_name(detail).get("Fault")
     if cwmp_fault is None:

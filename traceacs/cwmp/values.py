@@ -36,6 +36,9 @@ _DATETIME = re.compile(
     re.ASCII,
 )
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_MAX_INT_DIGITS = 20
+"""2**64 has 20 digits: longer numbers are out of every range (and Python refuses to
+convert strings over 4300 digits with a ValueError, which must not escape the codec)."""
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -46,7 +49,7 @@ def _bad(xsd_type: str) -> CwmpParseError:
 
 def parse_int(text: str, xsd_type: str = "int") -> int:
     text = text.strip()
-    if not _INTEGER.fullmatch(text):
+    if not _INTEGER.fullmatch(text) or len(text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
         raise _bad(xsd_type)
     value = int(text)
     low, high = _INT_RANGES.get(xsd_type.lower(), (-(2**63), 2**64 - 1))

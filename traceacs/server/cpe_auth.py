@@ -1,10 +1,13 @@
 """Authentication of CPEs on the CWMP endpoint: HTTP Basic and Digest.
 
 Passwords come from a `CpeCredentialStore` (per-device credentials from the
-inventory, or one shared secret for a whole fleet). The authenticator is asked once
-per CWMP session, on the request that opens it: later POSTs are tied to the session by
-its unguessable cookie (or its TCP connection), as most ACSs do, because many CPEs only
-authenticate the Inform.
+inventory, or one shared secret for a whole fleet). A per-device credential binds the
+session to one device: the endpoint then refuses an Inform whose DeviceId the username
+does not name (`username_names_device`), so one CPE cannot speak for another.
+
+The authenticator is asked once per CWMP session, on the request that opens it: later
+POSTs are tied to the session by its unguessable cookie (or its TCP connection), as
+most ACSs do, because many CPEs only authenticate the Inform.
 
 Basic sends the password in clear: configure it only with TLS, or for CPEs that
 know nothing else. The default accepts both and challenges with Digest first.
@@ -29,6 +32,24 @@ class CpeCredentialStore(Protocol):
 
     async def lookup(self, username: str) -> str | None: ...
 
+    async def is_device_credential(self, username: str) -> bool:
+        """True when ``username`` has a password of its own (it names one device).
+
+        False for a fleet-wide shared secret, which any username may present.
+        """
+        ...
+
+
+def username_names_device(username: str, oui: str, product_class: str, serial: str) -> bool:
+    """Whether a per-device ``username`` names the device of an Inform's DeviceId.
+
+    Accepted forms (SECURITY.md): ``SERIAL``, ``OUI-SERIAL`` and
+    ``OUI-PRODUCTCLASS-SERIAL`` (the default username of many TR-069 agents).
+    """
+    if not serial:
+        return False
+    return username in (serial, f"{oui}-{serial}", f"{oui}-{product_class}-{serial}")
+
 
 @dataclass(frozen=True, slots=True)
 class StaticCredentialStore:
@@ -50,14 +71,22 @@ class StaticCredentialStore:
             return self.shared_secret
         return None
 
+    async def is_device_credential(self, username: str) -> bool:
+        return username in self.per_device
+
 
 @dataclass(frozen=True, slots=True)
 class AuthOutcome:
-    """``username`` when accepted; otherwise the ``WWW-Authenticate`` values for a 401."""
+    """``username`` when accepted; otherwise the ``WWW-Authenticate`` values for a 401.
+
+    ``device_bound``: the password was the username's own (not the shared secret), so
+    the session may only speak for the device the username names.
+    """
 
     username: str | None
     challenges: tuple[str, ...] = ()
     failure: str = ""
+    device_bound: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -118,7 +147,11 @@ class CpeAuthenticator:
         ok = hmac.compare_digest(password.encode(), (expected or "").encode())
         if expected is None or not ok:
             return self._reject(now, "wrong username or password")
-        return AuthOutcome(username)
+        return await self._accept(username)
+
+    async def _accept(self, username: str) -> AuthOutcome:
+        bound = await self.store.is_device_credential(username)
+        return AuthOutcome(username, device_bound=bound)
 
     async def _digest(
         self, authorization: str, method: str, request_uri: str, now: float
@@ -131,7 +164,7 @@ class CpeAuthenticator:
             creds, password=password, method=method, request_uri=request_uri, now=now
         )
         if result is DigestResult.OK:
-            return AuthOutcome(creds.username)
+            return await self._accept(creds.username)
         if result is DigestResult.STALE_NONCE:
             return self._reject(now, "stale nonce", stale=True)
         return self._reject(now, f"digest {result.value}")

@@ -22,6 +22,7 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -37,6 +38,7 @@ from traceacs.cwmp.faults import (
     INTERNAL_ERROR,
     INVALID_ARGUMENTS,
     METHOD_NOT_SUPPORTED,
+    REQUEST_DENIED,
     RETRY_REQUEST,
     make_fault,
 )
@@ -54,7 +56,7 @@ from traceacs.cwmp.session import (
     TimedOut,
 )
 from traceacs.provisioning.session_handler import SessionEndReason, SessionHandlerFactory
-from traceacs.server.cpe_auth import CpeAuthenticator
+from traceacs.server.cpe_auth import AuthOutcome, CpeAuthenticator, username_names_device
 from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     LiveSession,
@@ -79,6 +81,8 @@ class EndpointSettings:
     max_body_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
     retry_after_seconds: int = 30
     secure_cookie: bool = False
+    body_read_timeout: float = 30.0
+    """Seconds to receive a whole request body; a client that stalls gets 408."""
 
 
 def negotiate_cwmp_version(supported: str | None) -> str | None:
@@ -98,6 +102,23 @@ def session_cookie(request: web.Request) -> str | None:
             if name.strip() == COOKIE_NAME:
                 return value.strip().strip('"')
     return None
+
+
+def loggable(text: str, limit: int = 130) -> str:
+    """Device-supplied text made safe for a log line: cut, control characters escaped.
+
+    A serial number may hold a newline (XML allows it): logged raw, it would forge log
+    lines. Escaping keeps the line one line and the value recognisable.
+    """
+    cut = text[:limit]
+    if cut.isprintable():
+        return cut
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+
+
+def _device_key(inform: m.Inform) -> str:
+    """The registry key of a device: OUI and serial number."""
+    return f"{inform.device_id.oui}-{inform.device_id.serial_number}"
 
 
 def _is_request(message: m.Message) -> bool:
@@ -129,8 +150,21 @@ class CwmpEndpoint:
     # ------------------------------------------------------------------ entry
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        declared = request.content_length
+        if declared is not None and declared > self.settings.max_body_bytes:
+            # Refused before reading: waiting for 10**12 announced bytes ties a socket up.
+            too_large = web.Response(status=413, text="request body too large")
+            too_large.force_close()
+            return too_large
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.settings.body_read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            # A stalled or dribbling body (slowloris, lying Content-Length): drop it.
+            log.info("cwmp: request body not received within %g s", self.settings.body_read_timeout)
+            timed_out = web.Response(status=408, text="request body timeout")
+            timed_out.force_close()
+            return timed_out
         except web.HTTPException:
             raise  # 413 over the size cap (counted after decompression)
         except Exception as exc:  # a corrupt gzip/deflate body, a connection reset
@@ -141,7 +175,9 @@ class CwmpEndpoint:
         if session is not None:
             async with session.lock:
                 if not session.ended:
-                    return await self._guarded(session, request, body, now)
+                    response = await self._guarded(session, request, body, now)
+                    if response is not None:
+                        return response
         return await self._without_session(request, body, now)
 
     async def expire_sessions(self) -> int:
@@ -175,6 +211,7 @@ class CwmpEndpoint:
     async def _without_session(
         self, request: web.Request, body: bytes, now: float
     ) -> web.StreamResponse:
+        outcome: AuthOutcome | None = None
         if self.authenticator is not None:
             outcome = await self.authenticator.authenticate(
                 request.headers.get(hdrs.AUTHORIZATION),
@@ -201,17 +238,31 @@ class CwmpEndpoint:
                 envelope,
                 make_fault(INVALID_ARGUMENTS, "a CWMP session must begin with an Inform"),
             )
-        device_key = f"{inform.device_id.oui}-{inform.device_id.serial_number}"
+        device_key = _device_key(inform)
+        if outcome is not None and outcome.device_bound and outcome.username is not None:
+            device = inform.device_id
+            if not username_names_device(
+                outcome.username, device.oui, device.product_class, device.serial_number
+            ):
+                # One CPE speaking for another: no session, no handler, no cookie.
+                log.warning(
+                    "cwmp: credentials of %s presented with an Inform of device %s; answered 8001",
+                    loggable(outcome.username, 64),
+                    loggable(device_key),
+                )
+                return self._fault(envelope, make_fault(REQUEST_DENIED))
         busy = self.registry.for_device(device_key)
         if busy is not None and busy.machine.is_expired(now) and not busy.lock.locked():
             await self._end(busy, "timeout", now)
             busy = None
         if busy is not None:
-            log.info("cwmp: device %s already in session; answered 8005", device_key)
+            log.info("cwmp: device %s already in session; answered 8005", loggable(device_key))
             return self._fault(envelope, make_fault(RETRY_REQUEST))
         if len(self.registry) >= self.settings.max_sessions:
             log.warning(
-                "cwmp: %d sessions open, refusing %s with 503", len(self.registry), device_key
+                "cwmp: %d sessions open, refusing %s with 503",
+                len(self.registry),
+                loggable(device_key),
             )
             return web.Response(
                 status=503,
@@ -276,18 +327,33 @@ class CwmpEndpoint:
 
     async def _guarded(
         self, session: LiveSession, request: web.Request, body: bytes, now: float
-    ) -> web.StreamResponse:
-        if request.transport is not None and session.connection is not request.transport:
-            self.registry.bind_connection(session, request.transport)
+    ) -> web.StreamResponse | None:
+        """Answer a POST of ``session``; None when it is another device's Inform.
+
+        A cookie (or a keep-alive connection) of device A presented with device B's
+        Inform is not A's business: A's session is left untouched and the POST is
+        handled as a new session, authenticated as such.
+        """
         envelope: m.Envelope | None = None
         try:
             if not body.strip():
+                self._bind(session, request)
                 session.machine.handle(EmptyPostReceived(), now)
                 return await self._next_rpc(session, now)
             try:
                 envelope = parse_envelope(body, max_size=self.settings.max_body_bytes)
             except CwmpParseError as exc:
+                self._bind(session, request)
                 return await self._parse_error_in_session(session, exc, now)
+            message = envelope.body
+            if isinstance(message, m.Inform) and _device_key(message) != session.device_key:
+                log.warning(
+                    "cwmp: session %s: its cookie or connection came with another "
+                    "device's Inform; handled as a new session",
+                    session.session_id,
+                )
+                return None
+            self._bind(session, request)
             return await self._message(session, envelope, now)
         except ProtocolError as exc:
             log.warning("cwmp: session %s: %s", session.session_id, exc)
@@ -297,6 +363,10 @@ class CwmpEndpoint:
             return response
         except Exception as exc:
             return await self._internal_error(session, envelope, exc, now)
+
+    def _bind(self, session: LiveSession, request: web.Request) -> None:
+        if request.transport is not None and session.connection is not request.transport:
+            self.registry.bind_connection(session, request.transport)
 
     async def _message(
         self, session: LiveSession, envelope: m.Envelope, now: float
@@ -378,8 +448,8 @@ class CwmpEndpoint:
             "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f "
             "cpe_requests=%d acs_rpcs=%d",
             session.session_id,
-            session.device_key,
-            ",".join(session.event_codes) or "-",
+            loggable(session.device_key),
+            loggable(",".join(session.event_codes)) or "-",
             reason,
             max(0.0, now - session.started_at) * 1000,
             session.cpe_requests,
