@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	sh deploy/prometheus/ensure-promtool.sh
+	sh tests/console/ensure-chromium.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -102,8 +102,10 @@ def build_api_app(
     """
     from traceacs.server.api import ApiContext, make_api_application
     from traceacs.storage.api_store import SqlApiStore
+    from traceacs.storage.fleet_history import SqlFleetHistory
     from traceacs.storage.fleet_stats import SqlFleetStats
     from traceacs.storage.repository import SqlDeviceRepository
+    from traceacs.storage.traces import SqlTraceStore
 
     if not isinstance(repository, SqlDeviceRepository):
         raise ConfigurationError("the API needs the SQL repository (traceacs.storage)")
@@ -117,6 +119,8 @@ def build_api_app(
         clock=clock,
         active_sessions=active_sessions,
         capacity=capacity if capacity is not None else (lambda: settings.max_sessions),
+        traces=SqlTraceStore(repository.db),  # reads only: the writer has its own connection
+        history=SqlFleetHistory(repository.db),
     )
     return make_api_application(context)
 

@@ -23,11 +23,13 @@ from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.profiles.http import HttpProfileSource
 from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.repository import DeviceRepository, RepositoryError
+from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.tasks.wiring import TaskWiring, build_task_wiring
 from traceacs.telemetry.setup import (
     DEFAULT_QUIET_PERIODIC_RATIO,
     Telemetry,
@@ -76,11 +78,12 @@ class Acs:
     repository: DeviceRepository
     profiles: ProfileSource
     telemetry: Telemetry | None
-    factory: ProvisioningHandlerFactory
+    factory: SessionHandlerFactory
     files: DiskFileStore
     file_tokens: FileAccessTokens
     stun_bindings: BindingTable
     connection_requests: ConnectionRequestRateLimiter
+    tasks: TaskWiring | None = None
 
     @property
     def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
@@ -118,27 +121,40 @@ async def open_acs(
                 quiet_periodic_ratio=quiet_periodic_ratio(environ),
                 span_processors=trace_processors_from_env(settings.database_url, environ),
             )
-        factory = ProvisioningHandlerFactory(
+        provisioning = ProvisioningHandlerFactory(
             repository,
             profiles,
             telemetry.provisioning,
             settings=WorkflowSettings(),
             clock=time.perf_counter,  # measures steps that finish within one HTTP request
         )
+        files = DiskFileStore(settings.data_dir / "files")
+        file_tokens = FileAccessTokens(load_or_create_secret(settings.data_dir / FILE_KEY))
+        limiter = ConnectionRequestRateLimiter(
+            settings.connection_request_rate,
+            burst=max(1, int(settings.connection_request_rate)),
+            now=time.monotonic(),
+        )
+        tasks = build_task_wiring(  # provisioning first, then the device's queued tasks
+            repository.db,
+            provisioning,
+            telemetry=telemetry.provisioning,
+            files=files,
+            file_tokens=file_tokens,
+            limiter=limiter,
+            public_url=settings.public_url,
+        )
         acs = Acs(
             settings,
             repository,
             profiles,
             telemetry,
-            factory,
-            files=DiskFileStore(settings.data_dir / "files"),
-            file_tokens=FileAccessTokens(load_or_create_secret(settings.data_dir / FILE_KEY)),
+            tasks.factory,
+            files=files,
+            file_tokens=file_tokens,
             stun_bindings=BindingTable(),
-            connection_requests=ConnectionRequestRateLimiter(
-                settings.connection_request_rate,
-                burst=max(1, int(settings.connection_request_rate)),
-                now=time.monotonic(),
-            ),
+            connection_requests=limiter,
+            tasks=tasks,
         )
         sweeper = (
             asyncio.create_task(_expire_stale_attempts(repository, clock, sweep_interval))

@@ -28,7 +28,7 @@ NORMAL_INFORM = (
 ).read_bytes()
 FIXED_SIZE_RATIO = 200
 PER_BYTE_RATIO = 10
-DOUBLING_RATIO = 3.0
+DOUBLING_RATIO = 3.5  # linear parsing doubles (2x); quadratic would quadruple (4x)
 
 
 def parse_time(data: bytes, runs: int = 5) -> float:
@@ -128,7 +128,11 @@ def test_inputs_up_to_the_cap_cost_linear_time(shape: str, normal_time: float) -
     half, full = build(n // 2), build(n)
     assert len(full) <= DEFAULT_MAX_ENVELOPE_BYTES  # what the endpoint lets through
     assert len(full) > DEFAULT_MAX_ENVELOPE_BYTES // 2
-    t_half, t_full = parse_time(half, runs=3), parse_time(full, runs=3)
+    # Interleaved best-of rounds, so a burst of load on this shared machine hits both.
+    t_half, t_full = float("inf"), float("inf")
+    for _ in range(5):
+        t_half = min(t_half, parse_time(half, runs=1))
+        t_full = min(t_full, parse_time(full, runs=1))
     per_byte = (t_full / len(full)) / (normal_time / len(NORMAL_INFORM))
     assert per_byte <= PER_BYTE_RATIO, f"{shape}: {per_byte:.1f}x an Inform's cost per byte"
     assert t_full / t_half <= DOUBLING_RATIO, f"{shape}: doubling cost {t_full / t_half:.1f}x"

@@ -185,6 +185,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX trace_summaries_started ON trace_summaries (started_at)",
         ),
     ),
+    Migration(
+        4,
+        "device tasks",
+        (
+            # Arguments and results are JSON text; a task goes with its device.
+            """
+            CREATE TABLE tasks (
+                id {id_pk},
+                device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                arguments TEXT NOT NULL DEFAULT '{}',
+                status {key} NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'running', 'done', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                fault_code INTEGER,
+                fault_string TEXT,
+                result TEXT NOT NULL DEFAULT '{}',
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                next_attempt_at DOUBLE PRECISION NOT NULL,
+                trace_id TEXT
+            )""",
+            # "What is due for this device" is asked at every session: one index probe.
+            "CREATE INDEX tasks_device_status ON tasks (device_id, status, next_attempt_at)",
+        ),
+    ),
 )
 
 

@@ -21,6 +21,9 @@ Read from ``environ`` (default ``os.environ``):
   ``parentbased_*`` sampler: whole-trace sampling relies on children following their
   root's decision.
 * ``OTEL_METRIC_EXPORT_INTERVAL`` (ms, default 60000).
+* ``OTEL_BSP_*`` (batch span processor queue and delays) and
+  ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true`` (the SDK counts the spans it drops)
+  are read by the SDK itself from the process environment.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from traceacs.telemetry.exporter import OtelProvisioningTelemetry
 from traceacs.telemetry.ids import RecordedIdGenerator
 from traceacs.telemetry.instruments import Instruments, views
 from traceacs.telemetry.sampling import QuietSessionSampler
+from traceacs.telemetry.trace_store import TraceStoreProcessor, observe_trace_store
 
 DEFAULT_SERVICE_NAME = "traceacs"
 DEFAULT_QUIET_PERIODIC_RATIO = 0.1
@@ -98,10 +102,15 @@ class Telemetry:
         metrics = self.meter_provider.force_flush(timeout_millis)
         return traces and metrics
 
-    def shutdown(self) -> None:
-        """Flush and stop every exporter; call once, at application exit."""
+    def shutdown(self, metrics_timeout_millis: float = 5_000) -> None:
+        """Flush and stop every exporter; call once, at application exit.
+
+        Bounded: with the Collector down, the span exporter gives up after its
+        ``OTEL_EXPORTER_OTLP_TIMEOUT`` (10 s by default) and the final metrics export
+        after ``metrics_timeout_millis``, so a dead Collector cannot hang the exit.
+        """
         self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
+        self.meter_provider.shutdown(timeout_millis=metrics_timeout_millis)
 
 
 def build_telemetry(
@@ -135,11 +144,6 @@ def build_telemetry(
     readers: list[MetricReader] = list(metric_readers)
     registry: CollectorRegistry | None = None
     if not disabled:
-        for processor in span_processors:
-            tracer_provider.add_span_processor(processor)
-        if span_exporter is not None:
-            tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
-            description.append(f"traces: {type(span_exporter).__name__}")
         if metric_exporter is not None:
             interval = float(env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000"))
             readers.append(
@@ -153,6 +157,19 @@ def build_telemetry(
     meter_provider = MeterProvider(
         metric_readers=readers if not disabled else [], resource=resource, views=views()
     )
+    if not disabled:
+        for processor in span_processors:
+            tracer_provider.add_span_processor(processor)
+            if isinstance(processor, TraceStoreProcessor):
+                observe_trace_store(processor, meter_provider)
+        if span_exporter is not None:
+            # Our meter provider, not the global no-op one: with the SDK's
+            # OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, spans the batch queue drops
+            # (Collector down, queue full) are counted on /metrics as
+            # otel_sdk_processor_span_processed_total{error_type="queue_full"}.
+            processor = BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+            tracer_provider.add_span_processor(processor)
+            description.insert(0, f"traces: {type(span_exporter).__name__}")
     port: ProvisioningTelemetry
     if disabled:
         port = NoOpProvisioningTelemetry()

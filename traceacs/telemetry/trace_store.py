@@ -27,11 +27,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
@@ -306,6 +307,30 @@ def _json_attributes(attributes: Mapping[str, object]) -> dict[str, JsonValue]:
 
 
 # -- wiring -------------------------------------------------------------------------------
+
+TRACE_STORE_SPANS: Final = "traceacs.trace_store.spans"
+
+
+def observe_trace_store(processor: TraceStoreProcessor, meter_provider: MeterProvider) -> None:
+    """Count the store's written, dropped (queue full) and failed spans as a metric.
+
+    Prometheus: ``traceacs_trace_store_spans_total{outcome="written|dropped|failed"}``,
+    so an embedded store that cannot keep up is visible before anyone misses a trace.
+    """
+
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(processor.written_spans, {"outcome": "written"}),
+            Observation(processor.dropped_spans, {"outcome": "dropped"}),
+            Observation(processor.failed_spans, {"outcome": "failed"}),
+        ]
+
+    meter_provider.get_meter(__name__).create_observable_counter(
+        TRACE_STORE_SPANS,
+        callbacks=[observe],
+        unit="{span}",
+        description="Spans given to the embedded trace store, by what became of them",
+    )
 
 
 def embedded_trace_processor(

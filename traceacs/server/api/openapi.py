@@ -14,6 +14,7 @@ from aiohttp import web
 
 from traceacs import __version__
 from traceacs.provisioning.device import ProvisioningState
+from traceacs.server.api.tasks_openapi import TASK_PATHS, TASK_SCHEMAS
 
 Schema = dict[str, Any]
 
@@ -234,6 +235,104 @@ SCHEMAS: Final[dict[str, Schema]] = {
         }
     ),
     "AuditPage": _page_of("AuditEntry"),
+    "Span": _obj(
+        {
+            "name": {"type": "string"},
+            "span_id": {"type": "string"},
+            "parent_span_id": _nullable("string"),
+            "depth": {"type": "integer", "minimum": 0, "description": "depth in the span tree"},
+            "offset_ms": {"type": "number", "description": "start, from the trace's start"},
+            "duration_ms": {"type": "number"},
+            "status": {"type": "string", "enum": ["unset", "ok", "error"]},
+            "status_message": {"type": "string"},
+            "failing": {"type": "boolean", "description": "this span is the failing step"},
+            "attributes": {"type": "object", "description": "span attributes (redacted)"},
+        }
+    ),
+    "TraceFailure": _obj(
+        {
+            "step": _nullable("string", description="e.g. verify, push_config"),
+            "span_id": _nullable("string"),
+            "reason": {"type": "string"},
+            "fault_code": _nullable("integer"),
+            "fault_string": _nullable("string"),
+            "mismatched_parameters": {"type": "array", "items": {"type": "string"}},
+        }
+    ),
+    "Trace": _obj(
+        {
+            "trace_id": {"type": "string", "description": "W3C trace id in the tracing backend"},
+            "serial_number": {"type": "string"},
+            "oui": {"type": "string"},
+            "started_at": {"type": "number"},
+            "duration_ms": {"type": "number"},
+            "total_ms": {"type": "number", "description": "the time axis: last span end"},
+            "result": {"type": "string"},
+            "failing_step": _nullable("string"),
+            "status": {"type": "string"},
+            "reason": {"type": "string"},
+            "span_count": {"type": "integer"},
+            "failure": {"oneOf": [_ref("TraceFailure"), {"type": "null"}]},
+            "spans": {"type": "array", "items": _ref("Span")},
+        }
+    ),
+    "Timeseries": _obj(
+        {
+            "window_s": {"type": "integer"},
+            "bucket_s": {"type": "integer"},
+            "since": {"type": "number"},
+            "until": {"type": "number"},
+            "buckets": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "start": {"type": "number"},
+                        "attempts": {"type": "integer"},
+                        "finished": {"type": "integer"},
+                        "succeeded": {"type": "integer"},
+                        "failed": {"type": "integer"},
+                        "failure_rate": _nullable("number"),
+                        "mean_duration_s": _nullable("number"),
+                    }
+                ),
+            },
+        }
+    ),
+    "DurationHistogram": _obj(
+        {
+            "window_s": {"type": "integer"},
+            "since": {"type": "number"},
+            "until": {"type": "number"},
+            "buckets": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "le": _nullable("number", description="upper bound (s); null: above"),
+                        "count": {"type": "integer"},
+                    }
+                ),
+            },
+        }
+    ),
+    "FailureGroups": _obj(
+        {
+            "items": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "result": _nullable("string"),
+                        "step": _nullable("string"),
+                        "model": _nullable("string"),
+                        "fault_code": _nullable("integer"),
+                        "count": {"type": "integer"},
+                    }
+                ),
+            },
+            "total_devices": {"type": "integer"},
+        }
+    ),
+    "DevicePageNoTotal": _page_of("Device"),
+    **TASK_SCHEMAS,
 }
 
 
@@ -268,6 +367,11 @@ _PAGE: Final = [
 _SERIAL: Final = _path("serial", "the device's serial number")
 _OUI: Final = _query("oui", "the device's OUI, when a serial is shared by several OUIs")
 _NAME: Final = _path("name", "profile name (a plan, or customer:<id>)")
+_WINDOW: Final = _query(
+    "window",
+    "window in seconds (default 3600)",
+    {"type": "integer", "minimum": 1, "maximum": 90 * 86400, "default": 3600},
+)
 _TIME: Final = {"type": "string", "description": "epoch seconds or ISO 8601 date-time"}
 
 
@@ -510,6 +614,80 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             ],
         )
     },
+    "/api/devices/{serial}/trace": {
+        "get": _op(
+            "The device's latest provisioning trace (embedded store), failing step pulled out",
+            "traces",
+            {200: _json(_ref("Trace"), "Spans on the trace's time axis and the failure")},
+            parameters=[_SERIAL, _OUI],
+            errors=(404, 409),
+        )
+    },
+    "/api/traces/{trace_id}": {
+        "get": _op(
+            "A trace by id (as in an attempt's trace_id)",
+            "traces",
+            {200: _json(_ref("Trace"), "The trace")},
+            parameters=[_path("trace_id", "32 hexadecimal digits")],
+            errors=(404,),
+        )
+    },
+    "/api/summary/timeseries": {
+        "get": _op(
+            "Attempts, successes and failure rate per time bucket over a window",
+            "fleet",
+            {200: _json(_ref("Timeseries"), "Every bucket of the window, oldest first")},
+            parameters=[
+                _WINDOW,
+                _query(
+                    "bucket",
+                    "bucket in seconds (default: window / 60); at most 1000 buckets",
+                    {"type": "integer", "minimum": 1, "maximum": 90 * 86400},
+                ),
+            ],
+        )
+    },
+    "/api/summary/durations": {
+        "get": _op(
+            "Histogram of provisioning durations over a window",
+            "fleet",
+            {200: _json(_ref("DurationHistogram"), "Counts per duration bucket")},
+            parameters=[_WINDOW],
+        )
+    },
+    "/api/failures": {
+        "get": _op(
+            "Failed devices grouped by result, step, model and fault code of their last attempt",
+            "fleet",
+            {200: _json(_ref("FailureGroups"), "Groups, largest first")},
+            parameters=[
+                _query(
+                    "limit",
+                    "most groups returned (default 100)",
+                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                )
+            ],
+        )
+    },
+    "/api/failures/devices": {
+        "get": _op(
+            "The failed devices of one group (every field given, or named in missing=)",
+            "fleet",
+            {200: _json(_ref("DevicePageNoTotal"), "A page of devices")},
+            parameters=[
+                _query("result", "the group's result"),
+                _query("step", "the group's failing step"),
+                _query("model", "the group's model"),
+                _query("fault_code", "the group's fault code", {"type": "integer"}),
+                _query(
+                    "missing",
+                    "comma-separated group fields that are null, e.g. fault_code",
+                    {"type": "string", "pattern": "^((result|step|model|fault_code),?)*$"},
+                ),
+                *_PAGE,
+            ],
+        )
+    },
     "/api/audit": {
         "get": _op(
             "The audit log of writes, newest first (write tokens only)",
@@ -521,6 +699,7 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             ],
         )
     },
+    **TASK_PATHS,
 }
 
 

@@ -1,0 +1,99 @@
+"""One CWMP session, two jobs: provisioning first, then the device's queued tasks.
+
+`CompositeSessionHandler` is what the endpoint talks to. The Inform goes to provisioning
+(its answer is the session's; a refused Inform ends the session before any task) and
+to the task session. ``next_acs_request`` asks provisioning; once provisioning returns
+None it asks the tasks, and once both are done the session ends. Each CPE response goes
+to whichever handler sent the last request; TransferComplete requests go to the task
+session (which ignores CommandKeys that are not its own) and to provisioning (firmware
+upgrades it may start later). ``on_session_end`` goes to the tasks first, so that their
+spans are closed before provisioning exports the shared trace.
+
+The shared trace: when the provisioning handler exposes ``trace`` (a `SessionTrace`)
+and ``root_span`` (its ``cpe.inform`` span or None), the task spans are recorded into
+that trace, as children of that root. Until it does, the task session keeps a trace of
+its own, exported separately (same device attributes and ``cwmp.session.id``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from traceacs.cwmp import messages as m
+from traceacs.provisioning.session_handler import (
+    SessionEndReason,
+    SessionHandler,
+    SessionHandlerFactory,
+)
+from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
+from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
+
+
+class CompositeSessionHandler:
+    """Provisioning, then tasks, in one CWMP session (a `SessionHandler`)."""
+
+    def __init__(self, provisioning: SessionHandler, tasks: TaskSession) -> None:
+        self.provisioning = provisioning
+        self.tasks = tasks
+        self._asked: Literal["provisioning", "tasks"] | None = None
+        self._provisioning_done = False
+        self._refused = False
+
+    async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
+        answer = await self.provisioning.on_inform(inform, now)
+        if isinstance(answer, m.CwmpFault):
+            self._refused = True
+            return answer
+        self._share_trace()
+        await self.tasks.on_inform(inform, now)
+        return answer
+
+    def _share_trace(self) -> None:
+        trace = getattr(self.provisioning, "trace", None)
+        root = getattr(self.provisioning, "root_span", None)
+        if isinstance(trace, SessionTrace) and (root is None or isinstance(root, SpanRecord)):
+            self.tasks.attach_trace(trace, root)
+
+    async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
+        if isinstance(request, m.TransferComplete):
+            await self.tasks.on_cpe_request(request, now)
+        return await self.provisioning.on_cpe_request(request, now)
+
+    async def next_acs_request(self, now: float) -> m.Message | None:
+        if self._refused:
+            return None
+        if not self._provisioning_done:
+            request = await self.provisioning.next_acs_request(now)
+            if request is not None:
+                self._asked = "provisioning"
+                return request
+            self._provisioning_done = True
+        request = await self.tasks.next_acs_request(now)
+        self._asked = "tasks" if request is not None else None
+        return request
+
+    async def on_cpe_response(self, response: m.Message, now: float) -> None:
+        asked, self._asked = self._asked, None
+        if asked == "tasks":
+            await self.tasks.on_cpe_response(response, now)
+        elif asked == "provisioning":
+            await self.provisioning.on_cpe_response(response, now)
+
+    async def on_session_end(self, reason: SessionEndReason, now: float) -> None:
+        try:
+            await self.tasks.on_session_end(reason, now)
+        finally:
+            await self.provisioning.on_session_end(reason, now)
+
+
+class CompositeHandlerFactory:
+    """Creates a `CompositeSessionHandler` per CWMP session (a `SessionHandlerFactory`)."""
+
+    def __init__(self, provisioning: SessionHandlerFactory, tasks: TaskHandlerFactory) -> None:
+        self.provisioning = provisioning
+        self.tasks = tasks
+
+    def new_session(self, session_id: str) -> SessionHandler:
+        return CompositeSessionHandler(
+            self.provisioning.new_session(session_id), self.tasks.new_session(session_id)
+        )
