@@ -151,11 +151,24 @@ async def _serve_on_free_port(
         ready.set_result(urls)
 
     try:
-        await serve(settings, acs.factory, stop=stop, on_ready=on_ready)
+        await serve(
+            settings,
+            acs.factory,
+            stop=stop,
+            on_ready=on_ready,
+            repository=acs.repository,
+            metrics=acs.telemetry.prometheus_registry if acs.telemetry else None,
+        )
     except OSError:
         if ready.done():
             raise
-        await serve(replace(settings, cwmp_port=0), acs.factory, stop=stop, on_ready=on_ready)
+        await serve(
+            replace(settings, cwmp_port=0, api_port=0),
+            acs.factory,
+            stop=stop,
+            on_ready=on_ready,
+            repository=acs.repository,
+        )
 
 
 async def _print_summary(acs: Acs, stats: FleetStats, settings: Settings, say: Say) -> None:

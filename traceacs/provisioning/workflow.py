@@ -129,6 +129,16 @@ class ProvisioningSession:
         self._ended = False
         telemetry.session_started()
 
+    @property
+    def trace(self) -> SessionTrace:
+        """The session's trace, shared with other handlers of the same session (tasks)."""
+        return self._trace
+
+    @property
+    def root_span(self) -> SpanRecord | None:
+        """The ``cpe.inform`` root, once the Inform arrived."""
+        return self._root
+
     # ------------------------------------------------------------------ step 1
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:

@@ -47,6 +47,14 @@ ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
         "cwmp.parameter_names",
         "cwmp.session.id",
         "cwmp.acs.instance",
+        # cpe.task.<name> spans
+        "cpe.task.id",
+        "cpe.task.name",
+        "cpe.task.attempt",
+        "cpe.task.status",
+        "cpe.task.phase",
+        "cpe.task.started_trace_id",
+        "cpe.task.next_attempt_in_s",
     }
 )
 """Every span attribute key the workflow may set; anything else is dropped."""
