@@ -10,7 +10,32 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from traceacs.cwmp import messages as m
+from traceacs.cwmp.faults import METHOD_NOT_SUPPORTED, make_fault
 from traceacs.cwmp.messages import CwmpFault, Inform, InformResponse, Message
+
+ACS_RPC_METHODS: tuple[str, ...] = (
+    "GetRPCMethods",
+    "Inform",
+    "TransferComplete",
+    "AutonomousTransferComplete",
+)
+"""What the ACS tells a CPE asking GetRPCMethods (TR-069 Table 'ACS methods')."""
+
+
+def default_cpe_answer(request: Message) -> Message:
+    """The plain answer to a CPE request, or fault 8000 for methods not supported.
+
+    Every handler answers CPE requests it has no business with this way.
+    """
+    if isinstance(request, m.GetRPCMethods):
+        return m.GetRPCMethodsResponse(method_list=ACS_RPC_METHODS)
+    if isinstance(request, m.TransferComplete):
+        return m.TransferCompleteResponse()
+    if isinstance(request, m.AutonomousTransferComplete):
+        return m.AutonomousTransferCompleteResponse()
+    return make_fault(METHOD_NOT_SUPPORTED)
+
 
 SessionEndReason = Literal["completed", "timeout", "cpe_fault", "protocol_error", "dropped"]
 

@@ -17,14 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from traceacs.provisioning.results import Result
 from traceacs.provisioning.session_trace import SessionTrace
 
 KNOWN_RESULTS: tuple[str, ...] = (
-    "success",
-    "unknown_device",
-    "no_profile",
-    "config_push_failed",
-    "verification_failed",
+    Result.SUCCESS,
+    Result.UNKNOWN_DEVICE,
+    Result.NO_PROFILE,
+    Result.CONFIG_PUSH_FAILED,
+    Result.VERIFICATION_FAILED,
 )
 """The seed's result classes; new failure classes are plain new strings (the
 ``result`` attribute of ``cpe.provision.count`` is open-ended on purpose)."""

@@ -32,7 +32,7 @@ from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSour
 from traceacs.provisioning.config_builder import build_config
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
-from traceacs.provisioning.device import Device, InformFacts, ProvisioningState
+from traceacs.provisioning.device import DATA_MODEL_ROOTS, Device, InformFacts, ProvisioningState
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.repository import (
@@ -43,7 +43,11 @@ from traceacs.provisioning.repository import (
     StorageUnavailable,
 )
 from traceacs.provisioning.results import Result
-from traceacs.provisioning.session_handler import SessionEndReason, SessionHandler
+from traceacs.provisioning.session_handler import (
+    SessionEndReason,
+    SessionHandler,
+    default_cpe_answer,
+)
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import (
     NoOpProvisioningTelemetry,
@@ -208,7 +212,7 @@ class ProvisioningSession:
         if self._next_request is not None:
             request, self._next_request = self._next_request, None
             return self._send(request, now)
-        if self._plan in (Plan.WAIT,) or self._rpc is not None or self._step is not None:
+        if self._plan is Plan.WAIT or self._rpc is not None or self._step is not None:
             return None
         if self._config is not None:  # config pushed and verified: nothing more to do
             return None
@@ -389,13 +393,7 @@ class ProvisioningSession:
     # ------------------------------------------------------------------ others
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
-        if isinstance(request, m.GetRPCMethods):
-            return m.GetRPCMethodsResponse(method_list=ACS_RPC_METHODS)
-        if isinstance(request, m.TransferComplete):
-            return m.TransferCompleteResponse()
-        if isinstance(request, m.AutonomousTransferComplete):
-            return m.AutonomousTransferCompleteResponse()
-        return make_fault(METHOD_NOT_SUPPORTED)
+        return default_cpe_answer(request)
 
     async def on_session_end(self, reason: SessionEndReason, now: float) -> None:
         self._mark(now)
@@ -426,7 +424,7 @@ class ProvisioningSession:
                 self._root.end(to_ns(now))
             self._telemetry.session_finished(self._trace, self._outcome)
         log.debug(
-            "session %s device=%s events=%s result=%s duration_ms=%.1f end=%s",
+            "session %s device=%r events=%r result=%s duration_ms=%.1f end=%s",
             self._session_id,
             self._inform.device_id.serial_number if self._inform else "-",
             ",".join(self._inform.event_codes) if self._inform else "-",
@@ -591,14 +589,6 @@ class ProvisioningSession:
 
 # ---------------------------------------------------------------------------- support
 
-ACS_RPC_METHODS: tuple[str, ...] = (
-    "GetRPCMethods",
-    "Inform",
-    "TransferComplete",
-    "AutonomousTransferComplete",
-)
-METHOD_NOT_SUPPORTED = 8000
-
 
 def _frozen_clock() -> float:
     """No clock injected: time stands still within one call (steps take 0 ms)."""
@@ -615,12 +605,7 @@ def _reported(inform: m.Inform, suffix: str) -> str | None:
 
 def _inform_facts(inform: m.Inform) -> InformFacts:
     root = next(
-        (
-            r
-            for r in ("Device.", "InternetGatewayDevice.")
-            for p in inform.parameters
-            if p.name.startswith(r)
-        ),
+        (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
         None,
     )
     return InformFacts(

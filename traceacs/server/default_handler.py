@@ -9,27 +9,11 @@ with a 204 right after the CPE's empty POST.
 from __future__ import annotations
 
 from traceacs.cwmp import messages as m
-from traceacs.cwmp.faults import METHOD_NOT_SUPPORTED, make_fault
-from traceacs.provisioning.session_handler import SessionEndReason, SessionHandler
-
-ACS_RPC_METHODS: tuple[str, ...] = (
-    "GetRPCMethods",
-    "Inform",
-    "TransferComplete",
-    "AutonomousTransferComplete",
+from traceacs.provisioning.session_handler import (
+    SessionEndReason,
+    SessionHandler,
+    default_cpe_answer,
 )
-"""What the ACS tells a CPE asking GetRPCMethods (TR-069 Table 'ACS methods')."""
-
-
-def default_cpe_answer(request: m.Message) -> m.Message:
-    """The plain answer to a CPE request, or fault 8000 for methods not supported."""
-    if isinstance(request, m.GetRPCMethods):
-        return m.GetRPCMethodsResponse(method_list=ACS_RPC_METHODS)
-    if isinstance(request, m.TransferComplete):
-        return m.TransferCompleteResponse()
-    if isinstance(request, m.AutonomousTransferComplete):
-        return m.AutonomousTransferCompleteResponse()
-    return make_fault(METHOD_NOT_SUPPORTED)
 
 
 class AcceptAllHandler:
