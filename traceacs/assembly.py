@@ -29,6 +29,7 @@ from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowS
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
 from traceacs.tasks.wiring import TaskWiring, build_task_wiring
 from traceacs.telemetry.setup import (
     DEFAULT_QUIET_PERIODIC_RATIO,
@@ -121,15 +122,17 @@ async def open_acs(
                 quiet_periodic_ratio=quiet_periodic_ratio(environ),
                 span_processors=trace_processors_from_env(settings.database_url, environ),
             )
+        files = DiskFileStore(settings.data_dir / "files")
+        file_tokens = FileAccessTokens(load_or_create_secret(settings.data_dir / FILE_KEY))
+        public_url = PublicUrl(settings.public_url)  # firmware Downloads and transfer tasks
         provisioning = ProvisioningHandlerFactory(
             repository,
             profiles,
             telemetry.provisioning,
             settings=WorkflowSettings(),
             clock=time.perf_counter,  # measures steps that finish within one HTTP request
+            firmware_files=FileStoreUrls(files, file_tokens, public_url),
         )
-        files = DiskFileStore(settings.data_dir / "files")
-        file_tokens = FileAccessTokens(load_or_create_secret(settings.data_dir / FILE_KEY))
         limiter = ConnectionRequestRateLimiter(
             settings.connection_request_rate,
             burst=max(1, int(settings.connection_request_rate)),
@@ -142,7 +145,7 @@ async def open_acs(
             files=files,
             file_tokens=file_tokens,
             limiter=limiter,
-            public_url=settings.public_url,
+            public_url=public_url,
         )
         acs = Acs(
             settings,

@@ -14,6 +14,7 @@ from traceacs.provisioning.profile import (
     WIFI_BANDS,
     WIFI_SECURITY_MODES,
     ExtraParameter,
+    FirmwareTarget,
     IptvConfig,
     ServiceProfile,
     VlanConfig,
@@ -29,6 +30,8 @@ passphrases = st.text(
 ssids = st.text(min_size=1, max_size=32).filter(
     lambda s: s.strip() != "" and len(s.encode("utf-8")) <= 32
 )
+
+file_names = st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9_-]{0,12}(\.bin)?", fullmatch=True)
 
 
 @st.composite
@@ -79,6 +82,10 @@ def profiles(draw: st.DrawFn) -> ServiceProfile:
         iptv=iptv,
         extra_parameters=tuple(extras),
         target_firmware=draw(st.none() | texts),
+        firmware=tuple(
+            FirmwareTarget(model, draw(texts), draw(file_names))
+            for model in sorted(draw(st.lists(texts, max_size=3, unique=True)))
+        ),
         version=draw(st.text(max_size=8)),
     )
 

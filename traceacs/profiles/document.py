@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from traceacs.files.store import InvalidFileName, validate_name
 from traceacs.provisioning.profile import (
     SERVICES,
     WIFI_BANDS,
     WIFI_SECURITY_MODES,
     ExtraParameter,
+    FirmwareTarget,
     IptvConfig,
     Service,
     ServiceProfile,
@@ -67,7 +69,9 @@ _TOP_KEYS = (
     "iptv",
     "extra_parameters",
     "target_firmware",
+    "firmware",
 )
+_FIRMWARE_KEYS = ("version", "file")
 _WIFI_KEYS = ("ssid", "passphrase", "security", "bands")
 _VLAN_KEYS = ("internet", "voip", "iptv")
 _VOIP_KEYS = ("registrar", "proxy", "user", "password", "directory_number")
@@ -217,6 +221,7 @@ def profile_from_document(document: object) -> ServiceProfile:
     firmware = None
     if doc.get("target_firmware") is not None:
         firmware = r.text(doc["target_firmware"], "target_firmware")
+    targets = _firmware(r, doc["firmware"]) if doc.get("firmware") is not None else ()
 
     if services is not None:
         if "voip" in services and not doc.get("voip_lines"):
@@ -239,6 +244,7 @@ def profile_from_document(document: object) -> ServiceProfile:
         iptv=iptv,
         extra_parameters=extras,
         target_firmware=firmware,
+        firmware=targets,
         version=version,
     )
 
@@ -398,6 +404,46 @@ def _iptv(r: _Reader, value: object) -> IptvConfig | None:
     return IptvConfig(multicast_vlan=vlan, igmp_enabled=enabled, igmp_version=int(version))
 
 
+def _firmware(r: _Reader, value: object) -> tuple[FirmwareTarget, ...]:
+    """``{"<ProductClass>": {"version": ..., "file": ...}}``: the target image per model.
+
+    File names follow the file store's rule (letters, digits, ``.``, ``_``, ``-``), so a
+    name that could never be stored is refused here rather than at the first Download.
+    """
+    if not isinstance(value, Mapping):  # any model name is a key: no unknown-key check
+        r.fail("firmware", f"must be an object, got {_type_name(value)}")
+        return ()
+    models = cast(Mapping[object, Any], value)
+    out: list[FirmwareTarget] = []
+    for model, entry in models.items():
+        path = f"firmware.{model}"
+        if not isinstance(model, str) or not model.strip():
+            r.fail("firmware", f"model {_show(model)} must be a non-empty ProductClass")
+            continue
+        target = r.obj(entry, path, _FIRMWARE_KEYS)
+        if target is None:
+            continue
+        fields: dict[str, str | None] = {}
+        for key in _FIRMWARE_KEYS:
+            if key not in target:
+                r.fail(f"{path}.{key}", "is required")
+                fields[key] = None
+            else:
+                fields[key] = r.text(target[key], f"{path}.{key}")
+        file_name = fields["file"]
+        if file_name is not None:
+            try:
+                validate_name(file_name)
+            except InvalidFileName as exc:
+                r.fail(f"{path}.file", f"{_show(file_name)}: {exc}")
+                continue
+        version = fields["version"]
+        if version is None or file_name is None:
+            continue
+        out.append(FirmwareTarget(product_class=model, version=version, file=file_name))
+    return tuple(sorted(out, key=lambda f: f.product_class))  # one order, whatever the source
+
+
 def _extras(r: _Reader, value: object) -> tuple[ExtraParameter, ...]:
     items = r.items(value, "extra_parameters")
     if items is None:
@@ -499,4 +545,8 @@ def profile_to_document(profile: ServiceProfile) -> dict[str, Any]:
         ]
     if profile.target_firmware is not None:
         doc["target_firmware"] = profile.target_firmware
+    if profile.firmware:
+        doc["firmware"] = {
+            f.product_class: {"version": f.version, "file": f.file} for f in profile.firmware
+        }
     return doc

@@ -164,6 +164,10 @@ class ProvisioningAttempt:
     fault_string: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
+    waiting_step: str | None = None
+    """The step that left the attempt open for the CPE to finish (``firmware``)."""
+    deadline_at: float | None = None
+    """When a waiting attempt fails if the CPE has not come back (its timeout)."""
 
     @property
     def in_progress(self) -> bool:

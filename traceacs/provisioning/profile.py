@@ -68,6 +68,19 @@ class ExtraParameter:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmwareTarget:
+    """The firmware every CPE of one model (its ProductClass) must run.
+
+    ``file`` names the image in the ACS's file store; provisioning sends it with a
+    Download when the Inform's SoftwareVersion differs from ``version``.
+    """
+
+    product_class: str
+    version: str
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceProfile:
     """What one customer's CPE must be configured with.
 
@@ -83,7 +96,13 @@ class ServiceProfile:
     iptv: IptvConfig | None = None
     extra_parameters: tuple[ExtraParameter, ...] = ()
     target_firmware: str | None = None
+    firmware: tuple[FirmwareTarget, ...] = ()
+    """Target firmware per model (a tuple, not a dict, so the profile stays hashable)."""
     version: str = ""
+
+    def firmware_for(self, product_class: str) -> FirmwareTarget | None:
+        """The target firmware of ``product_class``, if the profile sets one."""
+        return next((f for f in self.firmware if f.product_class == product_class), None)
 
     @property
     def wifi_bands(self) -> tuple[WifiBand, ...]:

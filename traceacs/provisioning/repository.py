@@ -246,10 +246,31 @@ class DeviceRepository(Protocol):
         """Attempts matching ``filters``, newest first."""
         ...
 
+    async def wait_for_cpe(
+        self,
+        attempt_id: int,
+        *,
+        step: str,
+        deadline: float,
+        timeout_result: str,
+        timeout_reason: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        """Leave an unfinished attempt open while the CPE works (a firmware transfer).
+
+        The attempt records ``step`` (its ``waiting_step``), ``deadline`` and
+        ``details`` (replacing the previous details); stale-attempt expiry leaves it
+        alone until ``deadline``, then finishes it with ``timeout_result`` and
+        ``timeout_reason`` at ``step``. `AttemptNotFound` if it is not in progress.
+        """
+        ...
+
     async def expire_stale_attempts(self, older_than: float, now: float) -> int:
         """Fail attempts started more than ``older_than`` seconds before ``now``.
 
-        They get result ``expired``; their devices go to ``failed``. Returns how many.
+        They get result ``expired``; their devices go to ``failed``. Attempts waiting
+        for the CPE (`wait_for_cpe`) are failed only once their deadline has passed,
+        with the timeout result and reason given then. Returns how many.
         """
         ...
 

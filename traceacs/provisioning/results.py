@@ -2,7 +2,9 @@
 
 The seed's five, plus the failure classes TraceACS tells apart where the seed did not:
 a BSS that cannot answer is not a missing profile, and a config that cannot be built
-for the device's data model is not a CPE fault.
+for the device's data model is not a CPE fault. A firmware upgrade that fails (the CPE
+refused the Download, reported a fault in TransferComplete, never completed, or came back
+on another version) is ``firmware_failed``, with the CPE's fault code when it gave one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Result:
     VERIFICATION_FAILED: Final = "verification_failed"
     BSS_UNAVAILABLE: Final = "bss_unavailable"
     CONFIG_INVALID: Final = "config_invalid"
+    FIRMWARE_FAILED: Final = "firmware_failed"
     PROTOCOL_ERROR: Final = "protocol_error"
     SESSION_ABORTED: Final = "session_aborted"
     EXPIRED: Final = "expired"

@@ -30,8 +30,16 @@ KNOWN_RESULTS: tuple[str, ...] = (
 """The seed's result classes; new failure classes are plain new strings (the
 ``result`` attribute of ``cpe.provision.count`` is open-ended on purpose)."""
 
-PROVISION_STEPS: tuple[str, ...] = ("authenticate", "fetch_profile", "push_config", "verify")
-"""The seed's step names: the ``step`` attribute and the ``cpe.provision.<step>`` spans."""
+PROVISION_STEPS: tuple[str, ...] = (
+    "authenticate",
+    "fetch_profile",
+    "firmware",
+    "push_config",
+    "verify",
+)
+"""The step names: the ``step`` attribute and the ``cpe.provision.<step>`` spans (the
+seed's four, plus ``firmware``, which runs only when a model's target firmware differs
+from the version the CPE reports)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,20 @@ CPE's next POST (DESIGN.md section 1). The steps are therefore written as the se
 hands them control:
 
     on_inform          authenticate against the inventory, decide what to do
-    next_acs_request   fetch_profile, build the config, push_config (SetParameterValues)
+    next_acs_request   fetch_profile, firmware (Download, when the model's target
+                       firmware differs from the reported one), build the config,
+                       push_config (SetParameterValues)
     on_cpe_response    SetParameterValues result -> verify (GetParameterValues, ALL
                        pushed parameters) -> mark provisioned or failed
     on_session_end     close the attempt and the trace whatever ended the session
+
+The firmware step spans sessions: once the CPE accepts the Download, the attempt stays
+open in the database (`DeviceRepository.wait_for_cpe`, with a deadline) and the session
+ends. The CPE fetches the image, reboots and informs "1 BOOT" + "7 TRANSFER COMPLETE"
+with its TransferComplete: that session adopts the open attempt, judges the transfer
+(fault code, then the version the Inform reports) and goes on with push_config and
+verify. No TransferComplete before the deadline fails the attempt ``firmware_failed``
+(at the device's next inform, or by stale-attempt expiry).
 
 Each step is a span of the session's `SessionTrace` (``cpe.provision.<step>`` under
 the root ``cpe.inform``, each RPC a ``cwmp.rpc <Method>`` child of its step), and every
@@ -23,16 +33,32 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from traceacs.cwmp import messages as m
-from traceacs.cwmp.events import BOOT, BOOTSTRAP
+from traceacs.cwmp.events import BOOT, BOOTSTRAP, TRANSFER_COMPLETE
 from traceacs.cwmp.faults import REQUEST_DENIED, RETRY_REQUEST, make_fault
 from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSourceUnavailable
 from traceacs.provisioning.config_builder import build_config
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
-from traceacs.provisioning.device import DATA_MODEL_ROOTS, Device, InformFacts, ProvisioningState
+from traceacs.provisioning.device import (
+    DATA_MODEL_ROOTS,
+    Device,
+    InformFacts,
+    ProvisioningAttempt,
+    ProvisioningState,
+)
+from traceacs.provisioning.firmware import (
+    DEFAULT_FIRMWARE_TIMEOUT,
+    FirmwareFiles,
+    FirmwareTransfer,
+    FirmwareVerdict,
+    command_key_for,
+    download_for,
+    judge_transfer,
+    needs_upgrade,
+)
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.repository import (
@@ -66,6 +92,7 @@ UNKNOWN_DEVICE_FAULT = "Device not registered"
 class Step(enum.StrEnum):
     AUTHENTICATE = "authenticate"
     FETCH_PROFILE = "fetch_profile"
+    FIRMWARE = "firmware"
     PUSH_CONFIG = "push_config"
     VERIFY = "verify"
 
@@ -75,6 +102,8 @@ class WorkflowSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     key_secret: bytes | None = field(default=None, repr=False)
     overrides: VendorOverrides | None = None
+    firmware_timeout: float = DEFAULT_FIRMWARE_TIMEOUT
+    """Seconds a CPE has, from the accepted Download, to report its TransferComplete."""
 
     def build_config(self, profile: ServiceProfile, target: ConfigTarget) -> DesiredConfig:
         """The config builder with these settings' vendor overrides and key secret."""
@@ -104,7 +133,9 @@ class ProvisioningSession:
         settings: WorkflowSettings,
         clock: Callable[[], float] | None = None,
         configs: ConfigCache | None = None,
+        firmware_files: FirmwareFiles | None = None,
     ) -> None:
+        self._firmware_files = firmware_files
         self._configs = configs or ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
         self._call_start = (0.0, 0.0)
@@ -131,6 +162,11 @@ class ProvisioningSession:
         self._outcome: ProvisioningOutcome | None = None
         self._mismatches = 0
         self._ended = False
+        self._transfer: FirmwareTransfer | None = None
+        """The firmware transfer of the open attempt (sent now, or adopted from its row)."""
+        self._transfer_complete: m.TransferComplete | None = None
+        self._attempt_started_at: float | None = None
+        """Start of an attempt adopted from an earlier session (a firmware wait)."""
         telemetry.session_started()
 
     @property
@@ -186,6 +222,12 @@ class ProvisioningSession:
             }
         )
         self._finish_step(now)
+        if device.state is ProvisioningState.PROVISIONING:
+            try:
+                if await self._resume_firmware(device, inform, now):
+                    return m.InformResponse(max_envelopes=1)
+            except RepositoryError as exc:
+                return self._refuse_storage(exc, now)
         try:
             self._plan = plan_for_inform(
                 device,
@@ -214,17 +256,28 @@ class ProvisioningSession:
             return self._send(request, now)
         if self._plan is Plan.WAIT or self._rpc is not None or self._step is not None:
             return None
-        if self._config is not None:  # config pushed and verified: nothing more to do
+        if self._config is not None or self._profile is not None:  # done for this session
             return None
         profile = await self._fetch_profile(now)
         if profile is None:
             return None
-        now = self._now()
+        firmware = await self._firmware(profile, self._now())
+        if firmware is not None:
+            return self._send(firmware, self._now()) if firmware is not _STOP else None
+        return await self._push(profile, self._now())
+
+    async def _push(self, profile: ServiceProfile, now: float) -> m.Message | None:
+        """Step push_config: build the device's config and send it (unless unchanged)."""
+        self._begin(Step.PUSH_CONFIG, now)
         config = self._build_config(profile)
         if isinstance(config, _Failure):
             await self._fail_attempt(config, now)
             return None
-        if self._plan is Plan.CHECK and not self._config_changed(config):
+        if (
+            self._plan is Plan.CHECK
+            and self._attempt_id is None
+            and not self._config_changed(config)
+        ):
             self._discard_step()  # a quiet check: nothing pushed, no attempt
             return None
         if self._attempt_id is None:
@@ -276,10 +329,202 @@ class ProvisioningSession:
         assert self._step_span is not None
         self._step_span.attributes["cpe.profile.parameter_count"] = profile_parameter_count(profile)
         self._profile = profile
-        now = self._now()
-        self._finish_step(now)
-        self._begin(Step.PUSH_CONFIG, now)
+        self._finish_step(self._now())
         return profile
+
+    # ------------------------------------------------------------------ firmware
+
+    async def _firmware(self, profile: ServiceProfile, now: float) -> m.Message | None:
+        """Step firmware: judge an adopted transfer, or start an upgrade when needed.
+
+        Returns the Download to send, `_STOP` when the session has nothing more to do
+        (failed, or waiting for the CPE), or None to go on with push_config.
+        """
+        assert self._inform is not None
+        reported = _reported(self._inform, "SoftwareVersion")
+        if self._transfer is not None:
+            verdict = self._judge_transfer(self._transfer, reported, now)
+            if verdict is not None:
+                await self._fail_firmware(verdict, self._now())
+                return _STOP
+            self._end_judged(self._now())
+            return None
+        target = profile.firmware_for(self._inform.device_id.product_class)
+        if target is None or not needs_upgrade(target, reported):
+            return None
+        if self._attempt_id is None:
+            try:
+                await self._start_attempt(now)
+            except (AttemptInProgress, RepositoryError):
+                return _STOP
+        assert self._attempt_id is not None
+        self._begin(Step.FIRMWARE, now)
+        assert self._step_span is not None
+        self._step_span.attributes.update(
+            {
+                "cpe.firmware.phase": "download",
+                "cpe.firmware.current_version": reported or "",
+                "cpe.firmware.target_version": target.version,
+                "cpe.firmware.file": target.file,
+            }
+        )
+        self._trace.changed_something = True
+        found = (
+            await self._firmware_files.download(target.file, now) if self._firmware_files else None
+        )
+        now = self._now()
+        if found is None:
+            await self._fail_attempt(
+                _Failure(
+                    Result.FIRMWARE_FAILED,
+                    Step.FIRMWARE,
+                    f"firmware image {target.file!r} is not in the file store"
+                    " (or the ACS has no URL CPEs can fetch it from)",
+                ),
+                now,
+            )
+            return _STOP
+        url, size = found
+        key = command_key_for(self._attempt_id)
+        self._transfer = FirmwareTransfer(
+            command_key=key,
+            file=target.file,
+            file_size=size,
+            target_version=target.version,
+            from_version=reported or "",
+            sent_at=now,
+            timeout_s=self._settings.firmware_timeout,
+        )
+        self._step_span.attributes.update(
+            {"cpe.firmware.file_size": size, "cpe.firmware.command_key": key}
+        )
+        return download_for(key, url, size)
+
+    def _judge_transfer(
+        self, transfer: FirmwareTransfer, reported: str | None, now: float
+    ) -> FirmwareVerdict | None:
+        """Open the firmware step of a session that reports on an earlier Download."""
+        self._begin(Step.FIRMWARE, now)
+        assert self._step_span is not None
+        self._step_span.attributes.update(
+            {
+                "cpe.firmware.phase": "transfer_complete",
+                "cpe.firmware.current_version": reported or "",
+                "cpe.firmware.target_version": transfer.target_version,
+                "cpe.firmware.file": transfer.file,
+                "cpe.firmware.command_key": transfer.command_key,
+                "cpe.firmware.transfer_seconds": round(max(0.0, now - transfer.sent_at), 3),
+            }
+        )
+        done = self._transfer_complete
+        if done is None:
+            return FirmwareVerdict("the CPE rebooted without reporting its firmware download")
+        return judge_transfer(transfer, done, reported)
+
+    def _end_judged(self, now: float) -> None:
+        """The transfer worked: close the step (timed from the Download) and go on."""
+        assert self._transfer is not None
+        self._finish_step(now)
+        self._step_durations[Step.FIRMWARE.value] = (now - self._transfer.sent_at) * 1000
+
+    async def _after_download(
+        self, response: m.Message, fault: m.CwmpFault | None, now: float
+    ) -> None:
+        assert self._transfer is not None
+        assert self._step_span is not None
+        transfer = self._transfer
+        if fault is not None:
+            await self._fail_firmware(
+                FirmwareVerdict(
+                    f"Download refused: fault {fault.fault_code} ({fault.fault_string})",
+                    fault.fault_code,
+                    fault.fault_string,
+                ),
+                now,
+            )
+            return
+        if not isinstance(response, m.DownloadResponse):
+            await self._fail_unexpected(response, Step.FIRMWARE, now)
+            return
+        if response.status == 0:  # fetched and applied already: no TransferComplete follows
+            self._step_span.attributes["cpe.firmware.phase"] = "applied"
+            self._end_judged(now)
+            assert self._profile is not None
+            self._next_request = await self._push(self._profile, now)
+            return
+        assert self._attempt_id is not None
+        try:
+            await self._repo.wait_for_cpe(
+                self._attempt_id,
+                step=Step.FIRMWARE.value,
+                deadline=transfer.deadline,
+                timeout_result=Result.FIRMWARE_FAILED,
+                timeout_reason=transfer.timeout_reason(),
+                details=transfer.to_details(),
+            )
+        except RepositoryError as exc:
+            log.warning("could not record the firmware transfer: %s", type(exc).__name__)
+            await self._fail_firmware(FirmwareVerdict("could not record the Download"), now)
+            return
+        self._step_span.attributes["cpe.firmware.phase"] = "downloading"
+        self._finish_step(now)
+        # The attempt stays open in the database, waiting for the CPE's TransferComplete.
+        self._attempt_id = None
+        self._plan = Plan.WAIT
+
+    async def _resume_firmware(self, device: Device, inform: m.Inform, now: float) -> bool:
+        """A device with an attempt waiting for its firmware transfer informs.
+
+        True when that attempt decides the session: reporting on the transfer (adopted:
+        the firmware step runs once the profile is fetched), timed out (failed here),
+        or still transferring (nothing to do). False when no such attempt is open.
+        """
+        attempts = await self._repo.list_attempts(
+            AttemptFilter(oui=device.oui, serial_number=device.serial_number, in_progress=True),
+            limit=1,
+        )
+        attempt = attempts[0] if attempts else None
+        transfer = _waiting_transfer(attempt)
+        if attempt is None or transfer is None:
+            return False
+        self._attempt_id, self._transfer = attempt.id, transfer
+        self._attempt_started_at = attempt.started_at
+        if attempt.trace_id:
+            assert self._root is not None
+            self._root.attributes["cpe.firmware.started_trace_id"] = attempt.trace_id
+        if now > transfer.deadline:
+            self._begin(Step.FIRMWARE, now)
+            assert self._step_span is not None
+            self._step_span.attributes.update(
+                {
+                    "cpe.firmware.phase": "timed_out",
+                    "cpe.firmware.target_version": transfer.target_version,
+                    "cpe.firmware.file": transfer.file,
+                }
+            )
+            await self._fail_firmware(FirmwareVerdict(transfer.timeout_reason()), now)
+            self._plan = Plan.WAIT
+            return True
+        if TRANSFER_COMPLETE in inform.event_codes:
+            self._plan = Plan.PROVISION
+            self._trace.changed_something = True
+            return True
+        self._attempt_id, self._transfer, self._attempt_started_at = None, None, None
+        self._plan = Plan.WAIT  # still fetching or flashing: its TransferComplete comes later
+        return True
+
+    async def _fail_firmware(self, verdict: FirmwareVerdict, now: float) -> None:
+        await self._fail_attempt(
+            _Failure(
+                Result.FIRMWARE_FAILED,
+                Step.FIRMWARE,
+                verdict.message,
+                fault_code=verdict.fault_code,
+                fault_string=verdict.fault_string,
+                details=self._transfer.to_details() if self._transfer else {},
+            ),
+            now,
+        )
 
     def _build_config(self, profile: ServiceProfile) -> DesiredConfig | _Failure:
         assert self._inform is not None
@@ -315,7 +560,9 @@ class ProvisioningSession:
         else:
             rpc_span.end(to_ns(now))
 
-        if isinstance(request, m.SetParameterValues):
+        if isinstance(request, m.Download):
+            await self._after_download(response, fault, now)
+        elif isinstance(request, m.SetParameterValues):
             await self._after_push(response, fault, now)
         elif isinstance(request, m.GetParameterValues):
             await self._after_verify(response, fault, now)
@@ -393,6 +640,13 @@ class ProvisioningSession:
     # ------------------------------------------------------------------ others
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
+        transfer = self._transfer
+        if (
+            isinstance(request, m.TransferComplete)
+            and transfer is not None
+            and request.command_key == transfer.command_key
+        ):
+            self._transfer_complete = request  # judged in step firmware, after fetch_profile
         return default_cpe_answer(request)
 
     async def on_session_end(self, reason: SessionEndReason, now: float) -> None:
@@ -525,6 +779,7 @@ class ProvisioningSession:
                 attempt_id,
                 now,
                 result,
+                details=self._transfer.to_details() if self._transfer else None,
                 parameter_key=self._config.parameter_key,
                 profile_version=self._profile.version if self._profile else None,
             )
@@ -580,7 +835,7 @@ class ProvisioningSession:
             result=result,
             model=inform.device_id.product_class if inform else "",
             service_plan=device.service_plan if device else "",
-            total_duration_ms=(now - self._started_at) * 1000,
+            total_duration_ms=(now - (self._attempt_started_at or self._started_at)) * 1000,
             step_durations_ms=dict(self._step_durations),
             verify_mismatches=self._mismatches,
             fault_code=fault_code,
@@ -588,6 +843,16 @@ class ProvisioningSession:
 
 
 # ---------------------------------------------------------------------------- support
+
+
+_STOP: Final = m.TransferCompleteResponse()
+"""`_firmware`'s "nothing more this session" (a message never sent to a CPE)."""
+
+
+def _waiting_transfer(attempt: ProvisioningAttempt | None) -> FirmwareTransfer | None:
+    if attempt is None or attempt.waiting_step != Step.FIRMWARE.value:
+        return None
+    return FirmwareTransfer.from_details(dict(attempt.details))
 
 
 def _frozen_clock() -> float:
@@ -644,8 +909,10 @@ class ProvisioningHandlerFactory:
         ids: RandomIds | None = None,
         settings: WorkflowSettings | None = None,
         clock: Callable[[], float] | None = None,
+        firmware_files: FirmwareFiles | None = None,
     ) -> None:
         self._clock = clock or _frozen_clock
+        self._firmware_files = firmware_files
         self._repository = repository
         self._profiles = profiles
         self._telemetry = telemetry or NoOpProvisioningTelemetry()
@@ -663,4 +930,5 @@ class ProvisioningHandlerFactory:
             self._settings,
             self._clock,
             self._configs,
+            self._firmware_files,
         )

@@ -165,6 +165,12 @@ class PendingTransfer:
     password: str = field(default="", repr=False)
     delay_seconds: int = 0
     target_file_name: str = ""
+    file_size: int = 0
+    """The Download's FileSize (0: not given); a fetch of another size fails (9010)."""
+
+    @property
+    def is_firmware(self) -> bool:
+        return self.is_download and self.file_type.startswith("1 ")
 
 
 class SimulatedCpe:
@@ -395,9 +401,26 @@ class SimulatedCpe:
         return transfers
 
     def transfer_done(
-        self, transfer: PendingTransfer, fault_code: int, start: datetime, complete: datetime
+        self,
+        transfer: PendingTransfer,
+        fault_code: int,
+        start: datetime,
+        complete: datetime,
+        *,
+        image_version: str | None = None,
     ) -> None:
-        """The runner finished (or failed) a transfer: queue TransferComplete + events."""
+        """The runner finished (or failed) a transfer: queue TransferComplete + events.
+
+        A firmware image that arrived is flashed and the CPE reboots into the version
+        its header names (``image_version``; else the Download's TargetFileName, else
+        the file's name), unless a firmware failure is injected.
+        """
+        failure = self.faults.failure
+        if transfer.is_firmware:
+            if failure is Failure.FIRMWARE_TIMEOUT:
+                return  # hangs in the upgrade: no TransferComplete, ever
+            if fault_code == 0 and failure is Failure.FIRMWARE_CORRUPT:
+                fault_code = 9018
         fault = FaultStruct(fault_code, make_fault(fault_code).fault_string if fault_code else "")
         done = TransferComplete(transfer.command_key, fault, start, complete)
         self._transfer_completes = (*self._transfer_completes, done)
@@ -405,9 +428,11 @@ class SimulatedCpe:
         self.queue_event(
             ev.M_DOWNLOAD if transfer.is_download else ev.M_UPLOAD, transfer.command_key
         )
-        if transfer.is_download and fault_code == 0 and transfer.file_type.startswith("1 "):
-            version = transfer.target_file_name or transfer.url.rstrip("/").rpartition("/")[2]
-            self.tree.set_values({self.root + "DeviceInfo.SoftwareVersion": version})
+        if transfer.is_firmware and fault_code == 0:
+            path = transfer.url.partition("?")[0].rstrip("/")
+            version = image_version or transfer.target_file_name or path.rpartition("/")[2]
+            if failure is not Failure.FIRMWARE_WRONG_VERSION:
+                self.tree.set_values({self.root + "DeviceInfo.SoftwareVersion": version})
             self.queue_event(ev.BOOT)
 
     # ------------------------------------------------------------------ ACS requests
@@ -573,6 +598,7 @@ class SimulatedCpe:
             password=req.password,
             delay_seconds=req.delay_seconds,
             target_file_name=req.target_file_name if isinstance(req, Download) else "",
+            file_size=req.file_size if isinstance(req, Download) else 0,
         )
         self._transfers = [*(self._transfers or []), transfer]
         if isinstance(req, Download):

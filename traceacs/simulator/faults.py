@@ -34,6 +34,12 @@ class Failure(StrEnum):
     """The connection is dropped mid-session (after the first ACS request)."""
     CRASH = "crash"
     """The CPE reboots mid-session (after the first ACS request), then comes back."""
+    FIRMWARE_CORRUPT = "firmware_corrupt"
+    """A firmware image is fetched but fails its integrity check: TransferComplete 9018."""
+    FIRMWARE_TIMEOUT = "firmware_timeout"
+    """A firmware Download is accepted and never completes (no TransferComplete)."""
+    FIRMWARE_WRONG_VERSION = "firmware_wrong_version"
+    """A firmware upgrade reports success but the CPE boots its old version again."""
 
 
 class Quirk(StrEnum):

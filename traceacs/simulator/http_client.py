@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import TracebackType
 
 import aiohttp
@@ -20,6 +21,15 @@ from traceacs.cwmp.errors import CwmpParseError
 from traceacs.cwmp.messages import Envelope
 from traceacs.simulator import digest
 from traceacs.simulator.faults import NO_FAULTS, FaultPlan, Quirk
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """What a CPE's GET of a Download URL brought."""
+
+    status: int
+    size: int
+    head: bytes
 
 
 class SessionDropped(Exception):
@@ -169,16 +179,23 @@ class AcsConnection:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise SessionDropped(type(exc).__name__) from exc
 
-    async def fetch(self, url: str, username: str, password: str) -> int:
-        """GET a Download URL (the file is read and discarded); the HTTP status."""
+    async def fetch(
+        self, url: str, username: str, password: str, *, keep: int = 256
+    ) -> FetchedFile:
+        """GET a Download URL: the HTTP status (0 when unreachable), how many bytes
+        arrived and the first ``keep`` of them (the rest is discarded)."""
         auth = aiohttp.BasicAuth(username, password) if username else None
+        head = b""
+        size = 0
         try:
             async with self._http.get(url, auth=auth) as resp:
-                async for _chunk in resp.content.iter_chunked(65536):
-                    pass
-                return resp.status
+                async for chunk in resp.content.iter_chunked(65536):
+                    if len(head) < keep:
+                        head += chunk[: keep - len(head)]
+                    size += len(chunk)
+                return FetchedFile(resp.status, size, head)
         except (aiohttp.ClientError, TimeoutError, OSError):
-            return 0
+            return FetchedFile(0, size, head)
 
     async def upload(self, url: str, username: str, password: str, content: bytes) -> int:
         """PUT an Upload's file; the HTTP status (0 when unreachable)."""

@@ -29,6 +29,7 @@ from traceacs.cwmp.messages import (
 from traceacs.simulator.conn_request import ConnectionRequestListener
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import Failure, Quirk
+from traceacs.simulator.firmware import HEAD_BYTES, image_version
 from traceacs.simulator.http_client import AcsConnection, AcsHttpError, SessionDropped
 from traceacs.simulator.stats import FleetStats
 
@@ -226,14 +227,22 @@ class FleetRunner:
             for transfer in transfers:
                 await asyncio.sleep(transfer.delay_seconds * self.config.retry_scale)
                 start = self._clock()
+                version, short = None, False
                 if transfer.is_download:
-                    status = await c.fetch(transfer.url, transfer.username, transfer.password)
+                    fetched = await c.fetch(
+                        transfer.url, transfer.username, transfer.password, keep=HEAD_BYTES
+                    )
+                    status = fetched.status
+                    version = image_version(fetched.head)
+                    short = bool(transfer.file_size) and fetched.size != transfer.file_size
                 else:
                     content = f"simulated {transfer.file_type} of {cpe.identity.serial_number}\n"
                     status = await c.upload(
                         transfer.url, transfer.username, transfer.password, content.encode()
                     )
-                if 200 <= status < 300:
+                if 200 <= status < 300 and transfer.is_download and short:
+                    code = 9010  # not the FileSize the ACS announced: an incomplete image
+                elif 200 <= status < 300:
                     code = 0
                 elif status in (401, 403):
                     code = 9012
@@ -241,7 +250,7 @@ class FleetRunner:
                     code = 9015
                 else:
                     code = 9010 if transfer.is_download else 9011
-                cpe.transfer_done(transfer, code, start, self._clock())
+                cpe.transfer_done(transfer, code, start, self._clock(), image_version=version)
 
     # ---------------------------------------------------------------- one session
 

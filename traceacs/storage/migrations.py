@@ -211,6 +211,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX tasks_device_status ON tasks (device_id, status, next_attempt_at)",
         ),
     ),
+    Migration(
+        5,
+        "attempts waiting for the CPE (firmware transfers)",
+        (
+            # An attempt may stay open across sessions while the CPE works (a firmware
+            # Download): which step waits, and until when before it counts as failed.
+            "ALTER TABLE attempts ADD COLUMN waiting_step TEXT",
+            "ALTER TABLE attempts ADD COLUMN deadline_at DOUBLE PRECISION",
+            "CREATE INDEX attempts_waiting_deadline ON attempts (deadline_at)"
+            " WHERE result IS NULL AND deadline_at IS NOT NULL",
+        ),
+    ),
 )
 
 

@@ -38,7 +38,7 @@ from traceacs.provisioning.repository import (
     ImportRejected,
     ImportResult,
 )
-from traceacs.storage.database import Database, UniqueViolation
+from traceacs.storage.database import Database, Executor, UniqueViolation
 from traceacs.storage.migrations import apply_migrations
 from traceacs.storage.rows import (
     ATTEMPT_COLUMNS,
@@ -114,8 +114,29 @@ _ATTEMPTS_FROM = f"SELECT {ATTEMPT_COLUMNS} FROM attempts a JOIN devices d ON d.
 
 _EXPIRE = """
 UPDATE attempts SET result = $3, ended_at = $2, details = $4
-WHERE result IS NULL AND started_at < $1
+WHERE result IS NULL AND deadline_at IS NULL AND started_at < $1
 RETURNING device_id"""
+
+_WAIT_FOR_CPE = """
+UPDATE attempts SET waiting_step = $2, deadline_at = $3, details = $4
+WHERE id = $1 AND result IS NULL
+RETURNING id"""
+
+_OVERDUE = """
+SELECT id, waiting_step, details FROM attempts
+WHERE result IS NULL AND deadline_at IS NOT NULL AND deadline_at < $1"""
+
+_EXPIRE_OVERDUE = """
+UPDATE attempts SET result = $2, ended_at = $3, failing_step = $4, fault_string = $5
+WHERE id = $1 AND result IS NULL
+RETURNING device_id"""
+
+_DEVICE_OVERDUE = """
+UPDATE devices SET state = 'failed', failed_step = $2, failure_reason = $3, updated_at = $4
+WHERE id = $1 AND state = 'provisioning'"""
+
+ON_TIMEOUT: Final = "on_timeout"
+"""Where `wait_for_cpe` keeps a waiting attempt's timeout result and reason (details)."""
 
 _DEVICE_EXPIRED = """
 UPDATE devices SET state = 'failed', failed_step = NULL, failure_reason = $2, updated_at = $3
@@ -480,6 +501,43 @@ class SqlDeviceRepository:
         )
         return [attempt_from_row(r) for r in await self.db.fetch(sql, *where.args)]
 
+    async def wait_for_cpe(
+        self,
+        attempt_id: int,
+        *,
+        step: str,
+        deadline: float,
+        timeout_result: str,
+        timeout_reason: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        if not step or not timeout_result:
+            raise ValueError("a waiting attempt needs a step and a timeout result")
+        stored = {**details, ON_TIMEOUT: {"result": timeout_result, "reason": timeout_reason}}
+        row = await self.db.fetchrow(
+            _WAIT_FOR_CPE,
+            attempt_id,
+            step,
+            float(deadline),
+            _json_text(stored, "attempt details"),
+        )
+        if row is None:
+            raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
+
+    async def _expire_overdue(self, tx: Executor, now: float) -> int:
+        """Fail waiting attempts whose deadline passed, each with its own timeout result."""
+        expired = 0
+        for row in await tx.fetch(_OVERDUE, float(now)):
+            on_timeout = json.loads(row["details"] or "{}").get(ON_TIMEOUT, {})
+            result = str(on_timeout.get("result") or RESULT_EXPIRED)
+            reason = str(on_timeout.get("reason") or "the CPE did not come back in time")
+            step = row["waiting_step"]
+            done = await tx.fetchrow(_EXPIRE_OVERDUE, row["id"], result, float(now), step, reason)
+            if done is not None:
+                await tx.execute(_DEVICE_OVERDUE, done["device_id"], step, reason, float(now))
+                expired += 1
+        return expired
+
     async def expire_stale_attempts(self, older_than: float, now: float) -> int:
         if older_than < 0:
             raise ValueError("older_than must not be negative")
@@ -493,7 +551,8 @@ class SqlDeviceRepository:
                 await tx.executemany(
                     _DEVICE_EXPIRED, [(r["device_id"], reason, float(now)) for r in rows]
                 )
-        return len(rows)
+            overdue = await self._expire_overdue(tx, now)
+        return len(rows) + overdue
 
     # -- profile documents -----------------------------------------------------------
 

@@ -29,7 +29,7 @@ DEVICE_COLUMNS: Final = (
 
 ATTEMPT_COLUMNS: Final = (
     "a.id, d.oui, d.serial_number, a.started_at, a.ended_at, a.result, a.failing_step,"
-    " a.fault_code, a.fault_string, a.details, a.trace_id"
+    " a.fault_code, a.fault_string, a.details, a.trace_id, a.waiting_step, a.deadline_at"
 )
 
 
@@ -88,4 +88,6 @@ def attempt_from_row(row: Row) -> ProvisioningAttempt:
         fault_string=row["fault_string"],
         details=json.loads(row["details"] or "{}"),
         trace_id=row["trace_id"],
+        waiting_step=row["waiting_step"],
+        deadline_at=_time(row["deadline_at"]),
     )

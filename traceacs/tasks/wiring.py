@@ -39,11 +39,12 @@ def build_task_wiring(
     files: FileStore,
     file_tokens: FileAccessTokens,
     limiter: ConnectionRequestRateLimiter,
-    public_url: str | None,
+    public_url: str | PublicUrl | None,
 ) -> TaskWiring:
+    """``public_url`` may be a `PublicUrl` already shared with provisioning (firmware)."""
     store = SqlTaskStore(db)
     signal = TaskSignal()
-    base = PublicUrl(public_url)
+    base = public_url if isinstance(public_url, PublicUrl) else PublicUrl(public_url)
     tasks = TaskHandlerFactory(
         store,
         telemetry=telemetry,

@@ -40,6 +40,15 @@ ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
         "cpe.verify.mismatches",
         "cpe.verify.mismatched_parameters",
         "cpe.provision.result",
+        # cpe.provision.firmware (file names and versions only, never the URL or token)
+        "cpe.firmware.current_version",
+        "cpe.firmware.target_version",
+        "cpe.firmware.file",
+        "cpe.firmware.file_size",
+        "cpe.firmware.command_key",
+        "cpe.firmware.phase",
+        "cpe.firmware.transfer_seconds",
+        "cpe.firmware.started_trace_id",
         # cwmp.rpc <Method> spans
         "cwmp.rpc.method",
         "cwmp.fault_code",
