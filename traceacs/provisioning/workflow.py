@@ -468,6 +468,8 @@ class ProvisioningSession:
             return
         self._step_span.attributes["cpe.firmware.phase"] = "downloading"
         self._finish_step(now)
+        if self._root is not None:  # the trace's summary: not a result yet
+            self._root.attributes["cpe.provision.result"] = IN_PROGRESS
         # The attempt stays open in the database, waiting for the CPE's TransferComplete.
         self._attempt_id = None
         self._plan = Plan.WAIT
@@ -844,6 +846,9 @@ class ProvisioningSession:
 
 # ---------------------------------------------------------------------------- support
 
+
+IN_PROGRESS: Final = "in_progress"
+"""The root's ``cpe.provision.result`` of a session that left its attempt waiting."""
 
 _STOP: Final = m.TransferCompleteResponse()
 """`_firmware`'s "nothing more this session" (a message never sent to a CPE)."""

@@ -178,6 +178,18 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "iptv": {"type": "object"},
             "extra_parameters": {"type": "array", "items": {"type": "object"}},
             "target_firmware": {"type": "string"},
+            "firmware": {
+                "type": "object",
+                "description": "target firmware per model (ProductClass): the image, by its "
+                "file-store name, that provisioning installs when the device reports another "
+                "SoftwareVersion",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["version", "file"],
+                    "additionalProperties": False,
+                    "properties": {"version": {"type": "string"}, "file": {"type": "string"}},
+                },
+            },
         },
     },
     "ProfileWriteResult": _obj(
@@ -251,7 +263,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
     ),
     "TraceFailure": _obj(
         {
-            "step": _nullable("string", description="e.g. verify, push_config"),
+            "step": _nullable("string", description="e.g. verify, push_config, firmware"),
             "span_id": _nullable("string"),
             "reason": {"type": "string"},
             "fault_code": _nullable("integer"),
@@ -575,8 +587,10 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             "attempts",
             {200: _json(_ref("AttemptPage"), "A page of attempts")},
             parameters=[
-                _query("result", "result class, e.g. success, verification_failed"),
-                _query("step", "failing step, e.g. push_config"),
+                _query(
+                    "result", "result class, e.g. success, verification_failed, firmware_failed"
+                ),
+                _query("step", "failing step, e.g. push_config, firmware"),
                 _query("model", "device model"),
                 _query("serial", "device serial number"),
                 _query("oui", "device OUI"),
