@@ -255,6 +255,7 @@ def run(
                     authenticator=build_authenticator(settings, credentials),
                 ),
                 stun_bindings=acs.stun_bindings,
+                on_ready=acs.use_listening_url,
             )
 
     try:

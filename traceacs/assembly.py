@@ -47,6 +47,8 @@ process, a lost database connection); it is expired so the device is retried."""
 
 SWEEP_INTERVAL_SECONDS = 60.0
 
+_WILDCARD_HOSTS = ("://0.0.0.0:", "://[::]:", "://:::")
+
 QUIET_PERIODIC_RATIO_VARIABLE = "TRACEACS_QUIET_PERIODIC_RATIO"
 
 FILE_KEY = "file-token.key"
@@ -89,6 +91,21 @@ class Acs:
     @property
     def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
         return self.telemetry.provisioning if self.telemetry else None
+
+    def use_listening_url(self, urls: list[str]) -> None:
+        """Without ``--public-url``, CPEs fetch files (firmware Downloads, transfer
+        tasks) at the CWMP listening address, unless it is a wildcard they cannot use."""
+        if self.tasks is None or self.tasks.public_url.url is not None:
+            return
+        usable = [u for u in urls if not any(w in u for w in _WILDCARD_HOSTS)]
+        if usable:
+            self.tasks.public_url.url = usable[0]
+            log.info("file downloads for CPEs at %s (set --public-url to change)", usable[0])
+        else:
+            log.warning(
+                "listening on a wildcard address: set --public-url so CPEs can fetch "
+                "firmware and files (Downloads fail until then)"
+            )
 
 
 @contextlib.asynccontextmanager

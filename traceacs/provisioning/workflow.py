@@ -263,7 +263,7 @@ class ProvisioningSession:
             return None
         firmware = await self._firmware(profile, self._now())
         if firmware is not None:
-            return self._send(firmware, self._now()) if firmware is not _STOP else None
+            return None if firmware is _Halt.STOP else self._send(firmware, self._now())
         return await self._push(profile, self._now())
 
     async def _push(self, profile: ServiceProfile, now: float) -> m.Message | None:
@@ -334,10 +334,10 @@ class ProvisioningSession:
 
     # ------------------------------------------------------------------ firmware
 
-    async def _firmware(self, profile: ServiceProfile, now: float) -> m.Message | None:
+    async def _firmware(self, profile: ServiceProfile, now: float) -> m.Message | _Halt | None:
         """Step firmware: judge an adopted transfer, or start an upgrade when needed.
 
-        Returns the Download to send, `_STOP` when the session has nothing more to do
+        Returns the Download to send, `_Halt.STOP` when the session has nothing more to do
         (failed, or waiting for the CPE), or None to go on with push_config.
         """
         assert self._inform is not None
@@ -346,7 +346,7 @@ class ProvisioningSession:
             verdict = self._judge_transfer(self._transfer, reported, now)
             if verdict is not None:
                 await self._fail_firmware(verdict, self._now())
-                return _STOP
+                return _Halt.STOP
             self._end_judged(self._now())
             return None
         target = profile.firmware_for(self._inform.device_id.product_class)
@@ -356,7 +356,7 @@ class ProvisioningSession:
             try:
                 await self._start_attempt(now)
             except (AttemptInProgress, RepositoryError):
-                return _STOP
+                return _Halt.STOP
         assert self._attempt_id is not None
         self._begin(Step.FIRMWARE, now)
         assert self._step_span is not None
@@ -383,7 +383,7 @@ class ProvisioningSession:
                 ),
                 now,
             )
-            return _STOP
+            return _Halt.STOP
         url, size = found
         key = command_key_for(self._attempt_id)
         self._transfer = FirmwareTransfer(
@@ -494,6 +494,10 @@ class ProvisioningSession:
         if attempt.trace_id:
             assert self._root is not None
             self._root.attributes["cpe.firmware.started_trace_id"] = attempt.trace_id
+        if TRANSFER_COMPLETE in inform.event_codes:  # judged even if late: it did report
+            self._plan = Plan.PROVISION
+            self._trace.changed_something = True
+            return True
         if now > transfer.deadline:
             self._begin(Step.FIRMWARE, now)
             assert self._step_span is not None
@@ -506,10 +510,6 @@ class ProvisioningSession:
             )
             await self._fail_firmware(FirmwareVerdict(transfer.timeout_reason()), now)
             self._plan = Plan.WAIT
-            return True
-        if TRANSFER_COMPLETE in inform.event_codes:
-            self._plan = Plan.PROVISION
-            self._trace.changed_something = True
             return True
         self._attempt_id, self._transfer, self._attempt_started_at = None, None, None
         self._plan = Plan.WAIT  # still fetching or flashing: its TransferComplete comes later
@@ -850,8 +850,10 @@ class ProvisioningSession:
 IN_PROGRESS: Final = "in_progress"
 """The root's ``cpe.provision.result`` of a session that left its attempt waiting."""
 
-_STOP: Final = m.TransferCompleteResponse()
-"""`_firmware`'s "nothing more this session" (a message never sent to a CPE)."""
+
+class _Halt(enum.Enum):
+    STOP = "stop"
+    """`_firmware`'s "nothing more this session" (failed, or waiting for the CPE)."""
 
 
 def _waiting_transfer(attempt: ProvisioningAttempt | None) -> FirmwareTransfer | None:
