@@ -106,7 +106,8 @@ def add_simulate_command(commands: Commands) -> None:
         metavar="SPEC",
         help="failure shares, e.g. unknown=2%%,no_profile=1%%,spv_fault=3%%,mismatch=2%%,"
         "spv_internal=1%%,slow=1%%,drop=1%%,crash=1%%,quirk_prefix=5%%,quirk_bool=5%%,"
-        "quirk_no_id=5%%,quirk_no_cookie=2%%,quirk_new_conn=2%%,quirk_chunked=2%%",
+        "quirk_no_id=5%%,quirk_no_cookie=2%%,quirk_new_conn=2%%,quirk_chunked=2%%; "
+        "firmware upgrades: firmware_corrupt, firmware_timeout, firmware_wrong_version",
     )
     parser.add_argument(
         "--duration",

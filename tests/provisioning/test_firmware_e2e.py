@@ -177,6 +177,8 @@ async def test_firmware_upgrade_inside_bootstrap_provisioning(
     assert attempt.details["firmware"]["target_version"] == TARGET
     assert attempt.details["firmware"]["from_version"] == old
     assert attempt.details["firmware"]["file_size"] == 20_000
+    assert "token" not in repr(attempt.details)
+    assert "http" not in repr(attempt.details)
 
     (download_trace, none), (boot_trace, outcome) = acs.telemetry.finished
     assert none is None  # the attempt went on in the next session
