@@ -365,3 +365,25 @@ async def test_setting_a_target_upgrades_a_provisioned_fleet_at_its_next_inform(
         device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
         assert device is not None
         assert device.state is ProvisioningState.PROVISIONED
+
+
+@pytest.mark.fleet(FaultPlan(failure=Failure.FIRMWARE_CORRUPT))
+async def test_failed_upgrades_are_retried_with_the_usual_backoff(acs: Acs) -> None:
+    cpe = acs.fleet.cpes[0]
+    await acs.run(cpe)
+    assert [a.result for a in await acs.attempts(cpe)] == ["firmware_failed"]
+
+    cpe.queue_event(ev.PERIODIC)  # the first failure is retried at the very next inform
+    await acs.run(cpe)
+    assert [a.result for a in await acs.attempts(cpe)] == ["firmware_failed"] * 2
+
+    cpe.queue_event(ev.PERIODIC)  # then the retry waits (60 s after the second failure)
+    await acs.run(cpe)
+    assert len(await acs.attempts(cpe)) == 2
+
+    acs.clock_offset[0] = 61.0
+    cpe.queue_event(ev.PERIODIC)
+    await acs.run(cpe)
+    attempts = await acs.attempts(cpe)
+    assert [a.result for a in attempts] == ["firmware_failed"] * 3
+    assert all(a.fault_code == 9018 for a in attempts)

@@ -69,3 +69,23 @@ def test_failed_device_retries_at_once_then_backs_off() -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     retry = RetryPolicy(base_seconds=60, max_seconds=600)
     assert [retry.delay(n) for n in range(7)] == [0, 0, 60, 120, 240, 480, 600]
+
+
+def test_backoff_counts_from_the_last_failure_not_from_the_inform_being_planned() -> None:
+    # record_inform has just set updated_at to now: only the failure's time can tell
+    informing = device(ProvisioningState.FAILED, updated=NOW)
+    retry = RetryPolicy(base_seconds=60, max_seconds=600)
+
+    def plan(last_failure_at: float) -> Plan:
+        return plan_for_inform(
+            informing,
+            ["2 PERIODIC"],
+            None,
+            now=NOW,
+            consecutive_failures=2,
+            retry=retry,
+            last_failure_at=last_failure_at,
+        )
+
+    assert plan(NOW - 30) is Plan.WAIT
+    assert plan(NOW - 61) is Plan.PROVISION

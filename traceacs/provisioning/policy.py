@@ -54,14 +54,18 @@ def plan_for_inform(
     now: float,
     consecutive_failures: int = 0,
     retry: RetryPolicy | None = None,
+    last_failure_at: float | None = None,
 ) -> Plan:
+    """``last_failure_at`` is when the last failed attempt ended; the backoff counts
+    from it (the device's ``updated_at`` moves at every inform, so it cannot)."""
     if BOOTSTRAP in event_codes:
         return Plan.PROVISION
     if device.state in (ProvisioningState.NEW, ProvisioningState.PROVISIONING):
         return Plan.PROVISION
     if device.state is ProvisioningState.FAILED:
         backoff = (retry or RetryPolicy()).delay(consecutive_failures)
-        ready = now - device.updated_at >= backoff
+        since = device.updated_at if last_failure_at is None else last_failure_at
+        ready = now - since >= backoff
         return Plan.PROVISION if ready else Plan.WAIT
     if (
         reported_parameter_key is not None

@@ -229,13 +229,15 @@ class ProvisioningSession:
             except RepositoryError as exc:
                 return self._refuse_storage(exc, now)
         try:
+            failures, last_failure_at = await self._consecutive_failures(device)
             self._plan = plan_for_inform(
                 device,
                 inform.event_codes,
                 _reported(inform, "ManagementServer.ParameterKey"),
                 now=now,
-                consecutive_failures=await self._consecutive_failures(device),
+                consecutive_failures=failures,
                 retry=self._settings.retry,
+                last_failure_at=last_failure_at,
             )
             if self._plan is Plan.PROVISION:
                 await self._start_attempt(now)
@@ -795,9 +797,10 @@ class ProvisioningSession:
         )
         self._trace.changed_something = True
 
-    async def _consecutive_failures(self, device: Device) -> int:
+    async def _consecutive_failures(self, device: Device) -> tuple[int, float | None]:
+        """How many attempts failed in a row, and when the last of them ended."""
         if device.state is not ProvisioningState.FAILED:
-            return 0
+            return 0, None
         attempts = await self._repo.list_attempts(
             AttemptFilter(oui=device.oui, serial_number=device.serial_number), limit=8
         )
@@ -806,7 +809,7 @@ class ProvisioningSession:
             if attempt.result in (None, Result.SUCCESS):
                 break
             count += 1
-        return count
+        return count, attempts[0].ended_at if count else None
 
     async def _save_last_values(
         self, reported: tuple[m.ParameterValueStruct, ...], now: float
