@@ -39,7 +39,9 @@ ALERTS = {
     "CPEConfigVerificationMismatch",
     "CPEProvisioningSessionsOverCapacity",
 }
-SLOW_THRESHOLD_MS = 500
+SLOW_THRESHOLD_MS = 1500
+"""Well under the sick fleet's average (a fifth of its sessions take ~10 s) and well over a
+healthy fleet's on a loaded two-core machine (the healthy test failed at 500 ms under load)."""
 # (shipped text, test text, how often it must occur across the rule files)
 SCALING: tuple[tuple[str, str, int], ...] = (
     ("[5m]", "[20s]", 8),
