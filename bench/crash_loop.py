@@ -201,16 +201,12 @@ class Store:
             await conn.close()
         return "ok" if not invalid else f"{invalid} invalid index(es)"
 
-    def parameter_keys(self) -> dict[str, str | None]:
-        if self.sqlite_path is None:
-            raise RuntimeError("use parameter_keys_async on PostgreSQL")
-        with contextlib.closing(sqlite3.connect(self.sqlite_path)) as db:
-            rows = db.execute("SELECT serial_number, parameter_key FROM devices").fetchall()
-        return {str(s): k for s, k in rows}
-
-    async def parameter_keys_async(self) -> dict[str, str | None]:
+    async def parameter_keys(self) -> dict[str, str | None]:
+        """Serial number -> the ParameterKey the store says the device was given."""
         if self.sqlite_path is not None:
-            return self.parameter_keys()
+            with contextlib.closing(sqlite3.connect(self.sqlite_path)) as db:
+                rows = db.execute("SELECT serial_number, parameter_key FROM devices").fetchall()
+            return {str(s): k for s, k in rows}
         conn = await asyncpg.connect(self.url)
         try:
             rows = await conn.fetch("SELECT serial_number, parameter_key FROM devices")
@@ -390,9 +386,7 @@ async def run_crash_loop(config: CrashLoopConfig) -> CrashLoopReport:
             report.final_violations = await store.counts({**CONSISTENCY_QUERIES, **FINAL_QUERIES})
             report.final_integrity = await store.integrity()
             report.summary = await store.counts(SUMMARY_QUERIES)
-            report.cpe_key_mismatches = _cpe_key_mismatches(
-                fleet, await store.parameter_keys_async()
-            )
+            report.cpe_key_mismatches = _cpe_key_mismatches(fleet, await store.parameter_keys())
     report.elapsed_s = round(time.monotonic() - started, 2)
     return report
 
