@@ -83,7 +83,8 @@ def floor_server(mode: str, core: int | None) -> Iterator[Server]:
         server.stop()
 
 
-async def _prepare_store(database_url: str, devices: int, seed: int) -> None:
+async def prepare_database(database_url: str, devices: int, seed: int) -> None:
+    """The bench fleet's inventory and profiles imported into the store at ``database_url``."""
     from traceacs.profiles.document import profile_to_document
     from traceacs.provisioning.device import InventoryEntry
     from traceacs.simulator.fleet import build_fleet
@@ -120,7 +121,7 @@ def prepare_store(data_dir: Path, devices: int, seed: int) -> None:
     from traceacs.config import default_database_url
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_prepare_store(default_database_url(data_dir), devices, seed))
+    asyncio.run(prepare_database(default_database_url(data_dir), devices, seed))
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
 from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
+from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cpe_auth import CpeAuthenticator
@@ -78,14 +79,18 @@ async def real_acs(
     authenticator: CpeAuthenticator | None = None,
     settings: EndpointSettings | None = None,
     limits: ServerLimits | None = None,
+    store_url: str | None = None,
+    profiles: ProfileSource | None = None,
 ) -> AsyncIterator[RealAcs]:
-    """The CWMP endpoint + provisioning workflow + SQLite inventory, on 127.0.0.1.
+    """The CWMP endpoint + provisioning workflow + inventory, on 127.0.0.1.
 
-    Served as `traceacs.app.serve` does: `runner_options` and a `LimitedTCPSite`.
+    Served as `traceacs.app.serve` does: `runner_options` and a `LimitedTCPSite`. The
+    inventory is SQLite in ``tmp_path`` unless ``store_url`` names another; profiles come
+    from the embedded store unless ``profiles`` is given.
     """
     limits = limits if limits is not None else ServerLimits()
     fleet = build_fleet(devices, data_model="tr181", seed=9)
-    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    repo = await open_repository(store_url or f"sqlite:///{tmp_path / 'acs.db'}")
     try:
         for profile in fleet.profiles:
             await repo.put_profile_document(
@@ -106,7 +111,7 @@ async def real_acs(
             ],
             time.time(),
         )
-        factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo))
+        factory = ProvisioningHandlerFactory(repo, profiles or EmbeddedProfileSource(repo))
         endpoint = CwmpEndpoint(factory, authenticator=authenticator, settings=settings)
         app = make_cwmp_application(endpoint)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, **runner_options(limits))

@@ -72,6 +72,28 @@ async def test_second_attempt_is_refused_until_the_first_finishes(
     assert second != first
 
 
+async def test_a_new_session_supersedes_an_attempt_left_open_by_a_dead_one(
+    repo: SqlDeviceRepository,
+) -> None:
+    """An ACS killed mid-session leaves an open attempt; the CPE's next Inform replaces it."""
+    await repo.import_devices([entry("SN1"), entry("SN2")], now=1.0)
+    dead = await repo.start_attempt(ident("SN1"), 10.0, None)
+    other = await repo.start_attempt(ident("SN2"), 10.0, None)
+    # Only attempts older than the new session are superseded.
+    with pytest.raises(AttemptInProgress):
+        await repo.start_attempt(ident("SN1"), 10.0, None, supersede_before=10.0)
+    fresh = await repo.start_attempt(ident("SN1"), 12.0, None, supersede_before=12.0)
+    closed = await repo.get_attempt(dead)
+    assert closed is not None
+    assert (closed.result, closed.ended_at) == ("expired", 12.0)
+    assert closed.details == {"superseded": "a new session of the device began"}
+    running = await repo.list_attempts(AttemptFilter(in_progress=True))
+    assert sorted(a.id for a in running) == sorted([fresh, other])  # SN2 untouched
+    device = await repo.get_device(OUI, "SN1")
+    assert device is not None
+    assert device.state is ProvisioningState.PROVISIONING
+
+
 async def test_concurrent_starts_yield_exactly_one_attempt(
     repo: SqlDeviceRepository, store_url: str
 ) -> None:

@@ -179,3 +179,19 @@ def test_redact_url() -> None:
     assert redact_url("postgresql://u:pw@h:5433/db?x=1") == "postgresql://u:***@h:5433/db?x=1"
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert redact_url("postgresql://u:pw@[::1]:5432/db") == "postgresql://u:***@[::1]:5432/db"
+
+
+async def test_transaction_on_a_connection_that_died_after_acquire(pg_database: str) -> None:
+    """The pool can hand out a connection the server closes a moment later; asyncpg then
+    refuses to even create the transaction object. That is "unavailable" (the CPE is
+    told to retry), not an unexpected driver error (a CWMP internal error)."""
+    import asyncpg
+
+    from traceacs.storage.postgres import _Guard, _PgTransaction
+    from traceacs.storage.url import parse_location
+
+    conn = await asyncpg.connect(pg_database)
+    await conn.close()
+    with pytest.raises(StorageUnavailable, match="connection is closed"):
+        async with _PgTransaction(conn, _Guard(parse_location(pg_database))):
+            pass

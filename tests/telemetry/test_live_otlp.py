@@ -237,3 +237,10 @@ async def test_an_unreachable_collector_never_slows_provisioning(
     ]
     assert dropped, sorted(samples(scraped))
     assert dropped[0] > 0
+    # Memory stays bounded: the export queue never holds more than its capacity.
+    by_name = samples(scraped)
+    sizes = [v for name, s in by_name.items() if "span_queue_size" in name for _, v in s]
+    capacity = [v for name, s in by_name.items() if "span_queue_capacity" in name for _, v in s]
+    assert capacity == [64], sorted(by_name)
+    assert sizes, sorted(by_name)
+    assert max(sizes) <= 64

@@ -204,12 +204,23 @@ class DeviceRepository(Protocol):
     # -- provisioning attempts -------------------------------------------------------
 
     async def start_attempt(
-        self, device: Device | DeviceIdentity, now: float, trace_id: str | None
+        self,
+        device: Device | DeviceIdentity,
+        now: float,
+        trace_id: str | None,
+        *,
+        supersede_before: float | None = None,
     ) -> int:
         """Open an attempt and mark the device ``provisioning``; returns the attempt id.
 
         `AttemptInProgress` if the device already has an unfinished attempt (enforced by
         the database, so it holds across ACS processes); `DeviceNotFound` if unknown.
+
+        ``supersede_before``: an unfinished attempt of this device that started before
+        this time is first closed as ``expired`` (same transaction). A CPE holds one
+        session at a time, so its new Inform proves an older open attempt belongs to a
+        session that died (a killed ACS process, a dropped database connection); without
+        this the device would wait for the stale-attempt sweep.
         """
         ...
 

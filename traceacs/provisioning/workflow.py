@@ -792,8 +792,13 @@ class ProvisioningSession:
 
     async def _start_attempt(self, now: float) -> None:
         assert self._device is not None
+        # This Inform began a new session of the device, so an attempt it left open
+        # earlier (its ACS process was killed mid-session) is dead: supersede it.
         self._attempt_id = await self._repo.start_attempt(
-            self._device, self._started_at, self._trace.trace_id
+            self._device,
+            self._started_at,
+            self._trace.trace_id,
+            supersede_before=self._started_at,
         )
         self._trace.changed_something = True
 
@@ -828,6 +833,9 @@ class ProvisioningSession:
     def _refuse_storage(self, exc: RepositoryError, now: float) -> m.CwmpFault:
         """The inventory cannot be used: ask the CPE to retry (fault 8005)."""
         reason = "Inventory unavailable" if isinstance(exc, StorageUnavailable) else "Storage error"
+        # The adapters' messages name the cause (SQLITE_FULL, connection refused, ...)
+        # and never carry credentials: the operator needs the cause, the CPE does not.
+        log.warning("%s, answered 8005 (retry later): %s", reason.lower(), exc)
         self._finish_step(now, error=reason)
         self._trace.failed = True
         self._failure_message = reason

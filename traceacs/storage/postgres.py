@@ -168,10 +168,17 @@ class _PgTransaction:
     """``conn.transaction()`` with its start, commit and rollback errors translated."""
 
     def __init__(self, conn: Any, guard: _Guard) -> None:
-        self._tx = conn.transaction()
+        self._conn = conn
+        self._tx: Any = None
         self._guard = guard
 
     async def __aenter__(self) -> None:
+        try:
+            # Inside the guard: on a connection that died after the pool handed it out,
+            # asyncpg raises InterfaceError already here, which must read "unavailable".
+            self._tx = self._conn.transaction()
+        except _UNAVAILABLE as exc:
+            raise self._guard.unavailable(exc) from None
         await self._guard(self._tx.start())
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:

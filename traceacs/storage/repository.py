@@ -50,6 +50,7 @@ from traceacs.storage.rows import (
 
 IMPORT_LOCK: Final = 0x7472_6164  # one inventory import at a time across processes
 IMPORT_CHUNK: Final = 5000
+_SUPERSEDED_DETAILS: Final = dumps({"superseded": "a new session of the device began"})
 _MAX_CHAR: Final = "\U0010ffff"  # sorts after every other character, byte-wise too
 
 _GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
@@ -94,6 +95,13 @@ _START_ATTEMPT = """
 INSERT INTO attempts (device_id, started_at, trace_id)
 SELECT id, $3, $4 FROM devices WHERE oui = $1 AND serial_number = $2
 RETURNING id, device_id"""
+
+# An attempt waiting for the CPE (a firmware transfer across reboots) is not left over by
+# a dead session: it keeps its own deadline, judged by the workflow and the sweeper.
+_SUPERSEDE = """
+UPDATE attempts SET result = $4, ended_at = $3, details = $5
+WHERE result IS NULL AND started_at < $2 AND waiting_step IS NULL
+  AND device_id = (SELECT id FROM devices WHERE oui = $1 AND serial_number = $6)"""
 
 _FINISH_ATTEMPT = """
 UPDATE attempts SET
@@ -389,11 +397,26 @@ class SqlDeviceRepository:
     # -- provisioning attempts -------------------------------------------------------
 
     async def start_attempt(
-        self, device: Device | DeviceIdentity, now: float, trace_id: str | None
+        self,
+        device: Device | DeviceIdentity,
+        now: float,
+        trace_id: str | None,
+        *,
+        supersede_before: float | None = None,
     ) -> int:
         identity = device.identity if isinstance(device, Device) else device
         try:
             async with self.db.transaction() as tx:
+                if supersede_before is not None:
+                    await tx.execute(
+                        _SUPERSEDE,
+                        identity.oui.upper(),
+                        float(supersede_before),
+                        float(now),
+                        RESULT_EXPIRED,
+                        _SUPERSEDED_DETAILS,
+                        identity.serial_number,
+                    )
                 row = await tx.fetchrow(
                     _START_ATTEMPT,
                     identity.oui.upper(),
