@@ -1,0 +1,243 @@
+"""Two CWMP endpoints sharing one session store, behind a round-robin balancer.
+
+Each endpoint stands for one ACS process: its own handler factory, its own telemetry,
+its own in-process registry; they share only the database (SQLite here; the nginx test
+in test_nginx_postgres.py does the same with real processes and PostgreSQL). The
+balancer sends each POST to the next endpoint, so every session crosses processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of
+from tests.scaleout.round_robin import Balancer, round_robin
+from tests.server.cwmp_client import FakeClock, decode, running
+from traceacs.cwmp import messages as m
+from traceacs.cwmp.codec import serialize_envelope
+from traceacs.cwmp.faults import RETRY_REQUEST
+from traceacs.profiles.document import profile_to_document
+from traceacs.profiles.embedded import EmbeddedProfileSource
+from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.repository import AttemptFilter
+from traceacs.provisioning.workflow import ProvisioningHandlerFactory
+from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
+from traceacs.server.cwmp_sessions import COOKIE_NAME
+from traceacs.simulator.cpe import SimulatedCpe
+from traceacs.simulator.faults import NO_FAULTS
+from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.runner import FleetRunner, RunnerConfig
+from traceacs.storage import SqlDeviceRepository, open_repository
+from traceacs.storage.sessions import SqlSessionStore
+
+FULL_TRACE = [
+    "cpe.inform",
+    "cpe.provision.authenticate",
+    "cpe.provision.fetch_profile",
+    "cpe.provision.push_config",
+    "cwmp.rpc SetParameterValues",
+    "cpe.provision.verify",
+    "cwmp.rpc GetParameterValues",
+]
+
+
+@dataclass
+class Process:
+    endpoint: CwmpEndpoint
+    telemetry: RecordingTelemetry
+    url: str = ""
+
+
+@dataclass
+class Cluster:
+    repo: SqlDeviceRepository
+    fleet: Fleet
+    processes: list[Process]
+    balancer: Balancer
+
+
+async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
+    for profile in fleet.profiles:
+        await repo.put_profile_document(
+            profile.name, profile_to_document(profile), profile.version or "1"
+        )
+    await repo.import_devices(
+        [
+            InventoryEntry(
+                serial_number=r.serial_number,
+                oui=r.oui,
+                product_class=r.product_class,
+                customer_id=r.customer_id,
+                service_plan=r.service_plan,
+                location_id=r.location_id,
+                mac=r.mac,
+            )
+            for r in fleet.inventory
+        ],
+        time.time(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    tmp_path: Path, fleet: Fleet, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Cluster]:
+    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    try:
+        await load_fleet(repo, fleet)
+        processes = []
+        for name in ("a", "b"):
+            telemetry = RecordingTelemetry()
+            factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo), telemetry)
+            endpoint = CwmpEndpoint(
+                factory,
+                authenticator=None,
+                settings=EndpointSettings(worker_name=name),
+                clock=clock,
+                store=SqlSessionStore(repo.db),
+            )
+            processes.append(Process(endpoint, telemetry))
+        async with (
+            running(processes[0].endpoint, sweep_interval=3600) as url_a,
+            running(processes[1].endpoint, sweep_interval=3600) as url_b,
+            round_robin([url_a, url_b]) as balancer,
+        ):
+            processes[0].url, processes[1].url = url_a, url_b
+            yield Cluster(repo, fleet, processes, balancer)
+    finally:
+        await repo.close()
+
+
+async def test_sessions_crossing_processes_provision_with_one_trace_each(
+    tmp_path: Path,
+) -> None:
+    fleet = fleet_of(*[NO_FAULTS] * 4)
+    async with cluster(tmp_path, fleet) as acs:
+        runner = FleetRunner(fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
+        for cpe in fleet.cpes:  # one at a time: strict alternation of the balancer
+            assert await runner.run_session(cpe)
+
+        for cpe in fleet.cpes:
+            device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+            assert device is not None
+            assert device.state is ProvisioningState.PROVISIONED
+            assert device.parameter_key == cpe.parameter_key
+        cookies = acs.balancer.cookies()
+        assert len(cookies) == 4
+        assert all(acs.balancer.backends_of(c) == {0, 1} for c in cookies)
+
+        finished = [f for p in acs.processes for f in p.telemetry.finished]
+        assert len(finished) == 4  # one trace per session, exported once
+        for trace, outcome in finished:
+            assert outcome is not None
+            assert outcome.result == "success"
+            assert [s.name for s in trace.spans] == FULL_TRACE
+            assert all(s.end_ns is not None for s in trace.spans)
+            serial = trace.root.attributes["cpe.serial_number"]
+            [attempt] = await acs.repo.list_attempts(AttemptFilter(serial_number=str(serial)))
+            assert attempt.trace_id == trace.trace_id
+        # Sequential sessions of 4 POSTs alternate a,b,a,b: b ends and exports them all,
+        # with the spans a recorded (cpe.inform, verify) in the same trace.
+        assert len(acs.processes[1].telemetry.finished) == 4
+        assert await acs.repo.db.fetchval("SELECT count(*) FROM cwmp_sessions") == 0
+
+
+def at(clock: FakeClock) -> datetime:
+    return datetime.fromtimestamp(clock.now, UTC)
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, message: m.Envelope | None, cookie: str | None
+) -> tuple[int, m.Envelope | None, str | None, str]:
+    """One CPE POST; (status, envelope or None, cookie set, worker that answered)."""
+    body = serialize_envelope(message) if message is not None else b""
+    headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
+    async with http.post(url, data=body, headers=headers) as response:
+        payload = await response.read()
+        morsel = response.cookies.get(COOKIE_NAME)
+        return (
+            response.status,
+            decode(payload) if payload else None,
+            morsel.value if morsel else None,
+            response.headers.get("X-TraceACS-Worker", ""),
+        )
+
+
+async def test_a_second_inform_on_the_other_process_gets_8005_and_the_session_goes_on(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(time.time())
+    fleet = fleet_of(NO_FAULTS)
+    cpe: SimulatedCpe = fleet.cpes[0]
+    async with cluster(tmp_path, fleet, clock) as acs, aiohttp.ClientSession() as http:
+        url_a, url_b = acs.processes[0].url, acs.processes[1].url
+        status, answer, cookie, worker = await post(http, url_a, cpe.build_inform(at(clock)), None)
+        assert (status, worker) == (200, "a")
+        assert answer is not None
+        assert isinstance(answer.body, m.InformResponse)
+        assert cookie
+
+        status, answer, _, worker = await post(http, url_b, cpe.build_inform(at(clock)), None)
+        assert (status, worker) == (200, "b")
+        assert answer is not None
+        assert isinstance(answer.body, m.CwmpFault)
+        assert answer.body.fault_code == RETRY_REQUEST
+
+        # The first session continues, on b then a then b.
+        urls = [url_b, url_a, url_b, url_a]
+        status, answer, _, _ = await post(http, urls[0], None, cookie)
+        sent = 1
+        while status == 200:
+            assert answer is not None
+            reply = cpe.handle(answer.body, at(clock))
+            status, answer, _, _ = await post(
+                http, urls[sent], m.Envelope(body=reply, namespace=cpe.namespace), cookie
+            )
+            sent += 1
+        assert status == 204
+        assert sent == 3  # empty POST, SPV response, GPV response
+        device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+        assert device is not None
+        assert device.state is ProvisioningState.PROVISIONED
+        [(trace, outcome)] = acs.processes[1].telemetry.finished
+        assert outcome is not None
+        assert outcome.result == "success"
+        assert [s.name for s in trace.spans] == FULL_TRACE
+
+
+async def test_a_silent_session_is_ended_once_by_another_process_and_frees_the_device(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(time.time())
+    fleet = fleet_of(NO_FAULTS)
+    cpe = fleet.cpes[0]
+    async with cluster(tmp_path, fleet, clock) as acs, aiohttp.ClientSession() as http:
+        a, b = acs.processes
+        status, _, cookie, _ = await post(http, a.url, cpe.build_inform(at(clock)), None)
+        assert status == 200
+        status, answer, _, _ = await post(http, b.url, None, cookie)  # SPV out, from b
+        assert status == 200
+        assert answer is not None
+        assert isinstance(answer.body, m.SetParameterValues)
+
+        clock.advance(31)  # past the 30 s session timeout
+        assert await a.endpoint.expire_sessions() == 1
+        assert await b.endpoint.expire_sessions() == 0  # the row is gone: ended once
+        [(trace, outcome)] = a.telemetry.finished
+        assert b.telemetry.finished == []
+        assert outcome is not None
+        assert outcome.result == "session_timeout"
+        rpc = next(s for s in trace.spans if s.name == "cwmp.rpc SetParameterValues")
+        assert rpc.status == "error"  # recorded by b, closed by a: one trace
+
+        status, answer, _, _ = await post(http, b.url, cpe.build_inform(at(clock)), None)
+        assert status == 200
+        assert answer is not None
+        assert isinstance(answer.body, m.InformResponse)
