@@ -24,11 +24,13 @@ from traceacs.profiles.http import HttpProfileSource
 from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.repository import DeviceRepository, RepositoryError
 from traceacs.provisioning.session_handler import SessionHandlerFactory
+from traceacs.provisioning.session_store import SessionStore
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.storage.sessions import SqlSessionStore
 from traceacs.tasks.wiring import TaskWiring, build_task_wiring
 from traceacs.telemetry.setup import (
     DEFAULT_QUIET_PERIODIC_RATIO,
@@ -84,6 +86,8 @@ class Acs:
     stun_bindings: BindingTable
     connection_requests: ConnectionRequestRateLimiter
     tasks: TaskWiring | None = None
+    sessions: SessionStore | None = None
+    """The shared CWMP session store (``--session-store database``), else None."""
 
     @property
     def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
@@ -155,6 +159,9 @@ async def open_acs(
             stun_bindings=BindingTable(),
             connection_requests=limiter,
             tasks=tasks,
+            sessions=(
+                SqlSessionStore(repository.db) if settings.session_store == "database" else None
+            ),
         )
         sweeper = (
             asyncio.create_task(_expire_stale_attempts(repository, clock, sweep_interval))
