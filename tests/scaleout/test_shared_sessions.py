@@ -27,6 +27,7 @@ from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.provisioning.device import InventoryEntry, ProvisioningState
 from traceacs.provisioning.repository import AttemptFilter
+from traceacs.provisioning.session_snapshot import ResumableHandlerFactory
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME
@@ -36,6 +37,10 @@ from traceacs.simulator.fleet import Fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.sessions import SqlSessionStore
+from traceacs.storage.tasks import SqlTaskStore
+from traceacs.tasks.composite import CompositeHandlerFactory
+from traceacs.tasks.model import TaskStatus
+from traceacs.tasks.runner import TaskHandlerFactory
 
 FULL_TRACE = [
     "cpe.inform",
@@ -87,7 +92,11 @@ async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
 
 @contextlib.asynccontextmanager
 async def cluster(
-    tmp_path: Path, fleet: Fleet, clock: Callable[[], float] = time.time
+    tmp_path: Path,
+    fleet: Fleet,
+    clock: Callable[[], float] = time.time,
+    *,
+    with_tasks: bool = False,
 ) -> AsyncIterator[Cluster]:
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
@@ -95,7 +104,12 @@ async def cluster(
         processes = []
         for name in ("a", "b"):
             telemetry = RecordingTelemetry()
-            factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo), telemetry)
+            factory: ResumableHandlerFactory = ProvisioningHandlerFactory(
+                repo, EmbeddedProfileSource(repo), telemetry
+            )
+            if with_tasks:  # provisioning then tasks, as `traceacs serve` runs them
+                tasks = TaskHandlerFactory(SqlTaskStore(repo.db), telemetry=telemetry)
+                factory = CompositeHandlerFactory(factory, tasks)
             endpoint = CwmpEndpoint(
                 factory,
                 authenticator=None,
@@ -241,3 +255,47 @@ async def test_a_silent_session_is_ended_once_by_another_process_and_frees_the_d
         assert status == 200
         assert answer is not None
         assert isinstance(answer.body, m.InformResponse)
+
+
+async def test_tasks_run_across_processes_inside_the_provisioning_trace(
+    tmp_path: Path,
+) -> None:
+    fleet = fleet_of(NO_FAULTS)
+    cpe = fleet.cpes[0]
+    async with cluster(tmp_path, fleet, with_tasks=True) as acs:
+        runner = FleetRunner(fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
+        assert await runner.run_session(cpe)  # bootstrap: provisioned
+        store = SqlTaskStore(acs.repo.db)
+        oui, serial = cpe.identity.oui, cpe.identity.serial_number
+        root = cpe.root
+        read = await store.add_task(
+            oui, serial, "getParameterValues", {"parameterNames": [root + "DeviceInfo."]}, 0.0
+        )
+        refresh = await store.add_task(
+            oui, serial, "refreshObject", {"objectName": root + "DeviceInfo."}, 0.0
+        )
+        assert await runner.run_session(cpe)  # periodic: nothing to push, two tasks
+
+        for task_id in (read.id, refresh.id):
+            task = await store.get_task(task_id)
+            assert task is not None
+            assert task.status is TaskStatus.DONE, task.fault_string
+        done = await store.get_task(refresh.id)
+        assert done is not None
+        values = done.result["parameterValues"]
+        assert any(name == root + "DeviceInfo.SoftwareVersion" for name, _, _ in values)
+        # GPV, GPN, GPV: three RPCs; the session's POSTs were served by both processes.
+        cookie = [c for c in acs.balancer.cookies() if len(acs.balancer.backends_of(c)) == 2]
+        assert len(cookie) == 2
+        finished = [f for p in acs.processes for f in p.telemetry.finished]
+        assert len(finished) == 2
+        task_trace = next(t for t, _ in finished if any("task" in s.name for s in t.spans))
+        assert task_trace.root.name == "cpe.inform"
+        names = [s.name for s in task_trace.spans]
+        assert names.count("cpe.task.getParameterValues") == 1
+        assert names.count("cpe.task.refreshObject") == 1
+        assert names.count("cwmp.rpc GetParameterNames") == 1
+        assert names.count("cwmp.rpc GetParameterValues") == 2
+        assert all(s.end_ns is not None for s in task_trace.spans)
+        by_id = {s.span_id for s in task_trace.spans}
+        assert all(s.parent_span_id in by_id for s in task_trace.spans[1:])
