@@ -12,42 +12,16 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
-NGINX = "/usr/sbin/nginx"
+from bench.nginx import free_port, free_port_pair, nginx_argv, nginx_binary, nginx_config
+
 LISTENING = re.compile(rb"CWMP endpoint listening on (http://127\.0\.0\.1:\d+/)")
-
-
-def nginx_binary() -> str | None:
-    return NGINX if os.access(NGINX, os.X_OK) else shutil.which("nginx")
-
-
-def free_port_pair() -> int:
-    """A port P with P and P + 1 free (worker i listens on base + i)."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no two consecutive free ports")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -113,44 +87,6 @@ async def serve_workers(
                 await drain
 
 
-def nginx_config(prefix: Path, port: int, upstreams: list[str], *, keepalive: bool) -> str:
-    servers = "\n".join(
-        f"        server {u.removeprefix('http://').rstrip('/')};" for u in upstreams
-    )
-    user = "user root root;" if os.geteuid() == 0 else ""
-    pool = "        keepalive 16;" if keepalive else ""
-    return f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    client_max_body_size 2m;
-    upstream traceacs_cwmp {{
-{servers}
-{pool}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://traceacs_cwmp;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_next_upstream error timeout;
-        }}
-    }}
-}}
-"""
-
-
 @contextlib.asynccontextmanager
 async def nginx_in_front(
     binary: str, prefix: Path, upstreams: list[str], *, keepalive: bool = True
@@ -161,9 +97,10 @@ async def nginx_in_front(
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_config(prefix, port, upstreams, keepalive=keepalive))
     proc = await asyncio.create_subprocess_exec(
-        binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        *nginx_argv(binary, prefix),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/acs"
     try:
         await _wait_answers(url, proc)
@@ -193,3 +130,6 @@ async def _wait_answers(url: str, proc: asyncio.subprocess.Process) -> None:
             if loop.time() > deadline:
                 raise AssertionError("nginx did not answer within 30 s")
             await asyncio.sleep(0.05)
+
+
+__all__ = ["nginx_binary", "nginx_in_front", "serve_workers"]

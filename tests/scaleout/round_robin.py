@@ -42,10 +42,16 @@ def _cookie(request: web.Request) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def round_robin(backends: list[str]) -> AsyncIterator[Balancer]:
+async def round_robin(backends: list[str], *, pooled: int = 0) -> AsyncIterator[Balancer]:
+    """``pooled`` > 0: that many keep-alive connections per backend, shared by all CPEs
+    (as nginx's ``keepalive``); 0: a new upstream connection per POST."""
     balancer = Balancer(backends)
     turn = itertools.cycle(range(len(backends)))
-    connector = aiohttp.TCPConnector(force_close=True)  # no upstream keep-alive
+    connector = (
+        aiohttp.TCPConnector(limit_per_host=pooled)
+        if pooled
+        else aiohttp.TCPConnector(force_close=True)
+    )
     async with aiohttp.ClientSession(connector=connector) as client:
 
         async def forward(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ balancer sends each POST to the next endpoint, so every session crosses processe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -97,6 +98,7 @@ async def cluster(
     clock: Callable[[], float] = time.time,
     *,
     with_tasks: bool = False,
+    pooled: int = 0,
 ) -> AsyncIterator[Cluster]:
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
@@ -121,7 +123,7 @@ async def cluster(
         async with (
             running(processes[0].endpoint, sweep_interval=3600) as url_a,
             running(processes[1].endpoint, sweep_interval=3600) as url_b,
-            round_robin([url_a, url_b]) as balancer,
+            round_robin([url_a, url_b], pooled=pooled) as balancer,
         ):
             processes[0].url, processes[1].url = url_a, url_b
             yield Cluster(repo, fleet, processes, balancer)
@@ -299,3 +301,23 @@ async def test_tasks_run_across_processes_inside_the_provisioning_trace(
         assert all(s.end_ns is not None for s in task_trace.spans)
         by_id = {s.span_id for s in task_trace.spans}
         assert all(s.parent_span_id in by_id for s in task_trace.spans[1:])
+
+
+async def test_concurrent_sessions_over_shared_upstream_connections_stay_apart(
+    tmp_path: Path,
+) -> None:
+    """Behind a balancer, one upstream connection carries many CPEs' POSTs in turn: a
+    connection must never stand for a session (only the cookie does)."""
+    fleet = fleet_of(*[NO_FAULTS] * 40)
+    async with cluster(tmp_path, fleet, pooled=3) as acs:
+        runner = FleetRunner(fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
+        results = await asyncio.gather(*(runner.run_session(cpe) for cpe in fleet.cpes))
+        assert all(results)
+        for cpe in fleet.cpes:
+            device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+            assert device is not None
+            assert device.state is ProvisioningState.PROVISIONED
+        finished = [f for p in acs.processes for f in p.telemetry.finished]
+        assert len(finished) == 40
+        assert all(o is not None and o.result == "success" for _, o in finished)
+        assert all([s.name for s in t.spans] == FULL_TRACE for t, _ in finished)

@@ -225,9 +225,13 @@ class CwmpEndpoint:
     # ------------------------------------------------------------------ lookup
 
     async def _find(self, request: web.Request, now: float) -> LiveSession | None:
-        session = self.registry.find(session_cookie(request), request.transport)
+        cookie = session_cookie(request)
         if self.shared is not None:
-            session = await self._find_shared(session, session_cookie(request), now)
+            # By cookie only: behind a balancer one upstream connection carries many
+            # CPEs' POSTs, so a connection names no session (see README, Scaling out).
+            session = await self._find_shared(cookie, now) if cookie else None
+        else:
+            session = self.registry.find(cookie, request.transport)
         if session is not None and session.machine.is_expired(now) and not session.lock.locked():
             await self._end(session, "timeout", now)
             return None
@@ -502,15 +506,10 @@ class CwmpEndpoint:
 
     # ------------------------------------------------------------------ shared store
 
-    async def _find_shared(
-        self, cached: LiveSession | None, cookie: str | None, now: float
-    ) -> LiveSession | None:
-        """The session of a POST from the shared store; ``cached`` if it is current."""
+    async def _find_shared(self, cookie: str, now: float) -> LiveSession | None:
+        """The session of a POST from the shared store; this process's copy if current."""
         assert self.shared is not None
-        if cookie is None and cached is not None:
-            cookie = cached.cookie  # a CPE without cookies, back on its connection
-        if not cookie:
-            return None
+        cached = self.registry.find(cookie, None)
         row = await self.shared.load(cookie)
         if row is not None and row.expires_at < now:
             await self._end_row(row, now)  # ends it unless a sweeper already did
@@ -519,13 +518,10 @@ class CwmpEndpoint:
             if cached is not None:
                 self._drop_copy(cached)
             return None
-        if cached is not None and cached.cookie == cookie and cached.version == row.version:
+        if cached is not None and cached.version == row.version:
             return cached
         if cached is not None:
-            self._drop_copy(cached)
-        stale = self.registry.find(cookie, None)
-        if stale is not None:
-            self._drop_copy(stale)
+            self._drop_copy(cached)  # advanced by another process since
         try:
             session = await self.shared.resume(row, cookie)
         except SnapshotError as exc:
@@ -570,16 +566,21 @@ class CwmpEndpoint:
         if saved:
             return response
         log.warning("cwmp: session %s advanced in another process", session.session_id)
-        self._drop_copy(session)
+        self._drop_copy(session, in_use=True)
         return web.Response(
             status=503,
             text="session advanced elsewhere",
             headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
         )
 
-    def _drop_copy(self, session: LiveSession) -> None:
-        """Forget this process's copy of a shared session (it is not ended)."""
-        if session.ended:
+    def _drop_copy(self, session: LiveSession, *, in_use: bool = False) -> None:
+        """Forget this process's copy of a shared session (it is not ended).
+
+        A copy answering a POST right now (locked) is kept unless its caller holds the
+        lock (``in_use``): that answer is written back with a compare-and-set, which
+        tells whether the copy was current.
+        """
+        if session.ended or (session.lock.locked() and not in_use):
             return
         session.ended = True
         self.registry.remove(session)
