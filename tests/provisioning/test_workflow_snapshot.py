@@ -150,3 +150,22 @@ async def test_a_damaged_snapshot_is_refused_with_a_snapshot_error(
             await factory(repo, telemetry).restore("sess-1", state)
     finally:
         await repo.close()
+
+
+async def test_sessions_of_one_factory_share_its_config_cache(tmp_path: Path) -> None:
+    """A resumed session rebuilds its config through the factory's cache: the cache
+    must be shared from the first session on (an empty cache is falsy)."""
+    repo, fleet = await open_session(tmp_path)
+    at = datetime.fromtimestamp(NOW, UTC)
+    try:
+        made = factory(repo, RecordingTelemetry())
+        session = made.new_session("sess-1")
+        assert isinstance(session, ProvisioningSession)
+        inform = fleet.cpes[0].build_inform(at).body
+        assert isinstance(inform, m.Inform)
+        await session.on_inform(inform, NOW)
+        assert isinstance(await session.next_acs_request(NOW), m.SetParameterValues)
+        await made.restore("sess-1", session.snapshot())
+        assert (made._configs.misses, made._configs.hits) == (1, 1)
+    finally:
+        await repo.close()

@@ -27,8 +27,9 @@ from traceacs.cwmp.faults import RETRY_REQUEST
 from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.provisioning.device import InventoryEntry, ProvisioningState
-from traceacs.provisioning.repository import AttemptFilter
+from traceacs.provisioning.repository import AttemptFilter, StorageUnavailable
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory
+from traceacs.provisioning.session_store import MemorySessionStore, StoredSession
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME
@@ -321,3 +322,33 @@ async def test_concurrent_sessions_over_shared_upstream_connections_stay_apart(
         assert len(finished) == 40
         assert all(o is not None and o.result == "success" for _, o in finished)
         assert all([s.name for s in t.spans] == FULL_TRACE for t, _ in finished)
+
+
+class UnreachableStore(MemorySessionStore):
+    """The shared store with its database gone."""
+
+    async def load(self, key: str) -> StoredSession | None:
+        raise StorageUnavailable("database unreachable")
+
+    async def claim(self, session: StoredSession) -> bool:
+        raise StorageUnavailable("database unreachable")
+
+
+async def test_an_unreachable_session_store_answers_503_with_retry_after(tmp_path: Path) -> None:
+    fleet = fleet_of(NO_FAULTS)
+    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    try:
+        await load_fleet(repo, fleet)
+        factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo))
+        endpoint = CwmpEndpoint(factory, authenticator=None, store=UnreachableStore())
+        clock = FakeClock(time.time())
+        async with running(endpoint) as url, aiohttp.ClientSession() as http:
+            inform = serialize_envelope(fleet.cpes[0].build_inform(at(clock)))
+            async with http.post(url, data=inform) as response:
+                assert response.status == 503
+                assert response.headers["Retry-After"] == "30"
+            async with http.post(url, data=b"", headers={"Cookie": f"{COOKIE_NAME}=x"}) as again:
+                assert again.status == 503
+        assert len(endpoint.registry) == 0
+    finally:
+        await repo.close()

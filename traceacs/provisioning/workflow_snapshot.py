@@ -59,7 +59,10 @@ class ProvisioningSnapshot:
     failure_message: str = ""
 
     def to_json(self) -> Json:
-        data = asdict(self)
+        # Shallow on purpose (not `asdict`, which deep-copies the trace: a snapshot is
+        # taken at every POST in shared mode); `rpc` is the only nested dataclass.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["rpc"] = asdict(self.rpc) if self.rpc is not None else None
         data["format"] = SNAPSHOT_FORMAT
         return data
 

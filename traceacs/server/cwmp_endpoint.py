@@ -187,14 +187,26 @@ class CwmpEndpoint:
             log.info("cwmp: unreadable request body: %s", type(exc).__name__)
             return web.Response(status=400, text="unreadable request body")
         now = self.clock()
-        session = await self._find(request, now)
-        if session is not None:
-            async with session.lock:
-                if not session.ended:
-                    response = await self._guarded(session, request, body, now)
-                    if response is not None:
-                        return await self._shared_after(session, response)
-        return await self._without_session(request, body, now)
+        try:
+            session = await self._find(request, now)
+            if session is not None:
+                async with session.lock:
+                    if not session.ended:
+                        response = await self._guarded(session, request, body, now)
+                        if response is not None:
+                            return await self._shared_after(session, response)
+            return await self._without_session(request, body, now)
+        except RepositoryError as exc:
+            if self.shared is None:
+                raise
+            # The shared session store is unreachable: the POST is refused, and a session
+            # whose new state could not be written is not continued from this copy.
+            log.warning("cwmp: session store unavailable: %s", type(exc).__name__)
+            return web.Response(
+                status=503,
+                text="session store unavailable",
+                headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+            )
 
     async def expire_sessions(self) -> int:
         """End every session silent for longer than its timeout; returns how many."""
@@ -559,6 +571,9 @@ class CwmpEndpoint:
             return response
         try:
             saved = await self.shared.save(session)
+        except RepositoryError:
+            self._drop_copy(session, in_use=True)
+            raise
         except SnapshotError as exc:
             log.error("cwmp: session %s cannot be shared: %s", session.session_id, exc)
             await self._end(session, "dropped", session.machine.last_activity)
