@@ -165,7 +165,11 @@ async def test_sessions_of_one_factory_share_its_config_cache(tmp_path: Path) ->
         assert isinstance(inform, m.Inform)
         await session.on_inform(inform, NOW)
         assert isinstance(await session.next_acs_request(NOW), m.SetParameterValues)
-        await made.restore("sess-1", session.snapshot())
-        assert (made._configs.misses, made._configs.hits) == (1, 1)
+        resumed = await made.restore("sess-1", session.snapshot())
+        # Built once, by the first session, into the factory's cache; the resumed
+        # session found it there by ParameterKey (no profile fetch, no rebuild).
+        assert (made._configs.misses, made._configs.hits) == (1, 0)
+        assert len(made._configs) == 1
+        assert resumed.snapshot()["config_key"] == session.snapshot()["config_key"]
     finally:
         await repo.close()

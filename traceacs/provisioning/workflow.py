@@ -477,6 +477,7 @@ class ProvisioningSession:
             rpc=rpc,
             config_key=self._config.parameter_key if self._config is not None else None,
             has_profile=self._profile is not None,
+            profile_version=self._profile.version if self._profile is not None else None,
             outcome=outcome_to_json(self._outcome),
             mismatches=self._mismatches,
             ended=self._ended,
@@ -514,16 +515,24 @@ class ProvisioningSession:
         self._ended = snap.ended
         self._failure_message = snap.failure_message
         if snap.has_profile or snap.config_key is not None:
-            await self._resume_config(snap.config_key)
+            await self._resume_config(snap.config_key, snap.profile_version)
         self._rpc = None
         if snap.rpc is not None:
             span = find_span(trace, snap.rpc.span_id)
             assert span is not None
             self._rpc = (self._pending_request(snap.rpc.method), span, snap.rpc.sent_at)
 
-    async def _resume_config(self, config_key: str | None) -> None:
+    async def _resume_config(self, config_key: str | None, version: str | None) -> None:
         if self._device is None or self._inform is None:
             raise SnapshotError("a profile without a device in the snapshot")
+        if config_key is not None:
+            try:
+                known = self._configs.known(ConfigTarget.from_inform(self._inform), config_key)
+            except ConfigBuildError:
+                known = None
+            if known is not None and known[0].version == version:
+                self._profile, self._config = known  # built here before: no fetch
+                return
         try:
             profile = await self._profiles.fetch(
                 self._device.customer_id, self._device.service_plan

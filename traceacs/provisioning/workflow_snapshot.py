@@ -11,7 +11,10 @@ What is deliberately absent:
   passwords). ``config_key`` (the config's ParameterKey, a hash) names the config; the
   resuming process fetches the profile again and rebuilds the config through its
   `ConfigCache`, and refuses to continue if the key no longer matches (the profile
-  changed while the session was paused: the next inform provisions the new one);
+  changed while the session was paused: the next inform provisions the new one). A
+  process that built that very config before (same target, ParameterKey and profile
+  version) takes it from its cache without fetching: the session then goes on with
+  the config it started with, as a session held in memory does;
 - the pending RPC itself: only its method, span and send time. The request is rebuilt
   from the config (SetParameterValues, GetParameterValues of the verified names);
 - device secrets (connection-request password, last values read).
@@ -53,6 +56,7 @@ class ProvisioningSnapshot:
     rpc: PendingRpc | None = None
     config_key: str | None = None
     has_profile: bool = False
+    profile_version: str | None = None
     outcome: Json | None = None
     mismatches: int = 0
     ended: bool = False
