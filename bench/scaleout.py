@@ -75,7 +75,11 @@ async def _attempts(url: str) -> dict[str, int]:
 
 @contextlib.contextmanager
 def acs_workers(
-    database_url: str, workers: int, data_dir: Path, env: Mapping[str, str]
+    database_url: str,
+    workers: int,
+    data_dir: Path,
+    env: Mapping[str, str],
+    session_store: str = "database",
 ) -> Iterator[list[str]]:
     """``traceacs serve --workers N`` on fixed base ports; yields the workers' URLs."""
     log_path = data_dir / "acs.log"
@@ -83,7 +87,7 @@ def acs_workers(
         sys.executable, "-m", "traceacs.cli", "serve",
         "--allow-unauthenticated-cpes",
         "--workers", str(workers),
-        "--session-store", "database",
+        "--session-store", session_store,
         "--cwmp-port", str(free_port_pair()),
         "--api-port", str(free_port_pair()),
         "--database-url", database_url,
@@ -138,39 +142,50 @@ def nginx(upstreams: list[str], prefix: Path) -> Iterator[Server]:
         server.stop()
 
 
-def measure(bench: Any, workers: int, env: Mapping[str, str], tmp: Path) -> dict[str, Any]:
+def measure(
+    bench: Any, workers: int, env: Mapping[str, str], tmp: Path, session_store: str = "database"
+) -> dict[str, Any]:
     """One measurement: N workers behind nginx on a fresh database."""
     a = bench.args
-    bench.progress(f"acs x{workers} behind nginx (bootstrap)")
+    bench.progress(f"acs x{workers} behind nginx (bootstrap, sessions in {session_store})")
     loadavg = os.getloadavg()[0]
     with fresh_database(admin_url()) as url:
         asyncio.run(_prepare_store(url, a.devices, a.seed))
-        data_dir = tmp / f"workers-{workers}"
+        data_dir = tmp / f"workers-{workers}-{session_store}"
         data_dir.mkdir()
         with (
-            acs_workers(url, workers, data_dir, env) as upstreams,
+            acs_workers(url, workers, data_dir, env, session_store) as upstreams,
             nginx(upstreams, data_dir / "nginx") as front,
         ):
-            result: dict[str, Any] = bench.loadgen(front.port, "bootstrap", front.pid)
+            result: dict[str, Any] = bench.loadgen(front.port, "bootstrap", 0)
         result["attempts_by_result"] = asyncio.run(_attempts(url))
-    for key in ("server_cpu_s", "server_cpu_share", "server_cpu_us_per_session"):
-        if key in result:  # measured on the nginx process: the balancer's own cost
-            result["nginx_" + key.removeprefix("server_")] = result.pop(key)
     result["workers"] = workers
+    result["session_store"] = session_store
     result["loadavg_1m_before"] = round(loadavg, 2)
     return result
 
 
 def run_scaleout(bench: Any, env: Mapping[str, str]) -> dict[str, Any]:
+    """1 and 2 processes with shared sessions, and 1 with in-process sessions (the
+    price of sharing), all in the same run."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="traceacs-scaleout-") as tmp:
         one = measure(bench, 1, env, Path(tmp))
         two = measure(bench, 2, env, Path(tmp))
-    base = one.get("sessions_per_s") or 0
+        memory = measure(bench, 1, env, Path(tmp), session_store="memory")
     return {
         "one_process": one,
         "two_processes": two,
-        "ratios": {"two_over_one": round(two["sessions_per_s"] / base, 3) if base else None},
+        "one_process_memory_sessions": memory,
+        "ratios": {
+            "two_over_one": _ratio(two, one),
+            "shared_over_memory_one_process": _ratio(one, memory),
+        },
         "note": "2 vCPUs shared with other work; see loadavg_1m_before of each measurement",
     }
+
+
+def _ratio(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
+    base = b.get("sessions_per_s") or 0
+    return round(a["sessions_per_s"] / base, 3) if base else None
