@@ -181,7 +181,7 @@ async def post(
         morsel = response.cookies.get(COOKIE_NAME)
         return (
             response.status,
-            decode(payload) if payload else None,
+            decode(payload) if payload and response.status == 200 else None,
             morsel.value if morsel else None,
             response.headers.get("X-TraceACS-Worker", ""),
         )
@@ -350,5 +350,92 @@ async def test_an_unreachable_session_store_answers_503_with_retry_after(tmp_pat
             async with http.post(url, data=b"", headers={"Cookie": f"{COOKIE_NAME}=x"}) as again:
                 assert again.status == 503
         assert len(endpoint.registry) == 0
+    finally:
+        await repo.close()
+
+
+class GatedStore:
+    """A view of a shared store whose next `save` waits for the test to open a gate."""
+
+    def __init__(self, store: MemorySessionStore) -> None:
+        self.store = store
+        self.saving = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gated = False
+
+    async def claim(self, session: StoredSession) -> bool:
+        return await self.store.claim(session)
+
+    async def load(self, key: str) -> StoredSession | None:
+        return await self.store.load(key)
+
+    async def for_device(self, device_key: str) -> StoredSession | None:
+        return await self.store.for_device(device_key)
+
+    async def save(self, session: StoredSession, expected_version: int) -> bool:
+        if self.gated:
+            self.saving.set()
+            await self.gate.wait()
+        return await self.store.save(session, expected_version)
+
+    async def take(self, key: str, version: int) -> bool:
+        return await self.store.take(key, version)
+
+    async def delete(self, key: str) -> None:
+        await self.store.delete(key)
+
+    async def expired(self, now: float, limit: int = 100) -> list[StoredSession]:
+        return await self.store.expired(now, limit)
+
+
+async def test_two_processes_answering_one_post_only_one_advances_the_session(
+    tmp_path: Path,
+) -> None:
+    """A CPE that gave up on a slow POST and sent it again to another process: the
+    slower process loses the compare-and-set and answers 503; the session goes on from
+    the winner's state."""
+    fleet = fleet_of(NO_FAULTS)
+    cpe = fleet.cpes[0]
+    clock = FakeClock(time.time())
+    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    try:
+        await load_fleet(repo, fleet)
+        shared = MemorySessionStore()
+        gated = GatedStore(shared)
+        endpoints = [
+            CwmpEndpoint(
+                ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo)),
+                authenticator=None,
+                clock=clock,
+                store=store,
+            )
+            for store in (gated, shared)
+        ]
+        async with (
+            running(endpoints[0], sweep_interval=3600) as url_a,
+            running(endpoints[1], sweep_interval=3600) as url_b,
+            aiohttp.ClientSession() as http,
+        ):
+            _, _, cookie, _ = await post(http, url_a, cpe.build_inform(at(clock)), None)
+            gated.gated = True
+            slow = asyncio.create_task(post(http, url_a, None, cookie))
+            await gated.saving.wait()  # a has answered in memory, not yet written
+            status, answer, _, _ = await post(http, url_b, None, cookie)
+            assert status == 200
+            assert answer is not None
+            assert isinstance(answer.body, m.SetParameterValues)
+            gated.gate.set()
+            status, _, _, _ = await slow
+            assert status == 503  # a lost the compare-and-set: its answer is void
+            assert len(endpoints[0].registry) == 0  # and its copy is gone
+
+            gated.gated = False
+            reply = cpe.handle(answer.body, at(clock))
+            status, answer, _, _ = await post(
+                http, url_a, m.Envelope(body=reply, namespace=cpe.namespace), cookie
+            )
+            assert status == 200  # a continues from b's state: GetParameterValues next
+            assert answer is not None
+            assert isinstance(answer.body, m.GetParameterValues)
     finally:
         await repo.close()
