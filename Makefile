@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	sh deploy/prometheus/ensure-promtool.sh
 	sh tests/console/ensure-chromium.sh
+	sh tests/scaleout/ensure-nginx.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

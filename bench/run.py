@@ -13,6 +13,8 @@ figure is reported next to a baseline measured in the same run:
   `FleetRunner` driving it (which generator to use, and why).
 * ``telemetry``: both sequences against the ACS with telemetry off, default and full
   tracing: on/off ratios.
+* ``scaleout``: bootstrap through nginx to 1 vs 2 ACS processes sharing PostgreSQL
+  (`bench.scaleout`): two/one ratio.
 
 Prints one JSON result and appends it to ``bench/results/<scenario>.jsonl``.
 """
@@ -31,7 +33,7 @@ from typing import Any
 from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
 
-SCENARIOS = ("periodic", "bootstrap", "floor", "telemetry")
+SCENARIOS = ("periodic", "bootstrap", "floor", "telemetry", "scaleout")
 TELEMETRY_MODES = ("off", "default", "full")
 
 
@@ -70,6 +72,15 @@ class Bench:
             "connection": "new TCP connection per session, keep-alive within it",
             "fleet": "tr181, no faults",
             "store": "sqlite (fresh temp dir per measurement)",
+            **(
+                {
+                    "store": "postgresql (fresh database per measurement), shared sessions",
+                    "balancer": "nginx round robin, keep-alive to workers, no stickiness",
+                    "pinning": "load generator only; ACS workers, nginx, PostgreSQL unpinned",
+                }
+                if a.scenario == "scaleout"
+                else {}
+            ),
         }
 
     def loadgen(
@@ -176,6 +187,12 @@ class Bench:
             "ratios": {"lean_over_fleetrunner": _ratio(periodic, fleetrunner)},
         }
 
+    def scaleout(self) -> dict[str, Any]:
+        from bench.scaleout import run_scaleout
+
+        with floor_server("sink", self.args.client_core) as sink:
+            return run_scaleout(self, telemetry_env("default", sink.port))
+
     def telemetry(self) -> dict[str, Any]:
         figures: dict[str, Any] = {}
         ratios: dict[str, float | None] = {}
@@ -242,6 +259,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bootstrap": bench.bootstrap,
         "floor": bench.floor_scenario,
         "telemetry": bench.telemetry,
+        "scaleout": bench.scaleout,
     }
     result = stamp(args.scenario, bench.parameters(), scenarios[args.scenario]())
     if not args.no_record:

@@ -21,6 +21,7 @@ from aiohttp import web
 from traceacs.config import Settings
 from traceacs.provisioning.repository import DeviceRepository
 from traceacs.provisioning.session_handler import SessionHandlerFactory
+from traceacs.provisioning.session_store import SessionStore
 from traceacs.server.cpe_auth import CpeAuthenticator, CpeCredentialStore, StaticCredentialStore
 from traceacs.server.cwmp_app import ENDPOINT_KEY, make_cwmp_application
 from traceacs.server.cwmp_endpoint import Clock, CwmpEndpoint, EndpointSettings
@@ -61,7 +62,9 @@ def build_cwmp_endpoint(
     *,
     credentials: CpeCredentialStore | None = None,
     clock: Clock = time.time,
+    sessions: SessionStore | None = None,
 ) -> CwmpEndpoint:
+    """The CWMP endpoint; with ``sessions``, its sessions live in that shared store."""
     return CwmpEndpoint(
         factory if factory is not None else AcceptAllHandlerFactory(),
         authenticator=build_authenticator(settings, credentials),
@@ -69,8 +72,10 @@ def build_cwmp_endpoint(
             session_timeout=settings.session_timeout,
             max_sessions=settings.max_sessions,
             secure_cookie=settings.tls,
+            worker_name=settings.worker_name,
         ),
         clock=clock,
+        store=sessions,
     )
 
 
@@ -80,9 +85,12 @@ def build_cwmp_app(
     *,
     credentials: CpeCredentialStore | None = None,
     clock: Clock = time.time,
+    sessions: SessionStore | None = None,
 ) -> web.Application:
     """The aiohttp application of the CWMP endpoint, ready to be served."""
-    endpoint = build_cwmp_endpoint(settings, factory, credentials=credentials, clock=clock)
+    endpoint = build_cwmp_endpoint(
+        settings, factory, credentials=credentials, clock=clock, sessions=sessions
+    )
     return make_cwmp_application(endpoint)
 
 
@@ -162,6 +170,7 @@ async def serve(
     metrics: CollectorRegistry | None = None,
     file_server: FileServer | None = None,
     stun_bindings: BindingTable | None = None,
+    sessions: SessionStore | None = None,
 ) -> None:
     """Serve the CWMP endpoint until ``stop`` is set; then end open sessions and return.
 
@@ -170,7 +179,7 @@ async def serve(
     no repository).
     ``on_ready`` / ``on_api_ready`` receive the listening URLs (useful with port 0).
     """
-    app = build_cwmp_app(settings, factory, credentials=credentials)
+    app = build_cwmp_app(settings, factory, credentials=credentials, sessions=sessions)
     if file_server is not None:
         file_server.add_routes(app)  # CPEs fetch firmware and upload backups here
     stun: StunListener | None = None
@@ -256,6 +265,7 @@ def run(
                 ),
                 stun_bindings=acs.stun_bindings,
                 on_ready=acs.use_listening_url,
+                sessions=acs.sessions,
             )
 
     try:

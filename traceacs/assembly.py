@@ -24,11 +24,13 @@ from traceacs.profiles.http import HttpProfileSource
 from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.repository import DeviceRepository, RepositoryError
 from traceacs.provisioning.session_handler import SessionHandlerFactory
+from traceacs.provisioning.session_store import SessionStore
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.storage.sessions import SqlSessionStore
 from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
 from traceacs.tasks.wiring import TaskWiring, build_task_wiring
 from traceacs.telemetry.setup import (
@@ -87,6 +89,8 @@ class Acs:
     stun_bindings: BindingTable
     connection_requests: ConnectionRequestRateLimiter
     tasks: TaskWiring | None = None
+    sessions: SessionStore | None = None
+    """The shared CWMP session store (``--session-store database``), else None."""
 
     @property
     def provisioning_telemetry(self) -> ProvisioningTelemetry | None:
@@ -175,6 +179,9 @@ async def open_acs(
             stun_bindings=BindingTable(),
             connection_requests=limiter,
             tasks=tasks,
+            sessions=(
+                SqlSessionStore(repository.db) if settings.session_store == "database" else None
+            ),
         )
         sweeper = (
             asyncio.create_task(_expire_stale_attempts(repository, clock, sweep_interval))

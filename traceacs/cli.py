@@ -80,6 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (SettingsError, ConfigurationError) as exc:
         print(f"traceacs serve: {exc}", file=sys.stderr)
         return 2
+    if settings.workers > 1:
+        from traceacs.workers import run_workers, serve_argv
+
+        return run_workers(settings, serve_argv())
     try:
         return run(settings)
     except OSError as exc:  # e.g. port in use, unreadable TLS key

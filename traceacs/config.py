@@ -27,6 +27,7 @@ DEFAULT_SESSION_TIMEOUT: Final = 30.0
 DEFAULT_MAX_SESSIONS: Final = 10_000
 DATABASE_FILE: Final = "traceacs.db"
 AUTH_MODES: Final[tuple[AuthMode, ...]] = ("basic", "digest", "both")
+SESSION_STORES: Final = ("memory", "database")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -57,6 +58,12 @@ class Settings:
     stun_port: int = 0
     connection_request_rate: float = 50.0
     bss_token: str | None = field(default=None, repr=False)
+    session_store: str = "memory"
+    """``memory``: CWMP sessions live in this process (one ACS process, or a balancer
+    with stickiness). ``database``: in the shared database, so any ACS process can
+    continue any session (scale-out behind a plain balancer; see README)."""
+    workers: int = 1
+    worker_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -73,6 +80,21 @@ class Settings:
             raise SettingsError("session timeout must be positive")
         if self.max_sessions < 1:
             raise SettingsError("max sessions must be at least 1")
+        if self.session_store not in SESSION_STORES:
+            raise SettingsError(f"session store must be one of {', '.join(SESSION_STORES)}")
+        if self.workers < 1:
+            raise SettingsError("workers must be at least 1")
+        if self.workers > 1:
+            if not self.database_url.startswith(("postgresql://", "postgres://")):
+                raise SettingsError(
+                    "--workers above 1 needs a shared PostgreSQL store "
+                    "(--database-url postgresql://...); SQLite has one writer process"
+                )
+            if self.cwmp_port == 0 or self.api_port == 0:
+                raise SettingsError(
+                    "--workers needs fixed base ports: worker i listens on CWMP port "
+                    "--cwmp-port + i and API port --api-port + i"
+                )
         if self.cpe_auth not in AUTH_MODES:
             raise SettingsError(f"CPE auth must be one of {', '.join(AUTH_MODES)}")
 
@@ -166,6 +188,25 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="connection requests per second at most, so bulk operations do not become "
         "a boot storm (env TRACEACS_CONNECTION_REQUEST_RATE; 50)",
     )
+    parser.add_argument(
+        "--session-store",
+        choices=SESSION_STORES,
+        help="where CWMP sessions live between POSTs: memory (this process) or database "
+        "(shared, so several ACS processes behind a plain balancer continue each other's "
+        "sessions) (env TRACEACS_SESSION_STORE; memory)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="run N ACS processes; worker i listens on --cwmp-port + i and --api-port + i "
+        "for a balancer in front (see deploy/nginx); needs --database-url postgresql://... "
+        "and implies --session-store database (env TRACEACS_WORKERS; 1)",
+    )
+    parser.add_argument(
+        "--worker-name",
+        help="name of this ACS process, sent in the X-TraceACS-Worker response header "
+        "(env TRACEACS_WORKER_NAME; set by --workers; default: none, no header)",
+    )
 
 
 # --------------------------------------------------------------------------- resolution
@@ -244,4 +285,7 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
             else 50.0
         ),
         bss_token=env.get("TRACEACS_BSS_TOKEN") or None,
+        session_store=get("session_store") or "memory",
+        workers=_int(workers, "workers") if (workers := get("workers")) else 1,
+        worker_name=get("worker_name") or "",
     )

@@ -75,3 +75,13 @@ def test_build_errors_are_not_cached() -> None:
             cache.get(bad, TR181)
     assert builder.calls == 2
     assert len(cache) == 0
+
+
+def test_a_config_is_known_by_target_and_parameter_key_until_evicted() -> None:
+    cache = ConfigCache(CountingBuilder(), max_entries=1)
+    config = cache.get(PROFILE, TR181)
+    assert cache.known(TR181, config.parameter_key) == (PROFILE, config)
+    assert cache.known(ConfigTarget("Device.", "00D09E", "Other"), config.parameter_key) is None
+    renamed = dataclasses.replace(PROFILE, wifi=WifiConfig("Renamed", "correct horse"))
+    cache.get(renamed, TR181)  # evicts the first config
+    assert cache.known(TR181, config.parameter_key) is None

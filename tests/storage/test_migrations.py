@@ -35,7 +35,9 @@ async def test_a_new_migration_is_applied_on_top(store_url: str) -> None:
     try:
         assert await apply_migrations(db) == [m.version for m in MIGRATIONS]
         extra = Migration(
-            len(MIGRATIONS) + 1, "test table", ("CREATE TABLE extra (id {id_pk}, note TEXT)",)
+            max(m.version for m in MIGRATIONS) + 1,
+            "test table",
+            ("CREATE TABLE extra (id {id_pk}, note TEXT)",),
         )
         assert await apply_migrations(db, (*MIGRATIONS, extra)) == [extra.version]
         assert await apply_migrations(db, (*MIGRATIONS, extra)) == []
@@ -49,7 +51,7 @@ async def test_a_failing_migration_leaves_nothing_behind(store_url: str) -> None
     try:
         await apply_migrations(db)
         broken = Migration(
-            len(MIGRATIONS) + 1,
+            max(m.version for m in MIGRATIONS) + 1,
             "half broken",
             ("CREATE TABLE half (id {id_pk})", "CREATE TABLE half (id {id_pk})"),
         )

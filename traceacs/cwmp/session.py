@@ -152,6 +152,23 @@ class CwmpSession:
         self.last_activity = now
         self._hold_requests = False
 
+    @classmethod
+    def resumed(
+        cls,
+        state: State,
+        *,
+        started_at: float,
+        last_activity: float,
+        timeout: float,
+        hold_requests: bool = False,
+    ) -> CwmpSession:
+        """A session in ``state`` as another process left it (shared session store)."""
+        session = cls(started_at, timeout=timeout)
+        session.state = state
+        session.last_activity = last_activity
+        session._hold_requests = hold_requests
+        return session
+
     @property
     def hold_requests(self) -> bool:
         """Whether the CPE's next message must not be a request (HoldRequests=1 sent)."""

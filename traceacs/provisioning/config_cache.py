@@ -31,6 +31,7 @@ class ConfigCache:
         self._entries: OrderedDict[tuple[ServiceProfile, ConfigTarget], DesiredConfig] = (
             OrderedDict()
         )
+        self._by_key: dict[tuple[ConfigTarget, str], tuple[ServiceProfile, DesiredConfig]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -44,9 +45,21 @@ class ConfigCache:
         self.misses += 1
         config = self._build(profile, target)
         self._entries[key] = config
+        self._by_key[(target, config.parameter_key)] = (profile, config)
         if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            (_, old_target), old = self._entries.popitem(last=False)
+            self._by_key.pop((old_target, old.parameter_key), None)
         return config
+
+    def known(
+        self, target: ConfigTarget, parameter_key: str
+    ) -> tuple[ServiceProfile, DesiredConfig] | None:
+        """The profile and config built here for ``target`` with that ParameterKey.
+
+        A session resumed in this process finds its config here without fetching the
+        profile again (the key is a hash of the whole config, secrets included).
+        """
+        return self._by_key.get((target, parameter_key))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -74,6 +74,16 @@ from traceacs.provisioning.session_handler import (
     SessionHandler,
     default_cpe_answer,
 )
+from traceacs.provisioning.session_snapshot import (
+    Json,
+    SnapshotError,
+    find_span,
+    inform_from_json,
+    inform_to_json,
+    span_id_of,
+    trace_from_json,
+    trace_to_json,
+)
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import (
     NoOpProvisioningTelemetry,
@@ -83,6 +93,16 @@ from traceacs.provisioning.telemetry_port import (
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
 from traceacs.provisioning.vendor_overrides import VendorOverrides
 from traceacs.provisioning.verify import find_mismatches
+from traceacs.provisioning.workflow_snapshot import (
+    PendingRpc,
+    ProvisioningSnapshot,
+    device_from_json,
+    device_to_json,
+    outcome_from_json,
+    outcome_to_json,
+    transfer_complete_from_json,
+    transfer_complete_to_json,
+)
 
 log = logging.getLogger("traceacs.provisioning")
 
@@ -136,7 +156,8 @@ class ProvisioningSession:
         firmware_files: FirmwareFiles | None = None,
     ) -> None:
         self._firmware_files = firmware_files
-        self._configs = configs or ConfigCache(settings.build_config)
+        # `is None`, not `or`: an empty cache is falsy (it has a length) and must be shared.
+        self._configs = configs if configs is not None else ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
         self._call_start = (0.0, 0.0)
         self._repo = repository
@@ -144,6 +165,7 @@ class ProvisioningSession:
         self._telemetry = telemetry
         self._settings = settings
         self._session_id = session_id
+        self._ids = ids
         self._trace = SessionTrace(trace_id=ids.new_trace_id())
         self._spans = TraceRecorder(self._trace, ids)
         self._root: SpanRecord | None = None
@@ -691,6 +713,119 @@ class ProvisioningSession:
             reason,
         )
 
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> Json:
+        """The state between two POSTs, for another ACS process (`ProvisioningSnapshot`)."""
+        if self._next_request is not None:
+            raise SnapshotError("a request is queued but not sent")
+        rpc = None
+        if self._rpc is not None:
+            request, span, sent_at = self._rpc
+            rpc = PendingRpc(request.method, span.span_id, sent_at)
+        return ProvisioningSnapshot(
+            trace=trace_to_json(self._trace),
+            root_span_id=span_id_of(self._root),
+            started_at=self._started_at,
+            inform=inform_to_json(self._inform),
+            device=device_to_json(self._device),
+            plan=self._plan.value,
+            attempt_id=self._attempt_id,
+            step=self._step.value if self._step is not None else None,
+            step_span_id=span_id_of(self._step_span),
+            step_durations=dict(self._step_durations),
+            rpc=rpc,
+            config_key=self._config.parameter_key if self._config is not None else None,
+            has_profile=self._profile is not None,
+            profile_version=self._profile.version if self._profile is not None else None,
+            outcome=outcome_to_json(self._outcome),
+            mismatches=self._mismatches,
+            ended=self._ended,
+            failure_message=self._failure_message,
+            transfer=self._transfer.to_details() if self._transfer is not None else None,
+            transfer_complete=transfer_complete_to_json(self._transfer_complete),
+            attempt_started_at=self._attempt_started_at,
+        ).to_json()
+
+    def release(self) -> None:
+        """This process stops holding the session (it goes on in another process)."""
+        self._telemetry.session_released()
+
+    async def resume(self, state: Json) -> None:
+        """Take over the state `snapshot` wrote (in this or another process).
+
+        The profile is fetched again and the config rebuilt (secrets are never in a
+        snapshot); a profile whose config changed meanwhile raises `SnapshotError`.
+        """
+        snap = ProvisioningSnapshot.from_json(state)
+        trace = trace_from_json(snap.trace)
+        self._trace = trace
+        self._spans = TraceRecorder(trace, self._ids)
+        self._root = find_span(trace, snap.root_span_id)
+        self._started_at = snap.started_at
+        self._inform = inform_from_json(snap.inform)
+        self._device = device_from_json(snap.device)
+        try:
+            self._plan = Plan(snap.plan)
+            self._step = Step(snap.step) if snap.step is not None else None
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
+        self._attempt_id = snap.attempt_id
+        self._step_span = find_span(trace, snap.step_span_id)
+        self._step_durations = dict(snap.step_durations)
+        self._outcome = outcome_from_json(snap.outcome)
+        self._mismatches = snap.mismatches
+        self._ended = snap.ended
+        self._failure_message = snap.failure_message
+        self._transfer = _transfer_from_json(snap.transfer)
+        self._transfer_complete = transfer_complete_from_json(snap.transfer_complete)
+        self._attempt_started_at = snap.attempt_started_at
+        if snap.has_profile or snap.config_key is not None:
+            await self._resume_config(snap.config_key, snap.profile_version)
+        self._rpc = None
+        if snap.rpc is not None:
+            span = find_span(trace, snap.rpc.span_id)
+            assert span is not None
+            self._rpc = (self._pending_request(snap.rpc.method), span, snap.rpc.sent_at)
+
+    async def _resume_config(self, config_key: str | None, version: str | None) -> None:
+        if self._device is None or self._inform is None:
+            raise SnapshotError("a profile without a device in the snapshot")
+        if config_key is not None:
+            try:
+                known = self._configs.known(ConfigTarget.from_inform(self._inform), config_key)
+            except ConfigBuildError:
+                known = None
+            if known is not None and known[0].version == version:
+                self._profile, self._config = known  # built here before: no fetch
+                return
+        try:
+            profile = await self._profiles.fetch(
+                self._device.customer_id, self._device.service_plan
+            )
+        except (ProfileNotFound, ProfileSourceUnavailable) as exc:
+            raise SnapshotError(f"profile unavailable on resume ({type(exc).__name__})") from None
+        self._profile = profile
+        if config_key is None:
+            return
+        config = self._build_config(profile)
+        if isinstance(config, _Failure) or config.parameter_key != config_key:
+            raise SnapshotError("the desired config changed while the session was paused")
+        self._config = config
+
+    def _pending_request(self, method: str) -> m.Message:
+        """The RPC the CPE is answering, rebuilt from the config (no secrets stored)."""
+        config = self._config
+        if config is not None and self._step is Step.PUSH_CONFIG and method == "SetParameterValues":
+            return m.SetParameterValues(config.parameters, parameter_key=config.parameter_key)
+        if config is not None and self._step is Step.VERIFY and method == "GetParameterValues":
+            return m.GetParameterValues(tuple(p.name for p in config.verifiable()))
+        transfer = self._transfer
+        if transfer is not None and self._step is Step.FIRMWARE and method == "Download":
+            # Without its URL (it carries a file token): only the answer's type matters.
+            return download_for(transfer.command_key, "", transfer.file_size)
+        raise SnapshotError(f"cannot resume a pending {method} in step {self._step}")
+
     # ------------------------------------------------------------------ helpers
 
     _failure_message = ""
@@ -873,6 +1008,15 @@ def _waiting_transfer(attempt: ProvisioningAttempt | None) -> FirmwareTransfer |
     return FirmwareTransfer.from_details(dict(attempt.details))
 
 
+def _transfer_from_json(data: Json | None) -> FirmwareTransfer | None:
+    if data is None:
+        return None
+    transfer = FirmwareTransfer.from_details(data)
+    if transfer is None:
+        raise SnapshotError("unreadable firmware transfer in a snapshot")
+    return transfer
+
+
 def _frozen_clock() -> float:
     """No clock injected: time stands still within one call (steps take 0 ms)."""
     return 0.0
@@ -950,3 +1094,10 @@ class ProvisioningHandlerFactory:
             self._configs,
             self._firmware_files,
         )
+
+    async def restore(self, session_id: str, state: Json) -> ProvisioningSession:
+        """The session's handler rebuilt from its snapshot (`ResumableHandlerFactory`)."""
+        session = self.new_session(session_id)
+        assert isinstance(session, ProvisioningSession)
+        await session.resume(state)
+        return session

@@ -18,6 +18,8 @@ from traceacs.server.cwmp_endpoint import CwmpEndpoint
 log = logging.getLogger("traceacs.server.cwmp")
 
 ENDPOINT_KEY = web.AppKey("cwmp_endpoint", CwmpEndpoint)
+WORKER_HEADER = "X-TraceACS-Worker"
+"""Names the ACS process that answered (set with ``traceacs serve --workers``)."""
 
 
 def sweep_interval_for(session_timeout: float) -> float:
@@ -57,6 +59,14 @@ def make_cwmp_application(
     async def end_open_sessions(app: web.Application) -> None:
         # on_cleanup runs after in-flight POSTs were answered (on_shutdown runs before).
         await endpoint.close_all("dropped")
+
+    worker = endpoint.settings.worker_name
+    if worker:
+
+        async def name_worker(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers[WORKER_HEADER] = worker
+
+        app.on_response_prepare.append(name_worker)
 
     app.cleanup_ctx.append(sweeper)
     app.on_cleanup.append(end_open_sessions)

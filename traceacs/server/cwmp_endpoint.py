@@ -55,14 +55,19 @@ from traceacs.cwmp.session import (
     State,
     TimedOut,
 )
+from traceacs.provisioning.repository import RepositoryError
 from traceacs.provisioning.session_handler import SessionEndReason, SessionHandlerFactory
+from traceacs.provisioning.session_snapshot import ResumableHandlerFactory, SnapshotError
+from traceacs.provisioning.session_store import SessionStore, StoredSession, cookie_key
 from traceacs.server.cpe_auth import AuthOutcome, CpeAuthenticator, username_names_device
 from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     LiveSession,
     SessionRegistry,
+    new_cookie,
     new_session_id,
 )
+from traceacs.server.shared_sessions import SharedSessions
 
 log = logging.getLogger("traceacs.server.cwmp")
 
@@ -83,6 +88,9 @@ class EndpointSettings:
     secure_cookie: bool = False
     body_read_timeout: float = 30.0
     """Seconds to receive a whole request body; a client that stalls gets 408."""
+    worker_name: str = ""
+    """When set, every CWMP response carries it in ``X-TraceACS-Worker`` (which process
+    of a scaled-out ACS answered; tests and operators behind a balancer read it)."""
 
 
 def negotiate_cwmp_version(supported: str | None) -> str | None:
@@ -140,12 +148,20 @@ class CwmpEndpoint:
         authenticator: CpeAuthenticator | None,
         settings: EndpointSettings | None = None,
         clock: Clock = time.time,
+        store: SessionStore | None = None,
     ) -> None:
         self.factory = factory
         self.authenticator = authenticator
         self.settings = settings if settings is not None else EndpointSettings()
         self.clock = clock
         self.registry = SessionRegistry()
+        self.shared: SharedSessions | None = None
+        if store is not None:
+            if not isinstance(factory, ResumableHandlerFactory):
+                raise TypeError(
+                    f"{type(factory).__name__} cannot resume sessions: no shared session store"
+                )
+            self.shared = SharedSessions(store, factory)
 
     # ------------------------------------------------------------------ entry
 
@@ -171,18 +187,32 @@ class CwmpEndpoint:
             log.info("cwmp: unreadable request body: %s", type(exc).__name__)
             return web.Response(status=400, text="unreadable request body")
         now = self.clock()
-        session = await self._find(request, now)
-        if session is not None:
-            async with session.lock:
-                if not session.ended:
-                    response = await self._guarded(session, request, body, now)
-                    if response is not None:
-                        return response
-        return await self._without_session(request, body, now)
+        try:
+            session = await self._find(request, now)
+            if session is not None:
+                async with session.lock:
+                    if not session.ended:
+                        response = await self._guarded(session, request, body, now)
+                        if response is not None:
+                            return await self._shared_after(session, response)
+            return await self._without_session(request, body, now)
+        except RepositoryError as exc:
+            if self.shared is None:
+                raise
+            # The shared session store is unreachable: the POST is refused, and a session
+            # whose new state could not be written is not continued from this copy.
+            log.warning("cwmp: session store unavailable: %s", type(exc).__name__)
+            return web.Response(
+                status=503,
+                text="session store unavailable",
+                headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+            )
 
     async def expire_sessions(self) -> int:
         """End every session silent for longer than its timeout; returns how many."""
         now = self.clock()
+        if self.shared is not None:
+            return await self._expire_shared(now)
         count = 0
         for session in self.registry.expired(now):
             if session.lock.locked():
@@ -192,15 +222,28 @@ class CwmpEndpoint:
         return count
 
     async def close_all(self, reason: SessionEndReason = "dropped") -> None:
-        """End every open session (server stopping)."""
+        """End every open session (server stopping).
+
+        With a shared store the sessions are not ended: their rows stay, and the CPEs'
+        next POSTs continue them in the other processes.
+        """
         now = self.clock()
         for session in self.registry:
-            await self._end(session, reason, now)
+            if self.shared is not None:
+                self._drop_copy(session)
+            else:
+                await self._end(session, reason, now)
 
     # ------------------------------------------------------------------ lookup
 
     async def _find(self, request: web.Request, now: float) -> LiveSession | None:
-        session = self.registry.find(session_cookie(request), request.transport)
+        cookie = session_cookie(request)
+        if self.shared is not None:
+            # By cookie only: behind a balancer one upstream connection carries many
+            # CPEs' POSTs, so a connection names no session (see README, Scaling out).
+            session = await self._find_shared(cookie, now) if cookie else None
+        else:
+            session = self.registry.find(cookie, request.transport)
         if session is not None and session.machine.is_expired(now) and not session.lock.locked():
             await self._end(session, "timeout", now)
             return None
@@ -251,7 +294,7 @@ class CwmpEndpoint:
                     loggable(device_key),
                 )
                 return self._fault(envelope, make_fault(REQUEST_DENIED))
-        busy = self.registry.for_device(device_key)
+        busy = self.registry.for_device(device_key) if self.shared is None else None
         if busy is not None and busy.machine.is_expired(now) and not busy.lock.locked():
             await self._end(busy, "timeout", now)
             busy = None
@@ -280,10 +323,16 @@ class CwmpEndpoint:
         now: float,
     ) -> web.StreamResponse:
         session_id = new_session_id()
+        cookie = new_cookie()
+        if self.shared is not None and not await self._claim(cookie, device_key, session_id, now):
+            log.info("cwmp: device %s in session elsewhere; answered 8005", loggable(device_key))
+            return self._fault(envelope, make_fault(RETRY_REQUEST))
         try:
             handler = self.factory.new_session(session_id)
         except Exception as exc:
             log.error("cwmp: session handler factory failed: %s", type(exc).__name__)
+            if self.shared is not None:
+                await self.shared.store.delete(cookie_key(cookie))
             return self._fault(envelope, make_fault(INTERNAL_ERROR))
         machine = CwmpSession(now, timeout=self.settings.session_timeout)
         machine.handle(InformReceived(), now)
@@ -294,6 +343,7 @@ class CwmpEndpoint:
             namespace=envelope.namespace,
             started_at=now,
             session_id=session_id,
+            cookie=cookie,
             event_codes=inform.event_codes,
         )
         session.connection = request.transport
@@ -321,7 +371,7 @@ class CwmpEndpoint:
                 httponly=True,
                 secure=self.settings.secure_cookie,
             )
-            return response
+            return await self._shared_after(session, response)
 
     # ------------------------------------------------------------------ in session
 
@@ -427,8 +477,13 @@ class CwmpEndpoint:
         await self._end(session, "dropped", now)
         return response
 
-    async def _end(self, session: LiveSession, reason: SessionEndReason, now: float) -> None:
-        """End ``session`` exactly once: state machine, registry, handler, log line."""
+    async def _end(
+        self, session: LiveSession, reason: SessionEndReason, now: float, *, claimed: bool = True
+    ) -> None:
+        """End ``session`` exactly once: state machine, registry, handler, log line.
+
+        With a shared store its row goes too (``claimed=False``: it never had one).
+        """
         if session.ended:
             return
         session.ended = True
@@ -436,6 +491,11 @@ class CwmpEndpoint:
             event = TimedOut() if reason == "timeout" else Aborted(reason)
             session.machine.handle(event, now)
         self.registry.remove(session)
+        if self.shared is not None and claimed and session.cookie:
+            try:
+                await self.shared.store.delete(cookie_key(session.cookie))
+            except RepositoryError as exc:  # the row expires; its sweep finds it ended
+                log.warning("cwmp: session %s: row not deleted: %s", session.session_id, exc)
         try:
             await session.handler.on_session_end(reason, now)
         except Exception as exc:
@@ -455,6 +515,116 @@ class CwmpEndpoint:
             session.cpe_requests,
             session.rpcs_sent,
         )
+
+    # ------------------------------------------------------------------ shared store
+
+    async def _find_shared(self, cookie: str, now: float) -> LiveSession | None:
+        """The session of a POST from the shared store; this process's copy if current."""
+        assert self.shared is not None
+        cached = self.registry.find(cookie, None)
+        row = await self.shared.load(cookie)
+        if row is not None and row.expires_at < now:
+            await self._end_row(row, now)  # ends it unless a sweeper already did
+            row = None
+        if row is None:  # ended (or expired) in another process
+            if cached is not None:
+                self._drop_copy(cached)
+            return None
+        if cached is not None and cached.version == row.version:
+            return cached
+        if cached is not None:
+            self._drop_copy(cached)  # advanced by another process since
+        try:
+            session = await self.shared.resume(row, cookie)
+        except SnapshotError as exc:
+            log.warning("cwmp: session %s cannot be resumed here: %s", row.session_id, exc)
+            return None
+        self.registry.add(session)
+        return session
+
+    async def _claim(self, cookie: str, device_key: str, session_id: str, now: float) -> bool:
+        """Take the device's row for a new session; a row past its expiry is ended first."""
+        assert self.shared is not None
+        expires_at = now + self.settings.session_timeout
+        if await self.shared.claim(cookie, device_key, session_id, expires_at):
+            self._forget_device_copy(device_key)
+            return True
+        holder = await self.shared.store.for_device(device_key)
+        if holder is None or holder.expires_at < now:
+            if holder is not None:
+                await self._end_row(holder, now)
+            if await self.shared.claim(cookie, device_key, session_id, expires_at):
+                self._forget_device_copy(device_key)
+                return True
+        return False
+
+    def _forget_device_copy(self, device_key: str) -> None:
+        cached = self.registry.for_device(device_key)
+        if cached is not None:
+            self._drop_copy(cached)
+
+    async def _shared_after(
+        self, session: LiveSession, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        """Write the session's new state after answering; a lost race answers 503."""
+        if self.shared is None or session.ended:
+            return response
+        try:
+            saved = await self.shared.save(session)
+        except RepositoryError:
+            self._drop_copy(session, in_use=True)
+            raise
+        except SnapshotError as exc:
+            log.error("cwmp: session %s cannot be shared: %s", session.session_id, exc)
+            await self._end(session, "dropped", session.machine.last_activity)
+            return web.Response(status=500, text="session state could not be saved")
+        if saved:
+            return response
+        log.warning("cwmp: session %s advanced in another process", session.session_id)
+        self._drop_copy(session, in_use=True)
+        return web.Response(
+            status=503,
+            text="session advanced elsewhere",
+            headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+        )
+
+    def _drop_copy(self, session: LiveSession, *, in_use: bool = False) -> None:
+        """Forget this process's copy of a shared session (it is not ended).
+
+        A copy answering a POST right now (locked) is kept unless its caller holds the
+        lock (``in_use``): that answer is written back with a compare-and-set, which
+        tells whether the copy was current.
+        """
+        if session.ended or (session.lock.locked() and not in_use):
+            return
+        session.ended = True
+        self.registry.remove(session)
+        SharedSessions.release(session)
+
+    async def _expire_shared(self, now: float) -> int:
+        """Drop stale copies; end the rows past their expiry (each by one process)."""
+        assert self.shared is not None
+        for cached in self.registry.expired(now):
+            if not cached.lock.locked():
+                self._drop_copy(cached)
+        count = 0
+        for row in await self.shared.store.expired(now):
+            if await self._end_row(row, now):
+                count += 1
+        return count
+
+    async def _end_row(self, row: StoredSession, now: float) -> bool:
+        """End the session of an expired row, if this process wins it (take)."""
+        assert self.shared is not None
+        if not await self.shared.store.take(row.key, row.version):
+            return False
+        try:
+            session = await self.shared.resume(row, "")
+        except SnapshotError as exc:
+            log.warning("cwmp: expired session %s not resumable: %s", row.session_id, exc)
+            return True
+        await self._end(session, "timeout", now, claimed=False)
+        return True
 
     # ------------------------------------------------------------------ responses
 

@@ -27,6 +27,11 @@ def new_session_id() -> str:
     return secrets.token_hex(8)
 
 
+def new_cookie() -> str:
+    """A session cookie: a bearer secret, never logged (stored only as its hash)."""
+    return secrets.token_urlsafe(32)
+
+
 @dataclass(eq=False)
 class LiveSession:
     """One CWMP session in progress: protocol state, handler and bookkeeping."""
@@ -37,7 +42,7 @@ class LiveSession:
     namespace: str
     started_at: float
     session_id: str = field(default_factory=new_session_id)
-    cookie: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    cookie: str = field(default_factory=new_cookie, repr=False)
     connection: object | None = field(default=None, repr=False)
     event_codes: tuple[str, ...] = ()
     rpcs_sent: int = 0
@@ -45,12 +50,14 @@ class LiveSession:
     last_response_was_fault: bool = False
     ended: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    _next_id: int = 0
+    version: int = 0
+    """The shared store's version this copy reflects (shared session mode only)."""
+    cwmp_ids_issued: int = 0
 
     def next_cwmp_id(self) -> str:
         """A fresh ``cwmp:ID`` for an RPC the ACS sends."""
-        self._next_id += 1
-        return f"{self.session_id}-{self._next_id}"
+        self.cwmp_ids_issued += 1
+        return f"{self.session_id}-{self.cwmp_ids_issued}"
 
 
 class SessionRegistry:

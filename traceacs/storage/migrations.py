@@ -223,6 +223,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             " WHERE result IS NULL AND deadline_at IS NOT NULL",
         ),
     ),
+    Migration(
+        6,
+        "shared CWMP sessions",
+        (
+            # One row per open CWMP session when ACS processes share sessions: the key
+            # is the SHA-256 of the cookie (no bearer secret stored), device_key is
+            # unique (one session per device across processes), version is the
+            # compare-and-set counter, state the JSON snapshot (no secrets).
+            """
+            CREATE TABLE cwmp_sessions (
+                session_key {key} PRIMARY KEY,
+                device_key {key} NOT NULL UNIQUE,
+                session_id TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                state TEXT NOT NULL
+            )""",
+            "CREATE INDEX cwmp_sessions_expires ON cwmp_sessions (expires_at)",
+        ),
+    ),
 )
 
 

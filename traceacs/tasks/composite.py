@@ -25,6 +25,12 @@ from traceacs.provisioning.session_handler import (
     SessionHandler,
     SessionHandlerFactory,
 )
+from traceacs.provisioning.session_snapshot import (
+    Json,
+    ResumableHandler,
+    ResumableHandlerFactory,
+    SnapshotError,
+)
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
 
@@ -53,6 +59,22 @@ class CompositeSessionHandler:
         root = getattr(self.provisioning, "root_span", None)
         if isinstance(trace, SessionTrace) and (root is None or isinstance(root, SpanRecord)):
             self.tasks.attach_trace(trace, root)
+
+    def snapshot(self) -> Json:
+        """Both handlers' state and whose RPC is pending (`ResumableHandler`)."""
+        if not isinstance(self.provisioning, ResumableHandler):
+            raise SnapshotError("the provisioning handler cannot be resumed elsewhere")
+        return {
+            "provisioning": self.provisioning.snapshot(),
+            "tasks": self.tasks.snapshot(),
+            "asked": self._asked,
+            "provisioning_done": self._provisioning_done,
+            "refused": self._refused,
+        }
+
+    def release(self) -> None:
+        if isinstance(self.provisioning, ResumableHandler):
+            self.provisioning.release()
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
         if isinstance(request, m.TransferComplete):
@@ -92,6 +114,32 @@ class CompositeHandlerFactory:
     def __init__(self, provisioning: SessionHandlerFactory, tasks: TaskHandlerFactory) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
+
+    async def restore(self, session_id: str, state: Json) -> SessionHandler:
+        """The composite handler as `CompositeSessionHandler.snapshot` left it."""
+        if not isinstance(self.provisioning, ResumableHandlerFactory):
+            raise SnapshotError("the provisioning handlers cannot be resumed elsewhere")
+        try:
+            provisioning = await self.provisioning.restore(session_id, state["provisioning"])
+            trace = getattr(provisioning, "trace", None)
+            root = getattr(provisioning, "root_span", None)
+            shared = isinstance(trace, SessionTrace) and not state["refused"]
+            tasks = await self.tasks.restore(
+                session_id,
+                state["tasks"],
+                trace=trace if shared else None,
+                root=root if shared and isinstance(root, SpanRecord) else None,
+            )
+            handler = CompositeSessionHandler(provisioning, tasks)
+            asked = state["asked"]
+            if asked not in (None, "provisioning", "tasks"):
+                raise SnapshotError(f"unknown handler {asked!r} in a snapshot")
+            handler._asked = asked
+            handler._provisioning_done = bool(state["provisioning_done"])
+            handler._refused = bool(state["refused"])
+        except (KeyError, TypeError) as exc:
+            raise SnapshotError(f"unreadable session snapshot: {exc!r}") from None
+        return handler
 
     def new_session(self, session_id: str) -> SessionHandler:
         return CompositeSessionHandler(

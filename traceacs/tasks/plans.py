@@ -57,8 +57,10 @@ class TaskPlan:
     transfer_url: str = ""
     file_size: int = 0
     file_name: str = ""
-    _pending: list[str] = field(default_factory=list)
-    _read: list[m.ParameterValueStruct] = field(default_factory=list)
+    pending_names: list[str] = field(default_factory=list)
+    """A refresh's parameter names not read yet (batches still to send)."""
+    read_values: list[m.ParameterValueStruct] = field(default_factory=list)
+    """A refresh's values read so far."""
 
     def first(self) -> m.Message:
         task, args = self.task, self.task.arguments
@@ -104,13 +106,13 @@ class TaskPlan:
             return Faulted(response.fault_code, text)
         match response:
             case m.GetParameterValuesResponse(parameters=params) if self.refreshing:
-                self._read.extend(params)
+                self.read_values.extend(params)
                 return self._next_batch()
             case m.GetParameterValuesResponse(parameters=params):
                 return Done({"parameterValues": values_json(params)})
             case m.GetParameterNamesResponse(parameters=infos):
-                self._pending = [i.name for i in infos if not i.name.endswith(".")]
-                if not self._pending:
+                self.pending_names = [i.name for i in infos if not i.name.endswith(".")]
+                if not self.pending_names:
                     return Done({"parameterValues": []})
                 return self._next_batch()
             case m.SetParameterValuesResponse(status=status):
@@ -126,12 +128,25 @@ class TaskPlan:
                 return Done(result) if status == 0 else Waiting(result)
         return Faulted(None, f"unexpected {response.method} in answer to {request.method}")
 
+    def request_for(self, method: str) -> m.Message:
+        """The pending RPC of a resumed session, rebuilt from the task (never stored).
+
+        A resumed plan uses the request only for its method (metrics, error text), so
+        a refresh's batch is rebuilt without its names and a transfer without its URL.
+        """
+        first = self.first()
+        if first.method == method:
+            return first
+        if method == "GetParameterValues" and self.refreshing:
+            return m.GetParameterValues(())
+        raise ValueError(f"task {self.task.name!r} sends no {method}")
+
     @property
     def refreshing(self) -> bool:
         return self.task.name == "refreshObject"
 
     def _next_batch(self) -> Step:
-        if not self._pending:
-            return Done({"parameterValues": values_json(tuple(self._read))})
-        batch, self._pending = self._pending[:GPV_BATCH], self._pending[GPV_BATCH:]
+        if not self.pending_names:
+            return Done({"parameterValues": values_json(tuple(self.read_values))})
+        batch, self.pending_names = self.pending_names[:GPV_BATCH], self.pending_names[GPV_BATCH:]
         return m.GetParameterValues(tuple(batch))

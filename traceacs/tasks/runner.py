@@ -26,11 +26,28 @@ from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import make_fault
 from traceacs.provisioning.repository import RepositoryError
 from traceacs.provisioning.session_handler import SessionEndReason
+from traceacs.provisioning.session_snapshot import (
+    Json,
+    SnapshotError,
+    find_span,
+    inform_from_json,
+    inform_to_json,
+    span_id_of,
+    trace_from_json,
+    trace_to_json,
+)
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import NoOpProvisioningTelemetry, ProvisioningTelemetry
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
-from traceacs.tasks.model import ENDS_SESSION, Task, TaskRetryPolicy, TaskStatus, task_id_of
-from traceacs.tasks.plans import Done, Faulted, TaskPlan, Waiting
+from traceacs.tasks.model import (
+    ENDS_SESSION,
+    Task,
+    TaskRetryPolicy,
+    TaskStatus,
+    task_id_of,
+    to_parameter,
+)
+from traceacs.tasks.plans import Done, Faulted, TaskPlan, Waiting, values_json
 from traceacs.tasks.store import TaskStore
 
 log = logging.getLogger("traceacs.tasks")
@@ -200,6 +217,94 @@ class TaskSession:
             # Balanced at once: this trace is not a second session, only its export.
             self._telemetry.session_started()
             self._telemetry.session_finished(self._trace, None)
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> Json:
+        """The task side's state between two POSTs (tasks by id, no arguments, no URLs).
+
+        A shared trace is not written here: the composite handler re-attaches it.
+        """
+        if self._next is not None:
+            raise SnapshotError("a task request is queued but not sent")
+        plan = None
+        if self._plan is not None:
+            plan = {
+                "task_id": self._plan.task.id,
+                "parameter_key": self._plan.parameter_key,
+                "file_size": self._plan.file_size,
+                "file_name": self._plan.file_name,
+                "pending": list(self._plan.pending_names),
+                "read": values_json(tuple(self._plan.read_values)),
+            }
+        rpc = None
+        if self._rpc is not None:
+            request, span, sent_at = self._rpc
+            rpc = {"method": request.method, "span_id": span.span_id, "sent_at": sent_at}
+        own = self._own_trace and self._trace is not None
+        return {
+            "inform": inform_to_json(self._inform),
+            "own_trace": trace_to_json(self._trace) if own and self._trace else None,
+            "root_span_id": span_id_of(self._root) if own else None,
+            "queue": None if self._queue is None else [t.id for t in self._queue],
+            "stopped": self._stopped,
+            "plan": plan,
+            "task_span_id": span_id_of(self._task_span),
+            "rpc": rpc,
+            "tasks_run": self.tasks_run,
+            "ended": self._ended,
+        }
+
+    async def resume(self, state: Json) -> None:
+        """Take over `snapshot`'s state; call `attach_trace` first for a shared trace."""
+        try:
+            self._inform = inform_from_json(state["inform"])
+            if state["own_trace"] is not None:
+                self._trace = trace_from_json(state["own_trace"])
+                self._own_trace = True
+                self._root = find_span(self._trace, state["root_span_id"])
+            if state["queue"] is not None:
+                self._queue = [t for t in [await self._reread(i) for i in state["queue"]] if t]
+            self._stopped = bool(state["stopped"])
+            self.tasks_run = int(state["tasks_run"])
+            self._ended = bool(state["ended"])
+            if state["plan"] is not None:
+                self._plan = await self._resume_plan(state["plan"])
+            trace = self._trace
+            span_id = state["task_span_id"]
+            self._task_span = find_span(trace, span_id) if trace else None
+            rpc = state["rpc"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"unreadable task snapshot: {exc!r}") from None
+        if rpc is not None:
+            span = find_span(trace, rpc["span_id"]) if trace else None
+            if span is None or self._plan is None:
+                raise SnapshotError("a pending task RPC without its span or task")
+            try:
+                request = self._plan.request_for(str(rpc["method"]))
+            except ValueError as exc:
+                raise SnapshotError(str(exc)) from None
+            self._rpc = (request, span, float(rpc["sent_at"]))
+
+    async def _reread(self, task_id: int) -> Task | None:
+        try:
+            return await self._store.get_task(task_id)
+        except RepositoryError as exc:
+            raise SnapshotError(f"cannot read task {task_id}: {type(exc).__name__}") from None
+
+    async def _resume_plan(self, data: Json) -> TaskPlan:
+        task = await self._reread(int(data["task_id"]))
+        if task is None:
+            raise SnapshotError("the running task was deleted")
+        plan = TaskPlan(
+            task,
+            parameter_key=str(data["parameter_key"]),
+            file_size=int(data["file_size"]),
+            file_name=str(data["file_name"]),
+        )
+        plan.pending_names = [str(n) for n in data["pending"]]
+        plan.read_values = [to_parameter(*item) for item in data["read"]]
+        return plan
 
     # ------------------------------------------------------------------ tasks
 
@@ -398,6 +503,21 @@ class TaskHandlerFactory:
             policy=self._policy,
             listener=self._notify,
         )
+
+    async def restore(
+        self,
+        session_id: str,
+        state: Json,
+        *,
+        trace: SessionTrace | None = None,
+        root: SpanRecord | None = None,
+    ) -> TaskSession:
+        """A `TaskSession` as its snapshot left it, recording into ``trace`` if given."""
+        session = self.new_session(session_id)
+        if trace is not None:
+            session.attach_trace(trace, root)
+        await session.resume(state)
+        return session
 
     def _notify(self, task: Task) -> None:
         if self.listener is not None:
