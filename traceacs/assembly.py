@@ -143,6 +143,7 @@ async def open_acs(
             file_tokens=file_tokens,
             limiter=limiter,
             public_url=settings.public_url,
+            repository=repository,
         )
         acs = Acs(
             settings,
@@ -165,6 +166,8 @@ async def open_acs(
             yield acs
         finally:
             await acs.files.close()
+            if tasks.bulk is not None:
+                await tasks.bulk.close()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -211,6 +211,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX tasks_device_status ON tasks (device_id, status, next_attempt_at)",
         ),
     ),
+    Migration(
+        5,
+        "bulk task jobs",
+        (
+            # One row per bulk job; its tasks point back to it (progress is counted there).
+            # The filters are kept as given (JSON), for the record; the task body as JSON.
+            """
+            CREATE TABLE bulk_jobs (
+                id {id_pk},
+                name TEXT NOT NULL,
+                arguments TEXT NOT NULL DEFAULT '{}',
+                filters TEXT NOT NULL DEFAULT '{}',
+                rate DOUBLE PRECISION NOT NULL CHECK (rate > 0),
+                connection_request INTEGER NOT NULL DEFAULT 0,
+                matched INTEGER NOT NULL DEFAULT 0,
+                created_at DOUBLE PRECISION NOT NULL,
+                starts_at DOUBLE PRECISION NOT NULL
+            )""",
+            # No foreign key: a job's tasks outlive nothing, and SQLite cannot add one here.
+            "ALTER TABLE tasks ADD COLUMN bulk_id BIGINT",
+            "CREATE INDEX tasks_bulk_status ON tasks (bulk_id, status)",
+        ),
+    ),
 )
 
 

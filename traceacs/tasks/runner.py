@@ -29,6 +29,7 @@ from traceacs.provisioning.session_handler import SessionEndReason
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import NoOpProvisioningTelemetry, ProvisioningTelemetry
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
+from traceacs.tasks.dispatch_gate import DispatchGate
 from traceacs.tasks.model import ENDS_SESSION, Task, TaskRetryPolicy, TaskStatus, task_id_of
 from traceacs.tasks.plans import Done, Faulted, TaskPlan, Waiting
 from traceacs.tasks.store import TaskStore
@@ -76,8 +77,10 @@ class TaskSession:
         urls: TransferUrls | None = None,
         policy: TaskRetryPolicy | None = None,
         listener: TaskListener | None = None,
+        gate: DispatchGate | None = None,
     ) -> None:
         self._session_id = session_id
+        self._gate = gate
         self._store = store
         self._telemetry = telemetry
         self._ids = ids
@@ -218,6 +221,13 @@ class TaskSession:
                 self._queue = []
         while self._queue:
             task = self._queue.pop(0)
+            if self._gate is not None and task.bulk_id is not None:
+                admission = await self._gate.admit(task, now)
+                if not admission.admitted:
+                    # Not this job's turn yet: due at its turn, the job's driver wakes it.
+                    await self._save(task.deferred(admission.at, now), now)
+                    continue
+                now = max(now, admission.at)
             recorder = self._recorder(now)
             assert self._trace is not None
             started = task.started(now, self._trace.trace_id)
@@ -229,6 +239,7 @@ class TaskSession:
                     "cpe.task.id": task.id,
                     "cpe.task.name": task.name,
                     "cpe.task.attempt": started.attempts,
+                    **({"cpe.task.bulk_id": task.bulk_id} if task.bulk_id is not None else {}),
                 },
             )
             self._trace.changed_something = True
@@ -380,8 +391,10 @@ class TaskHandlerFactory:
         urls: TransferUrls | None = None,
         policy: TaskRetryPolicy | None = None,
         listener: TaskListener | None = None,
+        gate: DispatchGate | None = None,
     ) -> None:
         self.store = store
+        self.gate = gate
         self._telemetry = telemetry or NoOpProvisioningTelemetry()
         self._ids = ids or RandomIds()
         self._urls = urls
@@ -397,6 +410,7 @@ class TaskHandlerFactory:
             urls=self._urls,
             policy=self._policy,
             listener=self._notify,
+            gate=self.gate,
         )
 
     def _notify(self, task: Task) -> None:

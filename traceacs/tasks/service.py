@@ -70,22 +70,40 @@ class TaskService:
             device.oui, device.serial_number, name, canonical, self._clock()
         )
 
-    async def wake(self, device: Device) -> ConnectionRequestResult:
-        """Ask the device to open a session now (never raises for network trouble)."""
+    async def wake(
+        self,
+        device: Device,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        paced: bool = False,
+    ) -> ConnectionRequestResult:
+        """Ask the device to open a session now (never raises for network trouble).
+
+        ``session``: an HTTP client session to reuse (a bulk job's); else one of its own.
+        ``paced``: the caller keeps its own rate (a bulk job), the limiter is not asked.
+        """
         url = device.connection_request_url
         if not url:
             return ConnectionRequestResult(
                 ConnectionRequestOutcome.UNREACHABLE, detail="no ConnectionRequestURL known yet"
             )
-        await self.limiter.acquire()
+        if not paced:
+            await self.limiter.acquire()
+        if session is not None:
+            return await self._send(device, url, session)
         async with aiohttp.ClientSession() as http:
-            return await send_connection_request(
-                url,
-                device.connection_request_username or "",
-                device.connection_request_password or "",
-                session=http,
-                timeout=self._cr_timeout,
-            )
+            return await self._send(device, url, http)
+
+    async def _send(
+        self, device: Device, url: str, http: aiohttp.ClientSession
+    ) -> ConnectionRequestResult:
+        return await send_connection_request(
+            url,
+            device.connection_request_username or "",
+            device.connection_request_password or "",
+            session=http,
+            timeout=self._cr_timeout,
+        )
 
     async def wait(self, task_id: int, timeout: float) -> Task | None:
         """The task once done or failed, or as it is when ``timeout`` runs out."""

@@ -10,12 +10,16 @@ from dataclasses import dataclass
 
 from traceacs.files.store import FileStore
 from traceacs.files.tokens import FileAccessTokens
+from traceacs.provisioning.repository import DeviceRepository
 from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
+from traceacs.storage.bulk_tasks import SqlBulkStore
 from traceacs.storage.database import Database
 from traceacs.storage.tasks import SqlTaskStore
+from traceacs.tasks.bulk_service import BulkTaskService
 from traceacs.tasks.composite import CompositeHandlerFactory
+from traceacs.tasks.dispatch_gate import PacedDispatchGate
 from traceacs.tasks.runner import TaskHandlerFactory
 from traceacs.tasks.service import TaskService, TaskSignal
 from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
@@ -27,6 +31,8 @@ class TaskWiring:
     """Provisioning then tasks: the factory the CWMP endpoint is given."""
     service: TaskService
     """For the API (`make_api_application(..., task_service=)`) and bulk operations."""
+    bulk: BulkTaskService | None
+    """Bulk jobs (None without the device repository); its rate gate is in ``factory``."""
     public_url: PublicUrl
     """Set it to the CWMP URL once listening when ``--public-url`` was not given."""
 
@@ -40,8 +46,10 @@ def build_task_wiring(
     file_tokens: FileAccessTokens,
     limiter: ConnectionRequestRateLimiter,
     public_url: str | None,
+    repository: DeviceRepository | None = None,
 ) -> TaskWiring:
     store = SqlTaskStore(db)
+    bulk_store = SqlBulkStore(db)
     signal = TaskSignal()
     base = PublicUrl(public_url)
     tasks = TaskHandlerFactory(
@@ -49,9 +57,12 @@ def build_task_wiring(
         telemetry=telemetry,
         urls=FileStoreUrls(files, file_tokens, base),
         listener=signal,
+        gate=PacedDispatchGate(bulk_store),
     )
+    service = TaskService(store, limiter=limiter, signal=signal)
     return TaskWiring(
         factory=CompositeHandlerFactory(provisioning, tasks),
-        service=TaskService(store, limiter=limiter, signal=signal),
+        service=service,
+        bulk=None if repository is None else BulkTaskService(bulk_store, repository, service),
         public_url=base,
     )

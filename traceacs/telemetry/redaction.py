@@ -55,6 +55,7 @@ ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
         "cpe.task.phase",
         "cpe.task.started_trace_id",
         "cpe.task.next_attempt_in_s",
+        "cpe.task.bulk_id",
     }
 )
 """Every span attribute key the workflow may set; anything else is dropped."""

@@ -9,6 +9,7 @@ from aiohttp import web
 from traceacs.server.api import (
     attempts,
     audit,
+    bulk_tasks,
     devices,
     failures,
     inventory,
@@ -28,6 +29,7 @@ from traceacs.server.api.middleware import (
     error_middleware,
 )
 from traceacs.server.console import add_console_routes
+from traceacs.tasks.bulk_service import BulkTaskService
 from traceacs.tasks.service import TaskService
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # an inventory CSV of a few hundred thousand rows
@@ -57,15 +59,24 @@ ROUTES: Final[tuple[tuple[str, str, Handler, Access], ...]] = (
     ("GET", "/api/audit", audit.list_audit, "write"),
     ("POST", "/api/devices/{serial}/tasks", tasks.add_task, "write"),
     ("GET", "/api/devices/{serial}/tasks", tasks.device_tasks, "read"),
+    ("POST", "/api/tasks/bulk", bulk_tasks.start_bulk, "write"),
+    ("GET", "/api/tasks/bulk/{id}", bulk_tasks.get_bulk, "read"),
     ("GET", "/api/tasks/{id}", tasks.get_task, "read"),
     ("DELETE", "/api/tasks/{id}", tasks.delete_task, "write"),
 )
 
 
 def make_api_application(
-    context: ApiContext, *, task_service: TaskService | None = None
+    context: ApiContext,
+    *,
+    task_service: TaskService | None = None,
+    bulk_service: BulkTaskService | None = None,
 ) -> web.Application:
-    """``task_service``: the ACS's (shared rate limiter); by default one over the store."""
+    """``task_service``: the ACS's (shared rate limiter); by default one over the store.
+
+    ``bulk_service``: the ACS's; by default one over the store, whose running jobs stop
+    when the application is cleaned up.
+    """
     app = web.Application(
         middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
     )
@@ -73,6 +84,15 @@ def make_api_application(
     service = task_service or tasks.task_service_for(context)
     if service is not None:
         app[tasks.TASKS_KEY] = service
+    bulk = bulk_service or bulk_tasks.bulk_service_for(context)
+    if bulk is not None:
+        app[bulk_tasks.BULK_KEY] = bulk
+        if bulk_service is None:
+
+            async def stop_bulk_jobs(_: web.Application) -> None:
+                await bulk.close()
+
+            app.on_cleanup.append(stop_bulk_jobs)
     access: dict[web.AbstractRoute, Access] = {}
     for method, path, handler, needed in ROUTES:
         access[app.router.add_route(method, path, handler)] = needed
