@@ -107,8 +107,9 @@ class BulkTaskService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def drive(self, job: BulkJob) -> None:
-        """Wake each device at its release time, then re-wake what is left due."""
+    async def drive(self, job: BulkJob, *, follow: bool = True) -> None:
+        """Wake each device at its release time, then (``follow``) re-wake what is left
+        due until the job is finished or its grace time is over."""
         if not job.connection_request or job.matched == 0:
             return
         wakes: dict[int, tuple[int, float]] = {}  # task id -> (wakes sent, due time then)
@@ -144,6 +145,8 @@ class BulkTaskService:
                         sent = asyncio.create_task(self._wake(task, http, limit, failed))
                         pending.add(sent)
                         sent.add_done_callback(pending.discard)
+                    if not follow:
+                        break
                     current = await self.store.get_job(job.id)
                     if current is None or current.progress.queued == 0:
                         break  # running tasks finish in their sessions: no wake needed

@@ -6,8 +6,10 @@ to the task session. ``next_acs_request`` asks provisioning; once provisioning r
 None it asks the tasks, and once both are done the session ends. Each CPE response goes
 to whichever handler sent the last request; TransferComplete requests go to the task
 session (which ignores CommandKeys that are not its own) and to provisioning (firmware
-upgrades it may start later). ``on_session_end`` goes to the tasks first, so that their
-spans are closed before provisioning exports the shared trace.
+upgrades it may start later). A session that a connection request of ours caused gets
+a link to that request's span (`traceacs.tasks.wake_trace`). ``on_session_end`` goes
+to the tasks first, so that their spans are closed before provisioning exports the
+shared trace.
 
 The shared trace: when the provisioning handler exposes ``trace`` (a `SessionTrace`)
 and ``root_span`` (its ``cpe.inform`` span or None), the task spans are recorded into
@@ -27,14 +29,21 @@ from traceacs.provisioning.session_handler import (
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
+from traceacs.tasks.wake_trace import CONNECTION_REQUEST_EVENT, ConnectionRequestTraces
 
 
 class CompositeSessionHandler:
     """Provisioning, then tasks, in one CWMP session (a `SessionHandler`)."""
 
-    def __init__(self, provisioning: SessionHandler, tasks: TaskSession) -> None:
+    def __init__(
+        self,
+        provisioning: SessionHandler,
+        tasks: TaskSession,
+        wakes: ConnectionRequestTraces | None = None,
+    ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
+        self._wakes = wakes
         self._asked: Literal["provisioning", "tasks"] | None = None
         self._provisioning_done = False
         self._refused = False
@@ -44,15 +53,28 @@ class CompositeSessionHandler:
         if isinstance(answer, m.CwmpFault):
             self._refused = True
             return answer
-        self._share_trace()
+        root = self._share_trace()
+        if root is not None and self._wakes is not None:
+            self._link_connection_request(inform, root, now)
         await self.tasks.on_inform(inform, now)
         return answer
 
-    def _share_trace(self) -> None:
+    def _share_trace(self) -> SpanRecord | None:
         trace = getattr(self.provisioning, "trace", None)
         root = getattr(self.provisioning, "root_span", None)
         if isinstance(trace, SessionTrace) and (root is None or isinstance(root, SpanRecord)):
             self.tasks.attach_trace(trace, root)
+            return root
+        return None
+
+    def _link_connection_request(self, inform: m.Inform, root: SpanRecord, now: float) -> None:
+        """A session woken by our connection request links to that request's span."""
+        if self._wakes is None or CONNECTION_REQUEST_EVENT not in inform.event_codes:
+            return
+        device = inform.device_id
+        reference = self._wakes.take(device.oui, device.serial_number, now)
+        if reference is not None:
+            self._wakes.link(root, reference, now)
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
         if isinstance(request, m.TransferComplete):
@@ -89,11 +111,19 @@ class CompositeSessionHandler:
 class CompositeHandlerFactory:
     """Creates a `CompositeSessionHandler` per CWMP session (a `SessionHandlerFactory`)."""
 
-    def __init__(self, provisioning: SessionHandlerFactory, tasks: TaskHandlerFactory) -> None:
+    def __init__(
+        self,
+        provisioning: SessionHandlerFactory,
+        tasks: TaskHandlerFactory,
+        wakes: ConnectionRequestTraces | None = None,
+    ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
+        self.wakes = wakes
 
     def new_session(self, session_id: str) -> SessionHandler:
         return CompositeSessionHandler(
-            self.provisioning.new_session(session_id), self.tasks.new_session(session_id)
+            self.provisioning.new_session(session_id),
+            self.tasks.new_session(session_id),
+            self.wakes,
         )

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from traceacs.provisioning.device import Device
+from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.server.connection_request import (
     ConnectionRequestOutcome,
     ConnectionRequestRateLimiter,
@@ -27,6 +28,7 @@ from traceacs.server.connection_request import (
 )
 from traceacs.tasks.model import Task, validate_task
 from traceacs.tasks.store import TaskStore
+from traceacs.tasks.wake_trace import ConnectionRequestTraces
 
 POLL_SECONDS = 0.25
 
@@ -56,8 +58,14 @@ class TaskService:
         signal: TaskSignal | None = None,
         clock: Callable[[], float] = time.time,
         connection_request_timeout: float = 10.0,
+        telemetry: ProvisioningTelemetry | None = None,
+        wakes: ConnectionRequestTraces | None = None,
     ) -> None:
+        """``telemetry`` + ``wakes``: each connection request becomes a span, linked from
+        the session it causes (`traceacs.tasks.wake_trace`); without them, untraced."""
         self.store = store
+        self._telemetry = telemetry
+        self.wakes = wakes
         self.limiter = limiter or ConnectionRequestRateLimiter(50.0, burst=50, now=time.monotonic())
         self.signal = signal or TaskSignal()
         self._clock = clock
@@ -97,13 +105,22 @@ class TaskService:
     async def _send(
         self, device: Device, url: str, http: aiohttp.ClientSession
     ) -> ConnectionRequestResult:
-        return await send_connection_request(
+        started = self._clock()
+        result = await send_connection_request(
             url,
             device.connection_request_username or "",
             device.connection_request_password or "",
             session=http,
             timeout=self._cr_timeout,
         )
+        if self.wakes is not None and self._telemetry is not None:
+            trace = self.wakes.record(
+                device.oui, device.serial_number, result, started, self._clock()
+            )
+            # Balanced at once: the request's trace is exported, it is no session.
+            self._telemetry.session_started()
+            self._telemetry.session_finished(trace, None)
+        return result
 
     async def wait(self, task_id: int, timeout: float) -> Task | None:
         """The task once done or failed, or as it is when ``timeout`` runs out."""

@@ -23,6 +23,7 @@ from traceacs.tasks.dispatch_gate import PacedDispatchGate
 from traceacs.tasks.runner import TaskHandlerFactory
 from traceacs.tasks.service import TaskService, TaskSignal
 from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
+from traceacs.tasks.wake_trace import ConnectionRequestTraces
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,10 @@ def build_task_wiring(
         listener=signal,
         gate=PacedDispatchGate(bulk_store),
     )
-    service = TaskService(store, limiter=limiter, signal=signal)
+    wakes = ConnectionRequestTraces()
+    service = TaskService(store, limiter=limiter, signal=signal, telemetry=telemetry, wakes=wakes)
     return TaskWiring(
-        factory=CompositeHandlerFactory(provisioning, tasks),
+        factory=CompositeHandlerFactory(provisioning, tasks, wakes),
         service=service,
         bulk=None if repository is None else BulkTaskService(bulk_store, repository, service),
         public_url=base,
