@@ -17,6 +17,7 @@ from traceacs.server.api import params
 from traceacs.server.api.context import ApiContext
 from traceacs.server.api.devices import device_filter
 from traceacs.server.api.errors import ApiError, bad_request, not_found
+from traceacs.server.api.middleware import set_audit_target
 from traceacs.server.api.tasks import flag, task_service_for
 from traceacs.tasks.bulk import BulkRequest
 from traceacs.tasks.bulk_service import BulkTaskService, device_filter_json
@@ -77,6 +78,7 @@ async def start_bulk(request: web.Request) -> web.Response:
         )
     except TaskError as exc:
         raise bad_request(str(exc)) from None
+    set_audit_target(request, f"bulk job {job.id}: {job.name} x {job.matched}")
     service.launch(job)
     return web.json_response(job.to_json(), status=202)
 
