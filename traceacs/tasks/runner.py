@@ -298,6 +298,12 @@ class TaskSession:
         self._plan, self._next = None, None
         await self._save(task, now)
         span = self._task_span
+        started_ns = span.start_ns if span is not None else None
+        self._telemetry.task_finished(
+            task.name,
+            _result_of(task, waiting),
+            None if started_ns is None else max(0.0, (to_ns(now) - started_ns) / 1e6),
+        )
         if span is not None:
             span.attributes["cpe.task.status"] = "waiting" if waiting else task.status.value
             if task.status is not TaskStatus.DONE and not waiting and task.fault_string:
@@ -370,6 +376,18 @@ class TaskSession:
             span.end(to_ns(now), error=f"{task.name} fault {code}")
             self._trace.failed = True
         await self._save(finished, now)
+        self._telemetry.task_finished(task.name, _result_of(finished, False), None)
+
+
+def _result_of(task: Task, waiting: bool) -> str:
+    """The ``result`` of the task metrics (see `traceacs.telemetry.instruments`)."""
+    if waiting:
+        return "waiting"
+    if task.status is TaskStatus.DONE:
+        return "done"
+    if task.status is TaskStatus.FAILED:
+        return "failed"
+    return "retry" if task.fault_code is not None else "interrupted"
 
 
 def _reported(inform: m.Inform, suffix: str) -> str | None:

@@ -119,6 +119,12 @@ class OtelProvisioningTelemetry:
     def inform_received(self, event_codes: Sequence[str]) -> None:
         self._instruments.record_inform(event_codes)
 
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
+        try:
+            self._instruments.record_task(name, result, duration_ms)
+        except Exception as exc:  # telemetry must never break a CWMP session
+            log.warning("task metric recording failed: %s", type(exc).__name__)
+
     # -- replay ---------------------------------------------------------------------
 
     def export_trace(self, trace: SessionTrace) -> SpanContext:
