@@ -7,9 +7,10 @@ None it asks the tasks, and once both are done the session ends. Each CPE respon
 to whichever handler sent the last request; TransferComplete requests go to the task
 session (which ignores CommandKeys that are not its own) and to provisioning (firmware
 upgrades it may start later). A session that a connection request of ours caused gets
-a link to that request's span (`traceacs.tasks.wake_trace`). ``on_session_end`` goes
-to the tasks first, so that their spans are closed before provisioning exports the
-shared trace.
+a link to that request's span (`traceacs.tasks.wake_trace`); matching presets queue
+their tasks at the Inform (`traceacs.presets.applier`), so they run in this session.
+``on_session_end`` goes to the tasks first, so that their spans are closed before
+provisioning exports the shared trace.
 
 The shared trace: when the provisioning handler exposes ``trace`` (a `SessionTrace`)
 and ``root_span`` (its ``cpe.inform`` span or None), the task spans are recorded into
@@ -22,12 +23,14 @@ from __future__ import annotations
 from typing import Literal
 
 from traceacs.cwmp import messages as m
+from traceacs.presets.applier import PresetApplier
 from traceacs.provisioning.session_handler import (
     SessionEndReason,
     SessionHandler,
     SessionHandlerFactory,
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
+from traceacs.provisioning.trace_recorder import TraceRecorder, to_ns
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
 from traceacs.tasks.wake_trace import CONNECTION_REQUEST_EVENT, ConnectionRequestTraces
 
@@ -40,10 +43,12 @@ class CompositeSessionHandler:
         provisioning: SessionHandler,
         tasks: TaskSession,
         wakes: ConnectionRequestTraces | None = None,
+        presets: PresetApplier | None = None,
     ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
         self._wakes = wakes
+        self._presets = presets
         self._asked: Literal["provisioning", "tasks"] | None = None
         self._provisioning_done = False
         self._refused = False
@@ -56,8 +61,37 @@ class CompositeSessionHandler:
         root = self._share_trace()
         if root is not None and self._wakes is not None:
             self._link_connection_request(inform, root, now)
+        if self._presets is not None:
+            await self._apply_presets(inform, root, now)
         await self.tasks.on_inform(inform, now)
         return answer
+
+    async def _apply_presets(self, inform: m.Inform, root: SpanRecord | None, now: float) -> None:
+        """Queue what matching presets want (run below, with the other tasks); one
+        ``cpe.preset.apply`` span per preset applied."""
+        assert self._presets is not None
+        applied = await self._presets.apply(inform, now)
+        trace = getattr(self.provisioning, "trace", None)
+        if not applied or root is None or not isinstance(trace, SessionTrace):
+            return
+        trace.changed_something = True
+        recorder = TraceRecorder(trace)
+        for item in applied:
+            preset = item.application.preset
+            span = recorder.start(
+                "cpe.preset.apply",
+                now,
+                parent=root,
+                attributes={
+                    "cpe.preset.name": preset.name,
+                    "cpe.preset.revision": preset.revision,
+                    "cpe.preset.weight": preset.weight,
+                    "cpe.preset.parameter_count": len(item.application.parameter_values),
+                    "cpe.preset.overridden_count": len(item.application.overridden),
+                    "cpe.preset.task_ids": tuple(str(i) for i in item.task_ids),
+                },
+            )
+            span.end(to_ns(now))
 
     def _share_trace(self) -> SpanRecord | None:
         trace = getattr(self.provisioning, "trace", None)
@@ -116,14 +150,17 @@ class CompositeHandlerFactory:
         provisioning: SessionHandlerFactory,
         tasks: TaskHandlerFactory,
         wakes: ConnectionRequestTraces | None = None,
+        presets: PresetApplier | None = None,
     ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
         self.wakes = wakes
+        self.presets = presets
 
     def new_session(self, session_id: str) -> SessionHandler:
         return CompositeSessionHandler(
             self.provisioning.new_session(session_id),
             self.tasks.new_session(session_id),
             self.wakes,
+            self.presets,
         )

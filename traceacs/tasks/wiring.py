@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 from traceacs.files.store import FileStore
 from traceacs.files.tokens import FileAccessTokens
+from traceacs.presets.applier import PresetApplier
 from traceacs.provisioning.repository import DeviceRepository
 from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.storage.bulk_tasks import SqlBulkStore
 from traceacs.storage.database import Database
+from traceacs.storage.presets import SqlPresetStore
+from traceacs.storage.tags import SqlTagStore
 from traceacs.storage.tasks import SqlTaskStore
 from traceacs.tasks.bulk_service import BulkTaskService
 from traceacs.tasks.composite import CompositeHandlerFactory
@@ -61,9 +64,10 @@ def build_task_wiring(
         gate=PacedDispatchGate(bulk_store),
     )
     wakes = ConnectionRequestTraces()
+    presets = PresetApplier(SqlPresetStore(db), SqlTagStore(db), store)
     service = TaskService(store, limiter=limiter, signal=signal, telemetry=telemetry, wakes=wakes)
     return TaskWiring(
-        factory=CompositeHandlerFactory(provisioning, tasks, wakes),
+        factory=CompositeHandlerFactory(provisioning, tasks, wakes, presets),
         service=service,
         bulk=None if repository is None else BulkTaskService(bulk_store, repository, service),
         public_url=base,

@@ -64,6 +64,13 @@ ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
         "cpe.connection_request.trace_id",
         "cpe.connection_request.span_id",
         "cpe.connection_request.to_inform_ms",
+        # cpe.preset.apply spans
+        "cpe.preset.name",
+        "cpe.preset.revision",
+        "cpe.preset.weight",
+        "cpe.preset.parameter_count",
+        "cpe.preset.overridden_count",
+        "cpe.preset.task_ids",
     }
 )
 """Every span attribute key the workflow may set; anything else is dropped."""
