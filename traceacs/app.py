@@ -128,7 +128,12 @@ def build_api_app(
     )
     if tasks is None:
         return make_api_application(context)
-    return make_api_application(context, task_service=tasks.service, bulk_service=tasks.bulk)
+    return make_api_application(
+        context,
+        task_service=tasks.service,
+        bulk_service=tasks.bulk,
+        presets_changed=tasks.presets.invalidate,
+    )
 
 
 def add_metrics_route(app: web.Application, registry: CollectorRegistry) -> None:

@@ -200,6 +200,7 @@ async def live(
             ),
             task_service=acs.tasks.service,
             bulk_service=acs.tasks.bulk,
+            presets_changed=acs.tasks.presets.invalidate,
         )
         api_runner = web.AppRunner(api, access_log=None)
         await api_runner.setup()

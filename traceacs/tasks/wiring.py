@@ -37,6 +37,8 @@ class TaskWiring:
     """For the API (`make_api_application(..., task_service=)`) and bulk operations."""
     bulk: BulkTaskService | None
     """Bulk jobs (None without the device repository); its rate gate is in ``factory``."""
+    presets: PresetApplier
+    """Applies presets in sessions; ``invalidate`` it after a preset write."""
     public_url: PublicUrl
     """Set it to the CWMP URL once listening when ``--public-url`` was not given."""
 
@@ -70,5 +72,6 @@ def build_task_wiring(
         factory=CompositeHandlerFactory(provisioning, tasks, wakes, presets),
         service=service,
         bulk=None if repository is None else BulkTaskService(bulk_store, repository, service),
+        presets=presets,
         public_url=base,
     )

@@ -69,6 +69,7 @@ _DEVICE_FILTERS: Final = [
     _param("plan", "query", "service plan"),
     _param("oui", "query", "OUI"),
     _param("failed_step", "query", "the step a failed device failed at"),
+    _param("tag", "query", "devices carrying this tag"),
 ]
 _COUNT: Final = {"type": "integer", "minimum": 0}
 
