@@ -20,10 +20,9 @@ its own, exported separately (same device attributes and ``cwmp.session.id``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from traceacs.cwmp import messages as m
-from traceacs.presets.applier import PresetApplier
 from traceacs.provisioning.session_handler import (
     SessionEndReason,
     SessionHandler,
@@ -33,6 +32,9 @@ from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.trace_recorder import TraceRecorder, to_ns
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
 from traceacs.tasks.wake_trace import CONNECTION_REQUEST_EVENT, ConnectionRequestTraces
+
+if TYPE_CHECKING:  # presets build on tasks (their actions are tasks)
+    from traceacs.presets.applier import PresetApplier
 
 
 class CompositeSessionHandler:
