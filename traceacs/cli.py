@@ -18,6 +18,7 @@ from traceacs.commands.bench import add_bench_command
 from traceacs.commands.db import add_db_command
 from traceacs.commands.demo import add_demo_command
 from traceacs.commands.devices import add_devices_command
+from traceacs.commands.presets import add_presets_command
 from traceacs.commands.profiles import add_profiles_command
 from traceacs.commands.tasks import add_tasks_command
 from traceacs.commands.tokens import add_tokens_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profiles_command(commands)
     add_tokens_command(commands)
     add_tasks_command(commands)
+    add_presets_command(commands)
     add_db_command(commands)
     add_demo_command(commands)
     add_trace_command(commands)

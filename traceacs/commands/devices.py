@@ -91,6 +91,7 @@ def add_devices_command(commands: Commands) -> None:
     lst.add_argument("--location-id")
     lst.add_argument("--oui")
     lst.add_argument("--failed-step", help="e.g. fetch_profile, push_config, verify")
+    lst.add_argument("--tag", help="devices carrying this tag")
     lst.add_argument("--limit", type=_non_negative, default=50, help="page size (50)")
     lst.add_argument("--offset", type=_non_negative, default=0)
     lst.add_argument(
@@ -142,6 +143,10 @@ def add_devices_command(commands: Commands) -> None:
     )
     _identity_arguments(dele)
     dele.set_defaults(func=cmd_devices_delete)
+
+    from traceacs.commands.presets import add_device_tag_command
+
+    add_device_tag_command(group)
 
 
 def _identity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +258,7 @@ def cmd_devices_list(args: argparse.Namespace) -> int:
         model=args.model,
         oui=args.oui,
         failed_step=args.failed_step,
+        tag=args.tag,
     )
 
     async def work(repository: DeviceRepository) -> int:
