@@ -3,7 +3,7 @@ document (the harness checks every call), refusals, the audit trail."""
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.api.conftest import WIFI_SECRET, Api
 from tests.api.fleet import plant_device
 
 INTERVAL = "Device.ManagementServer.PeriodicInformInterval"
@@ -53,6 +53,17 @@ async def test_preset_crud_with_revisions(api: Api) -> None:
     names = [p["name"] for p in (await api.get("/api/presets", token="read"))["items"]]
     assert names == ["vip-interval", "reboot-all"]  # highest weight first
     assert (await api.get("/api/presets/vip-interval"))["revision"] == 2
+
+    key = "Device.WiFi.AccessPoint.1.Security.KeyPassphrase"
+    secret = {"parameterValues": [[key, WIFI_SECRET]], "tasks": [
+        {"name": "setParameterValues", "parameterValues": [[key, WIFI_SECRET]]}
+    ]}  # fmt: skip
+    response, stored = await api.call("PUT", "/api/presets/wifi", json=secret)
+    assert response.status == 201
+    assert stored["parameterValues"] == [[key, "[REDACTED]", "string"]]
+    assert stored["tasks"][0]["parameterValues"] == [[key, "[REDACTED]", "string"]]
+    await api.get("/api/presets")  # the harness checks no body carried the secret
+    await api.get("/api/presets/wifi")
 
     response, error = await api.call("PUT", "/api/presets/bad", json={"weight": 1})
     assert response.status == 400

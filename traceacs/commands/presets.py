@@ -17,6 +17,7 @@ from typing import Any
 from traceacs.commands.output import EXIT_FAILED, EXIT_OK, error, print_json, print_table
 from traceacs.commands.parsing import Commands, group_parser, leaf_parser
 from traceacs.storage.repository import SqlDeviceRepository
+from traceacs.tasks.view import preset_view
 
 
 def add_device_tag_command(devices: Any) -> None:
@@ -131,7 +132,7 @@ def cmd_presets_put(args: argparse.Namespace) -> int:
     async def work(repository: SqlDeviceRepository) -> int:
         stored, created = await SqlPresetStore(repository.db).put_preset(preset, time.time())
         if args.json:
-            print_json(stored.to_json())
+            print_json(preset_view(stored))
         else:
             verb = "created" if created else "stored"
             print(f"preset {stored.name} {verb} (revision {stored.revision})")
@@ -147,7 +148,7 @@ def cmd_presets_list(args: argparse.Namespace) -> int:
     async def work(repository: SqlDeviceRepository) -> int:
         presets = await SqlPresetStore(repository.db).list_presets()
         if args.json:
-            print_json([p.to_json() for p in presets])
+            print_json([preset_view(p) for p in presets])
         else:
             print_table(
                 ("NAME", "WEIGHT", "REVISION", "CONDITION", "VALUES", "TASKS"),
@@ -177,7 +178,7 @@ def cmd_presets_show(args: argparse.Namespace) -> int:
         if preset is None:
             error("traceacs presets show", f"no preset {args.name!r}")
             return EXIT_FAILED
-        print_json(preset.to_json())
+        print_json(preset_view(preset))
         return EXIT_OK
 
     return run_with_store(args, "traceacs presets show", work)

@@ -20,6 +20,7 @@ from traceacs.server.api.errors import ApiError, bad_request, not_found
 from traceacs.storage.database import Database
 from traceacs.storage.presets import SqlPresetStore
 from traceacs.storage.tags import SqlTagStore
+from traceacs.tasks.view import preset_view
 
 
 class PresetsChanged(Protocol):
@@ -48,7 +49,7 @@ def _changed(request: web.Request) -> None:
 
 async def list_presets(request: web.Request) -> web.Response:
     presets = await SqlPresetStore(_db(request)).list_presets()
-    return web.json_response({"items": [p.to_json() for p in presets]})
+    return web.json_response({"items": [preset_view(p) for p in presets]})
 
 
 async def get_preset(request: web.Request) -> web.Response:
@@ -56,7 +57,7 @@ async def get_preset(request: web.Request) -> web.Response:
     preset = await SqlPresetStore(_db(request)).get_preset(name)
     if preset is None:
         raise not_found(f"no preset {name[:64]!r}")
-    return web.json_response(preset.to_json())
+    return web.json_response(preset_view(preset))
 
 
 async def put_preset(request: web.Request) -> web.Response:
@@ -72,7 +73,7 @@ async def put_preset(request: web.Request) -> web.Response:
         preset, context_of(request).clock()
     )
     _changed(request)
-    return web.json_response(stored.to_json(), status=201 if created else 200)
+    return web.json_response(preset_view(stored), status=201 if created else 200)
 
 
 async def delete_preset(request: web.Request) -> web.Response:
