@@ -6,7 +6,8 @@ every device at 200 devices/s. Checked from recorded data, not from sleeps: ever
 device informed "M Reboot" + "1 BOOT" exactly once; the ACS sent exactly one Reboot RPC
 per device; and the Reboot RPCs' recorded dispatch times (their spans' start) never
 put more than ``rate`` dispatches in any one-second window; the connection requests
-(their ``cpe.connection_request`` spans) neither.
+(their ``cpe.connection_request`` spans) neither, and each woken session links to
+its connection request.
 """
 
 from __future__ import annotations
@@ -101,6 +102,16 @@ async def test_bulk_reboot_of_a_thousand_cpes_respects_the_rate(tmp_path: Path) 
             woken = _starts(spans, "cpe.connection_request")
             assert len(woken) >= FLEET
             assert most_in_any_window(woken) <= RATE
+            requests = {
+                s.context.span_id
+                for s in spans
+                if s.name == "cpe.connection_request" and s.context is not None
+            }
+            linked = [
+                s for s in spans if s.name == "cpe.inform" and s.links
+                and s.links[0].context.span_id in requests
+            ]  # fmt: skip
+            assert len(linked) >= FLEET  # each woken session points at its request
             span = max(dispatched) - min(dispatched)
             assert span >= (FLEET - 1) / RATE * 1e9 - EPSILON_NS  # paced, not bunched
     finally:
