@@ -121,7 +121,12 @@ class BulkTaskService:
                 deadline = job.ends_at + self._grace
                 horizon = deadline  # the first pass takes every task, each at its time
                 while self._clock() < deadline:
-                    due = await self.store.due_tasks_of(job.id, horizon, limit=job.matched)
+                    try:
+                        due = await self.store.due_tasks_of(job.id, horizon, limit=job.matched)
+                    except RepositoryError as exc:  # try again at the next sweep
+                        log.warning("bulk job %d: %s", job.id, type(exc).__name__)
+                        await self._sleep(self._sweep_interval)
+                        continue
                     horizon = self._clock()
                     to_wake = [
                         t
@@ -147,7 +152,10 @@ class BulkTaskService:
                         sent.add_done_callback(pending.discard)
                     if not follow:
                         break
-                    current = await self.store.get_job(job.id)
+                    try:
+                        current = await self.store.get_job(job.id)
+                    except RepositoryError:
+                        current = job
                     if current is None or current.progress.queued == 0:
                         break  # running tasks finish in their sessions: no wake needed
                     await self._sleep(self._sweep_interval)
