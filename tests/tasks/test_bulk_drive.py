@@ -54,10 +54,12 @@ class Wakes:
         self.clock, self.store, self.answers = clock, store, answers
         self.sent: list[tuple[str, float]] = []
 
-    async def wake(self, device: Device, *, session: Any, paced: bool) -> ConnectionRequestResult:
+    async def wake(
+        self, device: Device, *, session: Any, paced: bool, released_at: float
+    ) -> ConnectionRequestResult:
         assert paced  # the job keeps its own rate
         serial = str(device)
-        self.sent.append((serial, self.clock.now))
+        self.sent.append((serial, released_at))
         task = next(t for t in self.store.tasks.values() if t.serial_number == serial)
         if serial == "S1" and len(self.sent) < 4:
             # The first session found the gate busy: deferred to a later turn.

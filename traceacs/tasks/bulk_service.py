@@ -116,6 +116,8 @@ class BulkTaskService:
         failed: set[int] = set()  # tasks whose last connection request failed
         limit = asyncio.Semaphore(self._concurrency)
         pending: set[asyncio.Task[None]] = set()
+        interval = 1.0 / job.rate
+        last = float("-inf")
         async with aiohttp.ClientSession() as http:
             try:
                 deadline = job.ends_at + self._grace
@@ -137,17 +139,23 @@ class BulkTaskService:
                             and (t.id in failed or wakes[t.id][1] != t.next_attempt_at)
                         )
                     ]
-                    start = self._clock()
-                    for i, task in enumerate(to_wake):
-                        at = max(task.next_attempt_at, start + i / job.rate)
-                        delay = at - self._clock()
-                        if delay > 0:
-                            await self._sleep(delay)
+                    for task in to_wake:
+                        device = await self._device(task, failed)
+                        if device is None:
+                            continue
+                        await limit.acquire()  # a free sender first, then the turn
+                        # Never catch up: each release at least 1/rate after the last one
+                        # as measured, so a stalled loop does not send a burst after it.
+                        at = max(task.next_attempt_at, last + interval)
+                        while (now := self._clock()) < at:
+                            await self._sleep(at - now)
+                        last = now
                         count = wakes.get(task.id, (0, 0.0))[0]
                         wakes[task.id] = (count + 1, task.next_attempt_at)
                         failed.discard(task.id)
-                        await limit.acquire()
-                        sent = asyncio.create_task(self._wake(task, http, limit, failed))
+                        sent = asyncio.create_task(
+                            self._wake(task, device, now, http, limit, failed)
+                        )
                         pending.add(sent)
                         sent.add_done_callback(pending.discard)
                     if not follow:
@@ -164,19 +172,30 @@ class BulkTaskService:
                 if pending:
                     await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _wake(
-        self, task: Task, http: aiohttp.ClientSession, limit: asyncio.Semaphore, failed: set[int]
-    ) -> None:
+    async def _device(self, task: Task, failed: set[int]) -> Device | None:
         try:
-            device = await self.repository.get_device(task.oui, task.serial_number)
-            if device is not None:
-                result = await self.tasks.wake(device, session=http, paced=True)
-                if not result.ok:
-                    failed.add(task.id)
-                    log.debug("bulk wake-up of a device: %s", result.outcome.value)
+            return await self.repository.get_device(task.oui, task.serial_number)
         except RepositoryError as exc:
             failed.add(task.id)
             log.warning("bulk wake-up skipped: %s", type(exc).__name__)
+            return None
+
+    async def _wake(
+        self,
+        task: Task,
+        device: Device,
+        released_at: float,
+        http: aiohttp.ClientSession,
+        limit: asyncio.Semaphore,
+        failed: set[int],
+    ) -> None:
+        try:
+            result = await self.tasks.wake(
+                device, session=http, paced=True, released_at=released_at
+            )
+            if not result.ok:
+                failed.add(task.id)
+                log.debug("bulk wake-up of a device: %s", result.outcome.value)
         finally:
             limit.release()
 

@@ -84,11 +84,13 @@ class TaskService:
         *,
         session: aiohttp.ClientSession | None = None,
         paced: bool = False,
+        released_at: float | None = None,
     ) -> ConnectionRequestResult:
         """Ask the device to open a session now (never raises for network trouble).
 
         ``session``: an HTTP client session to reuse (a bulk job's); else one of its own.
-        ``paced``: the caller keeps its own rate (a bulk job), the limiter is not asked.
+        ``paced``: the caller keeps its own rate (a bulk job), the limiter is not asked;
+        ``released_at``: when the caller's pacing released it (the span's start).
         """
         url = device.connection_request_url
         if not url:
@@ -98,14 +100,14 @@ class TaskService:
         if not paced:
             await self.limiter.acquire()
         if session is not None:
-            return await self._send(device, url, session)
+            return await self._send(device, url, session, released_at)
         async with aiohttp.ClientSession() as http:
-            return await self._send(device, url, http)
+            return await self._send(device, url, http, released_at)
 
     async def _send(
-        self, device: Device, url: str, http: aiohttp.ClientSession
+        self, device: Device, url: str, http: aiohttp.ClientSession, released_at: float | None
     ) -> ConnectionRequestResult:
-        started = self._clock()
+        started = self._clock() if released_at is None else released_at
         result = await send_connection_request(
             url,
             device.connection_request_username or "",
