@@ -60,6 +60,12 @@ def test_bulk_queues_paced_tasks_for_the_matching_devices(
 
     assert main(["tasks", "bulk", "--serial", "T", "--name", "reboot", *db]) == 0
     assert "for 1 device(s) at 10/s" in capsys.readouterr().out
+    assert main(["devices", "tag", "S2", "add", "vip", *db]) == 0
+    capsys.readouterr()
+    assert main(["tasks", "bulk", "--tag", "vip", "--name", "reboot", "--json", *db]) == 0
+    tagged = json.loads(capsys.readouterr().out)
+    assert (tagged["matched"], tagged["filters"]) == (1, {"tag": "vip"})
+    assert [job for _, job, _ in _tasks(url, "S2")] == [tagged["id"], job["id"]]
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,7 @@ def add_tasks_command(commands: Commands) -> None:
         ("--plan", "service plan"),
         ("--oui", "OUI"),
         ("--failed-step", "the step a failed device failed at"),
+        ("--tag", "devices carrying this tag"),
     ):
         bulk.add_argument(option, default=None, help=help_text)
     bulk.add_argument("--all", action="store_true", help="every device (when no filter)")
@@ -185,6 +186,7 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
         service_plan=args.plan,
         oui=args.oui,
         failed_step=args.failed_step,
+        tag=args.tag,
     )
     conditions = device_filter_json(filters)
     if not conditions and not args.all:

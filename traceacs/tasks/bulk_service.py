@@ -208,7 +208,3 @@ def device_filter_json(filters: DeviceFilter) -> dict[str, str]:
         if value is not None:
             out[item.name] = str(getattr(value, "value", value))
     return out
-
-
-def has_condition(filters: DeviceFilter) -> bool:
-    return bool(device_filter_json(filters))
