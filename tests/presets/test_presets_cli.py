@@ -36,6 +36,10 @@ def test_tag_devices_and_search_by_tag(tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads(capsys.readouterr().out) == {"serial_number": "S1", "tags": ["east", "vip"]}
     assert main(["devices", "list", "--tag", "vip", "--json", *db]) == 0
     assert [d["serial_number"] for d in json.loads(capsys.readouterr().out)["devices"]] == ["S1"]
+    assert main(["devices", "show", "S1", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out)["tags"] == ["east", "vip"]
+    assert main(["devices", "show", "S1", *db]) == 0
+    assert "east vip" in capsys.readouterr().out
     assert main(["devices", "tag", "S1", "remove", "vip", *db]) == 0
     assert capsys.readouterr().out.strip() == "S1: east"
     assert main(["devices", "tag", "S1", "add", "no good", *db]) == 1

@@ -356,6 +356,7 @@ def _print_device(view: dict[str, Any], attempts: list[dict[str, Any]], history:
             ("profile version", view["profile_version"]),
             ("parameter key", view["parameter_key"]),
             ("connection request", view["connection_request_url"]),
+            ("tags", " ".join(view.get("tags", [])) or None),
         ],
         indent="  ",
     )
@@ -411,6 +412,13 @@ def cmd_devices_show(args: argparse.Namespace) -> int:
             limit=max(args.history, 1),
         )
         view = device_view(device)
+        from traceacs.storage.repository import SqlDeviceRepository
+
+        if isinstance(repository, SqlDeviceRepository):
+            from traceacs.storage.tags import SqlTagStore
+
+            tags = await SqlTagStore(repository.db).tags_of(device.oui, device.serial_number)
+            view["tags"] = tags
         attempt_views = [attempt_view(a) for a in attempts]
         if args.json:
             view["last_attempt"] = attempt_views[0] if attempt_views else None
