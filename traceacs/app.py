@@ -33,6 +33,8 @@ from traceacs.server.stun import BindingTable, StunListener
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from traceacs.tasks.wiring import TaskWiring
+
 log = logging.getLogger("traceacs.app")
 
 
@@ -101,12 +103,14 @@ def build_api_app(
     active_sessions: Callable[[], int] | None = None,
     capacity: Callable[[], int] | None = None,
     clock: Callable[[], float] = time.time,
+    tasks: TaskWiring | None = None,
 ) -> web.Application:
     """The REST API application over ``repository`` (a migrated SQL repository).
 
     Tokens, the audit log and the fleet statistics live in the repository's database.
     ``capacity`` defaults to the settings' session limit; ``active_sessions`` (the
-    CWMP endpoint's open sessions) is reported as ``null`` when not given.
+    CWMP endpoint's open sessions) is reported as ``null`` when not given. ``tasks``:
+    the ACS's task services (shared rate limiter, traced connection requests, bulk jobs).
     """
     from traceacs.server.api import ApiContext, make_api_application
     from traceacs.storage.api_store import SqlApiStore
@@ -130,7 +134,14 @@ def build_api_app(
         traces=SqlTraceStore(repository.db),  # reads only: the writer has its own connection
         history=SqlFleetHistory(repository.db),
     )
-    return make_api_application(context)
+    if tasks is None:
+        return make_api_application(context)
+    return make_api_application(
+        context,
+        task_service=tasks.service,
+        bulk_service=tasks.bulk,
+        presets_changed=tasks.presets.invalidate,
+    )
 
 
 def add_metrics_route(app: web.Application, registry: CollectorRegistry) -> None:
@@ -171,6 +182,7 @@ async def serve(
     file_server: FileServer | None = None,
     stun_bindings: BindingTable | None = None,
     sessions: SessionStore | None = None,
+    tasks: TaskWiring | None = None,
 ) -> None:
     """Serve the CWMP endpoint until ``stop`` is set; then end open sessions and return.
 
@@ -200,7 +212,12 @@ async def serve(
         if repository is not None or metrics is not None:
             endpoint = app[ENDPOINT_KEY]
             api = (
-                build_api_app(settings, repository, active_sessions=lambda: len(endpoint.registry))
+                build_api_app(
+                    settings,
+                    repository,
+                    active_sessions=lambda: len(endpoint.registry),
+                    tasks=tasks,
+                )
                 if repository is not None
                 else web.Application()
             )
@@ -266,6 +283,7 @@ def run(
                 stun_bindings=acs.stun_bindings,
                 on_ready=acs.use_listening_url,
                 sessions=acs.sessions,
+                tasks=acs.tasks,
             )
 
     try:

@@ -167,6 +167,7 @@ async def open_acs(
             file_tokens=file_tokens,
             limiter=limiter,
             public_url=public_url,
+            repository=repository,
         )
         acs = Acs(
             settings,
@@ -192,6 +193,8 @@ async def open_acs(
             yield acs
         finally:
             await acs.files.close()
+            if tasks.bulk is not None:
+                await tasks.bulk.close()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

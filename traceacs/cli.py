@@ -19,6 +19,7 @@ from traceacs.commands.db import add_db_command
 from traceacs.commands.demo import add_demo_command
 from traceacs.commands.devices import add_devices_command
 from traceacs.commands.files import add_files_command
+from traceacs.commands.presets import add_presets_command
 from traceacs.commands.profiles import add_profiles_command
 from traceacs.commands.tasks import add_tasks_command
 from traceacs.commands.tokens import add_tokens_command
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_files_command(commands)
     add_tokens_command(commands)
     add_tasks_command(commands)
+    add_presets_command(commands)
     add_db_command(commands)
     add_demo_command(commands)
     add_trace_command(commands)

@@ -158,6 +158,7 @@ async def _serve_on_free_port(
             on_ready=on_ready,
             repository=acs.repository,
             metrics=acs.telemetry.prometheus_registry if acs.telemetry else None,
+            tasks=acs.tasks,
         )
     except OSError:
         if ready.done():
@@ -168,6 +169,7 @@ async def _serve_on_free_port(
             stop=stop,
             on_ready=on_ready,
             repository=acs.repository,
+            tasks=acs.tasks,
         )
 
 

@@ -41,6 +41,7 @@ class RecordingTelemetry:
 
     finished: list[tuple[SessionTrace, ProvisioningOutcome | None]] = field(default_factory=list)
     active: int = 0
+    tasks_finished: list[tuple[str, str, float | None]] = field(default_factory=list)
     rpcs: list[tuple[str, int | None]] = field(default_factory=list)
 
     def session_started(self) -> None:
@@ -52,6 +53,9 @@ class RecordingTelemetry:
     def session_finished(self, trace: SessionTrace, outcome: ProvisioningOutcome | None) -> None:
         self.active -= 1
         self.finished.append((trace, outcome))
+
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
+        self.tasks_finished.append((name, result, duration_ms))
 
     def rpc_finished(self, method: str, duration_s: float, fault_code: int | None) -> None:
         self.rpcs.append((method, fault_code))

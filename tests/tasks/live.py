@@ -24,7 +24,8 @@ from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
 from traceacs.cwmp import messages as m
 from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
+from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.repository import DeviceFilter
 from traceacs.provisioning.session_handler import (
     SessionEndReason,
     SessionHandler,
@@ -39,6 +40,7 @@ from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.fleet_stats import SqlFleetStats
+from traceacs.telemetry.setup import Telemetry
 
 CR_PASSWORD = "sim-cr-secret"  # the simulator's default ConnectionRequestPassword
 
@@ -141,7 +143,17 @@ def fleet_of(count: int = 1, data_model: str = "tr181") -> Fleet:
 
 
 @contextlib.asynccontextmanager
-async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> AsyncIterator[Live]:
+async def live(
+    tmp_path: Path,
+    fleet: Fleet,
+    *,
+    start_cpes: bool = True,
+    telemetry: Telemetry | None = None,
+    ramp_seconds: float = 0.0,
+    boot_timeout: float = 15,
+) -> AsyncIterator[Live]:
+    """``telemetry``: e.g. in-memory exporters (default: telemetry off); ``ramp_seconds``:
+    the fleet's CPEs boot spread over that time (a large fleet, not all at once)."""
     settings = Settings(
         cwmp_port=0,
         api_port=0,
@@ -150,7 +162,7 @@ async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> Asyn
         allow_unauthenticated_cpes=True,
     )
     async with open_acs(
-        settings, environ={"OTEL_SDK_DISABLED": "true"}, sweep_interval=None
+        settings, environ={"OTEL_SDK_DISABLED": "true"}, telemetry=telemetry, sweep_interval=None
     ) as acs:
         repo = acs.repository
         assert isinstance(repo, SqlDeviceRepository)
@@ -187,6 +199,8 @@ async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> Asyn
                 profiles=repo,
             ),
             task_service=acs.tasks.service,
+            bulk_service=acs.tasks.bulk,
+            presets_changed=acs.tasks.presets.invalidate,
         )
         api_runner = web.AppRunner(api, access_log=None)
         await api_runner.setup()
@@ -210,7 +224,9 @@ async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> Asyn
             acs.tasks.public_url.url = cwmp_url
             runner = FleetRunner(
                 fleet.cpes,
-                RunnerConfig(cwmp_url, sessions_per_cpe=None, ramp_seconds=0.0, max_attempts=3),
+                RunnerConfig(
+                    cwmp_url, sessions_per_cpe=None, ramp_seconds=ramp_seconds, max_attempts=3
+                ),
             )
             async with aiohttp.ClientSession() as http:
                 state = Live(
@@ -218,7 +234,7 @@ async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> Asyn
                 )
                 try:
                     if start_cpes:
-                        await start_fleet(state)
+                        await start_fleet(state, boot_timeout)
                     yield state
                 finally:
                     if state.fleet_task is not None:
@@ -231,14 +247,28 @@ async def live(tmp_path: Path, fleet: Fleet, *, start_cpes: bool = True) -> Asyn
             await api_runner.cleanup()
 
 
-async def start_fleet(state: Live) -> None:
-    """Boot the fleet (BOOTSTRAP, provisioned) and keep its CPEs running."""
+async def start_fleet(state: Live, timeout: float = 15) -> None:
+    """Boot the fleet (BOOTSTRAP, provisioned) and keep its CPEs running.
+
+    ``timeout``: for the whole fleet to have bootstrapped, then to be provisioned.
+    """
     after = len(state.informs.events)
     state.fleet_task = asyncio.create_task(state.runner.run())
-    for cpe in state.fleet.cpes:
-        await state.session_with(cpe.identity.serial_number, "0 BOOTSTRAP", after=after)
-    for cpe in state.fleet.cpes:
-        await wait_provisioned(state, cpe)
+    serials = {cpe.identity.serial_number for cpe in state.fleet.cpes}
+
+    def all_bootstrapped() -> bool:
+        seen = {s for s, codes in state.informs.events[after:] if "0 BOOTSTRAP" in codes}
+        return serials <= seen
+
+    async with state.informs.changed:
+        await asyncio.wait_for(state.informs.changed.wait_for(all_bootstrapped), timeout)
+    provisioned = DeviceFilter(state=ProvisioningState.PROVISIONED)
+    deadline = time.monotonic() + timeout
+    while await state.acs.repository.count_devices(provisioned) < len(serials):
+        if time.monotonic() > deadline:
+            for cpe in state.fleet.cpes:
+                await wait_provisioned(state, cpe, timeout=0)  # names the first one missing
+        await asyncio.sleep(0.05)
 
 
 async def wait_provisioned(state: Live, cpe: SimulatedCpe, timeout: float = 15) -> None:

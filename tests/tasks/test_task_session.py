@@ -70,6 +70,7 @@ class MemoryStore:
 class Telemetry:
     finished: list[SessionTrace] = field(default_factory=list)
     active: int = 0
+    tasks_finished: list[tuple[str, str, float | None]] = field(default_factory=list)
 
     def session_started(self) -> None:
         self.active += 1
@@ -80,6 +81,9 @@ class Telemetry:
     def session_finished(self, trace: SessionTrace, outcome: ProvisioningOutcome | None) -> None:
         self.active -= 1
         self.finished.append(trace)
+
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
+        self.tasks_finished.append((name, result, duration_ms))
 
     def rpc_finished(self, method: str, duration_s: float, fault_code: int | None) -> None:
         return None

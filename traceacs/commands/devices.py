@@ -91,6 +91,7 @@ def add_devices_command(commands: Commands) -> None:
     lst.add_argument("--location-id")
     lst.add_argument("--oui")
     lst.add_argument("--failed-step", help="e.g. fetch_profile, push_config, verify")
+    lst.add_argument("--tag", help="devices carrying this tag")
     lst.add_argument("--limit", type=_non_negative, default=50, help="page size (50)")
     lst.add_argument("--offset", type=_non_negative, default=0)
     lst.add_argument(
@@ -142,6 +143,10 @@ def add_devices_command(commands: Commands) -> None:
     )
     _identity_arguments(dele)
     dele.set_defaults(func=cmd_devices_delete)
+
+    from traceacs.commands.presets import add_device_tag_command
+
+    add_device_tag_command(group)
 
 
 def _identity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +258,7 @@ def cmd_devices_list(args: argparse.Namespace) -> int:
         model=args.model,
         oui=args.oui,
         failed_step=args.failed_step,
+        tag=args.tag,
     )
 
     async def work(repository: DeviceRepository) -> int:
@@ -350,6 +356,7 @@ def _print_device(view: dict[str, Any], attempts: list[dict[str, Any]], history:
             ("profile version", view["profile_version"]),
             ("parameter key", view["parameter_key"]),
             ("connection request", view["connection_request_url"]),
+            ("tags", " ".join(view.get("tags", [])) or None),
         ],
         indent="  ",
     )
@@ -405,6 +412,13 @@ def cmd_devices_show(args: argparse.Namespace) -> int:
             limit=max(args.history, 1),
         )
         view = device_view(device)
+        from traceacs.storage.repository import SqlDeviceRepository
+
+        if isinstance(repository, SqlDeviceRepository):
+            from traceacs.storage.tags import SqlTagStore
+
+            tags = await SqlTagStore(repository.db).tags_of(device.oui, device.serial_number)
+            view["tags"] = tags
         attempt_views = [attempt_view(a) for a in attempts]
         if args.json:
             view["last_attempt"] = attempt_views[0] if attempt_views else None

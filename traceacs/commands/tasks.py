@@ -51,6 +51,39 @@ def add_tasks_command(commands: Commands) -> None:
     add.add_argument("--json", action="store_true", help="print the task as JSON")
     add.set_defaults(func=cmd_tasks_add)
 
+    bulk = leaf_parser(
+        group,
+        "bulk",
+        "queue a task for every device a search matches, paced",
+        "Queue one task per matching device (same filters as 'devices list'), released at "
+        "--rate devices per second so a fleet-wide reboot is no boot storm. With --now "
+        "each device is sent a connection request at its release time (the command "
+        "stays until the last one is sent); otherwise devices pick the task up at their "
+        "next inform. A running ACS paces the dispatch itself too.",
+        "traceacs tasks bulk --model RG-1 --name reboot --rate 20 --now\n"
+        "traceacs tasks bulk --all --name scheduleInform --arg delaySeconds=60 --json",
+    )
+    for option, help_text in (
+        ("--serial", "serial number or its beginning"),
+        ("--mac", "MAC address"),
+        ("--customer-id", "customer id"),
+        ("--model", "model reported by the device"),
+        ("--firmware", "firmware version reported by the device"),
+        ("--state", "provisioning state"),
+        ("--plan", "service plan"),
+        ("--oui", "OUI"),
+        ("--failed-step", "the step a failed device failed at"),
+        ("--tag", "devices carrying this tag"),
+    ):
+        bulk.add_argument(option, default=None, help=help_text)
+    bulk.add_argument("--all", action="store_true", help="every device (when no filter)")
+    bulk.add_argument("--name", required=True, metavar="TASK", help="the task's name")
+    bulk.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
+    bulk.add_argument("--rate", type=float, default=10.0, help="devices per second")
+    bulk.add_argument("--now", action="store_true", help="send connection requests")
+    bulk.add_argument("--json", action="store_true", help="print the job as JSON")
+    bulk.set_defaults(func=cmd_tasks_bulk)
+
     lst = leaf_parser(group, "list", "list a device's tasks, newest first", "List tasks.")
     lst.add_argument("serial", metavar="SERIAL")
     lst.add_argument("--oui", default=None)
@@ -117,6 +150,70 @@ def cmd_tasks_add(args: argparse.Namespace) -> int:
                 print(f"connection request: {woke.outcome.value} {woke.detail}".rstrip())
             if task.fault_string:
                 print(f"fault: {task.fault_code} {task.fault_string}")
+        return EXIT_OK
+
+    return run_with_store(args, prog, work)
+
+
+def cmd_tasks_bulk(args: argparse.Namespace) -> int:
+    from traceacs.commands.store import run_with_store
+    from traceacs.provisioning.device import ProvisioningState
+    from traceacs.provisioning.repository import DeviceFilter
+    from traceacs.storage.bulk_tasks import SqlBulkStore
+    from traceacs.storage.tasks import SqlTaskStore
+    from traceacs.tasks.bulk import BulkRequest
+    from traceacs.tasks.bulk_service import BulkTaskService, device_filter_json
+    from traceacs.tasks.model import TaskError
+    from traceacs.tasks.service import TaskService
+
+    prog = "traceacs tasks bulk"
+    states = [s.value for s in ProvisioningState]
+    if args.state is not None and args.state not in states:
+        error(prog, f"--state must be one of {', '.join(states)}")
+        return EXIT_FAILED
+    try:
+        arguments = parse_args(args.arg)
+    except ValueError as exc:
+        error(prog, str(exc))
+        return EXIT_FAILED
+    filters = DeviceFilter(
+        serial_prefix=args.serial,
+        mac=args.mac,
+        customer_id=args.customer_id,
+        model=args.model,
+        firmware_version=args.firmware,
+        state=ProvisioningState(args.state) if args.state else None,
+        service_plan=args.plan,
+        oui=args.oui,
+        failed_step=args.failed_step,
+        tag=args.tag,
+    )
+    conditions = device_filter_json(filters)
+    if not conditions and not args.all:
+        error(prog, "no filter given: add filters, or --all for every device")
+        return EXIT_FAILED
+
+    async def work(repository: SqlDeviceRepository) -> int:
+        service = BulkTaskService(
+            SqlBulkStore(repository.db), repository, TaskService(SqlTaskStore(repository.db))
+        )
+        request = BulkRequest(args.name, arguments, conditions, args.rate, args.now)
+        try:
+            job = await service.start(request, filters)
+        except TaskError as exc:
+            error(prog, str(exc))
+            return EXIT_FAILED
+        if args.now:
+            await service.drive(job, follow=False)
+            job = await service.store.get_job(job.id) or job
+        if args.json:
+            print_json(job.to_json())
+        else:
+            p = job.progress
+            print(
+                f"bulk job {job.id}: {job.name} for {job.matched} device(s) at {job.rate:g}/s"
+                f" (queued {p.queued}, running {p.running}, done {p.done}, failed {p.failed})"
+            )
         return EXIT_OK
 
     return run_with_store(args, prog, work)

@@ -102,6 +102,8 @@ class DeviceFilter:
     mac: str | None = None
     """MAC address, compared case-insensitively (stored as imported)."""
     firmware_version: str | None = None
+    tag: str | None = None
+    """Devices carrying this operator tag."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,12 @@ class ProvisioningTelemetry(Protocol):
         """An Inform arrived carrying these event codes (e.g. ``"2 PERIODIC"``)."""
         ...
 
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
+        """A device task reached an outcome (``result``: done, failed, retry,
+        interrupted, waiting); ``duration_ms`` from its start in this session, None
+        when it was finished by a later TransferComplete. No device identity here."""
+        ...
+
 
 class NoOpProvisioningTelemetry:
     """Telemetry switched off: every call does nothing."""
@@ -105,4 +111,7 @@ class NoOpProvisioningTelemetry:
         return None
 
     def inform_received(self, event_codes: Sequence[str]) -> None:
+        return None
+
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
         return None

@@ -243,6 +243,58 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX cwmp_sessions_expires ON cwmp_sessions (expires_at)",
         ),
     ),
+    Migration(
+        7,
+        "bulk task jobs, device tags, presets",
+        (
+            # One row per bulk job; its tasks point back to it (progress is counted there).
+            # The filters are kept as given (JSON), for the record; the task body as JSON.
+            """
+            CREATE TABLE bulk_jobs (
+                id {id_pk},
+                name TEXT NOT NULL,
+                arguments TEXT NOT NULL DEFAULT '{}',
+                filters TEXT NOT NULL DEFAULT '{}',
+                rate DOUBLE PRECISION NOT NULL CHECK (rate > 0),
+                connection_request INTEGER NOT NULL DEFAULT 0,
+                matched INTEGER NOT NULL DEFAULT 0,
+                created_at DOUBLE PRECISION NOT NULL,
+                starts_at DOUBLE PRECISION NOT NULL
+            )""",
+            # No foreign key: a job's tasks outlive nothing, and SQLite cannot add one here.
+            "ALTER TABLE tasks ADD COLUMN bulk_id BIGINT",
+            "CREATE INDEX tasks_bulk_status ON tasks (bulk_id, status)",
+            # Operator tags on devices (search filter, preset condition).
+            """
+            CREATE TABLE device_tags (
+                device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                tag {key} NOT NULL,
+                PRIMARY KEY (device_id, tag)
+            )""",
+            "CREATE INDEX device_tags_tag ON device_tags (tag)",
+            # Declarative presets: condition and action as JSON; the revision goes up
+            # when either changes, so devices get a changed preset once more.
+            """
+            CREATE TABLE presets (
+                name {key} PRIMARY KEY,
+                weight INTEGER NOT NULL DEFAULT 0,
+                condition TEXT NOT NULL DEFAULT '{}',
+                action TEXT NOT NULL DEFAULT '{}',
+                revision INTEGER NOT NULL DEFAULT 1,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            # Which revision of which preset a device got (no re-push at every inform).
+            """
+            CREATE TABLE preset_applications (
+                device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                preset {key} NOT NULL,
+                revision INTEGER NOT NULL,
+                applied_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (device_id, preset)
+            )""",
+        ),
+    ),
 )
 
 

@@ -205,6 +205,7 @@ def _device_where(filters: DeviceFilter) -> _Where:
     where.add("failed_step = {}", filters.failed_step)
     where.add("firmware_version = {}", filters.firmware_version)
     where.add("upper(mac) = {}", filters.mac.upper() if filters.mac is not None else None)
+    where.add("id IN (SELECT device_id FROM device_tags WHERE tag = {})", filters.tag)
     if filters.serial_prefix:
         # A range, not LIKE: both engines compare these columns byte-wise, so the
         # serial index serves it, and no LIKE wildcard in a serial needs escaping.

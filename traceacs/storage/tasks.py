@@ -19,12 +19,17 @@ from traceacs.tasks.model import Task, TaskError, TaskStatus
 _COLUMNS: Final = (
     "t.id, d.oui, d.serial_number, t.name, t.arguments, t.status, t.attempts,"
     " t.fault_code, t.fault_string, t.result, t.created_at, t.updated_at,"
-    " t.next_attempt_at, t.trace_id"
+    " t.next_attempt_at, t.trace_id, t.bulk_id"
 )
 _FROM: Final = "FROM tasks t JOIN devices d ON d.id = t.device_id"
 
 
-def _task(row: Row) -> Task:
+def task_select() -> str:
+    """``SELECT <task columns> FROM tasks t JOIN devices d``: add a WHERE."""
+    return f"SELECT {_COLUMNS} {_FROM}"
+
+
+def task_from_row(row: Row) -> Task:
     return Task(
         id=int(row["id"]),
         oui=row["oui"],
@@ -40,6 +45,7 @@ def _task(row: Row) -> Task:
         updated_at=float(row["updated_at"]),
         next_attempt_at=float(row["next_attempt_at"]),
         trace_id=row["trace_id"],
+        bulk_id=None if row["bulk_id"] is None else int(row["bulk_id"]),
     )
 
 
@@ -69,11 +75,11 @@ class SqlTaskStore:
             )
             row = await tx.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE t.id = $1", task_id)
         assert row is not None
-        return _task(row)
+        return task_from_row(row)
 
     async def get_task(self, task_id: int) -> Task | None:
         row = await self.db.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE t.id = $1", task_id)
-        return None if row is None else _task(row)
+        return None if row is None else task_from_row(row)
 
     async def device_tasks(self, oui: str, serial_number: str, *, limit: int = 100) -> list[Task]:
         rows = await self.db.fetch(
@@ -83,7 +89,7 @@ class SqlTaskStore:
             serial_number,
             limit,
         )
-        return [_task(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     async def due_tasks(self, oui: str, serial_number: str, now: float) -> list[Task]:
         rows = await self.db.fetch(
@@ -93,7 +99,7 @@ class SqlTaskStore:
             serial_number,
             float(now),
         )
-        return [_task(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     async def save_task(self, task: Task) -> bool:
         changed = await self.db.execute(

@@ -6,8 +6,11 @@ to the task session. ``next_acs_request`` asks provisioning; once provisioning r
 None it asks the tasks, and once both are done the session ends. Each CPE response goes
 to whichever handler sent the last request; TransferComplete requests go to the task
 session (which ignores CommandKeys that are not its own) and to provisioning (firmware
-upgrades it may start later). ``on_session_end`` goes to the tasks first, so that their
-spans are closed before provisioning exports the shared trace.
+upgrades it may start later). A session that a connection request of ours caused gets
+a link to that request's span (`traceacs.tasks.wake_trace`); matching presets queue
+their tasks at the Inform (`traceacs.presets.applier`), so they run in this session.
+``on_session_end`` goes to the tasks first, so that their spans are closed before
+provisioning exports the shared trace.
 
 The shared trace: when the provisioning handler exposes ``trace`` (a `SessionTrace`)
 and ``root_span`` (its ``cpe.inform`` span or None), the task spans are recorded into
@@ -17,7 +20,7 @@ its own, exported separately (same device attributes and ``cwmp.session.id``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from traceacs.cwmp import messages as m
 from traceacs.provisioning.session_handler import (
@@ -32,15 +35,28 @@ from traceacs.provisioning.session_snapshot import (
     SnapshotError,
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
+from traceacs.provisioning.trace_recorder import TraceRecorder, to_ns
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
+from traceacs.tasks.wake_trace import CONNECTION_REQUEST_EVENT, ConnectionRequestTraces
+
+if TYPE_CHECKING:  # presets build on tasks (their actions are tasks)
+    from traceacs.presets.applier import PresetApplier
 
 
 class CompositeSessionHandler:
     """Provisioning, then tasks, in one CWMP session (a `SessionHandler`)."""
 
-    def __init__(self, provisioning: SessionHandler, tasks: TaskSession) -> None:
+    def __init__(
+        self,
+        provisioning: SessionHandler,
+        tasks: TaskSession,
+        wakes: ConnectionRequestTraces | None = None,
+        presets: PresetApplier | None = None,
+    ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
+        self._wakes = wakes
+        self._presets = presets
         self._asked: Literal["provisioning", "tasks"] | None = None
         self._provisioning_done = False
         self._refused = False
@@ -50,15 +66,57 @@ class CompositeSessionHandler:
         if isinstance(answer, m.CwmpFault):
             self._refused = True
             return answer
-        self._share_trace()
+        root = self._share_trace()
+        if root is not None and self._wakes is not None:
+            self._link_connection_request(inform, root, now)
+        if self._presets is not None:
+            await self._apply_presets(inform, root, now)
         await self.tasks.on_inform(inform, now)
         return answer
 
-    def _share_trace(self) -> None:
+    async def _apply_presets(self, inform: m.Inform, root: SpanRecord | None, now: float) -> None:
+        """Queue what matching presets want (run below, with the other tasks); one
+        ``cpe.preset.apply`` span per preset applied."""
+        assert self._presets is not None
+        applied = await self._presets.apply(inform, now)
+        trace = getattr(self.provisioning, "trace", None)
+        if not applied or root is None or not isinstance(trace, SessionTrace):
+            return
+        trace.changed_something = True
+        recorder = TraceRecorder(trace)
+        for item in applied:
+            preset = item.application.preset
+            span = recorder.start(
+                "cpe.preset.apply",
+                now,
+                parent=root,
+                attributes={
+                    "cpe.preset.name": preset.name,
+                    "cpe.preset.revision": preset.revision,
+                    "cpe.preset.weight": preset.weight,
+                    "cpe.preset.parameter_count": len(item.application.parameter_values),
+                    "cpe.preset.overridden_count": len(item.application.overridden),
+                    "cpe.preset.task_ids": tuple(str(i) for i in item.task_ids),
+                },
+            )
+            span.end(to_ns(now))
+
+    def _share_trace(self) -> SpanRecord | None:
         trace = getattr(self.provisioning, "trace", None)
         root = getattr(self.provisioning, "root_span", None)
         if isinstance(trace, SessionTrace) and (root is None or isinstance(root, SpanRecord)):
             self.tasks.attach_trace(trace, root)
+            return root
+        return None
+
+    def _link_connection_request(self, inform: m.Inform, root: SpanRecord, now: float) -> None:
+        """A session woken by our connection request links to that request's span."""
+        if self._wakes is None or CONNECTION_REQUEST_EVENT not in inform.event_codes:
+            return
+        device = inform.device_id
+        reference = self._wakes.take(device.oui, device.serial_number, now)
+        if reference is not None:
+            self._wakes.link(root, reference, now)
 
     def snapshot(self) -> Json:
         """Both handlers' state and whose RPC is pending (`ResumableHandler`)."""
@@ -111,9 +169,17 @@ class CompositeSessionHandler:
 class CompositeHandlerFactory:
     """Creates a `CompositeSessionHandler` per CWMP session (a `SessionHandlerFactory`)."""
 
-    def __init__(self, provisioning: SessionHandlerFactory, tasks: TaskHandlerFactory) -> None:
+    def __init__(
+        self,
+        provisioning: SessionHandlerFactory,
+        tasks: TaskHandlerFactory,
+        wakes: ConnectionRequestTraces | None = None,
+        presets: PresetApplier | None = None,
+    ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
+        self.wakes = wakes
+        self.presets = presets
 
     async def restore(self, session_id: str, state: Json) -> SessionHandler:
         """The composite handler as `CompositeSessionHandler.snapshot` left it."""
@@ -143,5 +209,8 @@ class CompositeHandlerFactory:
 
     def new_session(self, session_id: str) -> SessionHandler:
         return CompositeSessionHandler(
-            self.provisioning.new_session(session_id), self.tasks.new_session(session_id)
+            self.provisioning.new_session(session_id),
+            self.tasks.new_session(session_id),
+            self.wakes,
+            self.presets,
         )

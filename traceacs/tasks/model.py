@@ -96,6 +96,8 @@ class Task:
     fault_string: str | None = None
     result: Mapping[str, Any] = field(default_factory=dict, repr=False)
     trace_id: str | None = None
+    bulk_id: int | None = None
+    """The bulk job that queued this task (paced dispatch), or None."""
 
     @property
     def command_key(self) -> str:
@@ -159,6 +161,10 @@ class Task:
             next_attempt_at=now,
         )
 
+    def deferred(self, until: float, now: float) -> Task:
+        """Not started after all (its bulk job's dispatch rate is used up): due ``until``."""
+        return replace(self, updated_at=now, next_attempt_at=until)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -177,6 +183,7 @@ class Task:
             "updated_at": self.updated_at,
             "next_attempt_at": self.next_attempt_at,
             "trace_id": self.trace_id,
+            "bulk_id": self.bulk_id,
         }
 
 

@@ -39,6 +39,7 @@ from traceacs.provisioning.session_snapshot import (
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import NoOpProvisioningTelemetry, ProvisioningTelemetry
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
+from traceacs.tasks.dispatch_gate import DispatchGate
 from traceacs.tasks.model import (
     ENDS_SESSION,
     Task,
@@ -93,8 +94,10 @@ class TaskSession:
         urls: TransferUrls | None = None,
         policy: TaskRetryPolicy | None = None,
         listener: TaskListener | None = None,
+        gate: DispatchGate | None = None,
     ) -> None:
         self._session_id = session_id
+        self._gate = gate
         self._store = store
         self._telemetry = telemetry
         self._ids = ids
@@ -323,6 +326,13 @@ class TaskSession:
                 self._queue = []
         while self._queue:
             task = self._queue.pop(0)
+            if self._gate is not None and task.bulk_id is not None:
+                admission = await self._gate.admit(task, now)
+                if not admission.admitted:
+                    # Not this job's turn yet: due at its turn, the job's driver wakes it.
+                    await self._save(task.deferred(admission.at, now), now)
+                    continue
+                now = max(now, admission.at)
             recorder = self._recorder(now)
             assert self._trace is not None
             started = task.started(now, self._trace.trace_id)
@@ -334,6 +344,7 @@ class TaskSession:
                     "cpe.task.id": task.id,
                     "cpe.task.name": task.name,
                     "cpe.task.attempt": started.attempts,
+                    **({"cpe.task.bulk_id": task.bulk_id} if task.bulk_id is not None else {}),
                 },
             )
             self._trace.changed_something = True
@@ -392,6 +403,12 @@ class TaskSession:
         self._plan, self._next = None, None
         await self._save(task, now)
         span = self._task_span
+        started_ns = span.start_ns if span is not None else None
+        self._telemetry.task_finished(
+            task.name,
+            _result_of(task, waiting),
+            None if started_ns is None else max(0.0, (to_ns(now) - started_ns) / 1e6),
+        )
         if span is not None:
             span.attributes["cpe.task.status"] = "waiting" if waiting else task.status.value
             if task.status is not TaskStatus.DONE and not waiting and task.fault_string:
@@ -464,6 +481,18 @@ class TaskSession:
             span.end(to_ns(now), error=f"{task.name} fault {code}")
             self._trace.failed = True
         await self._save(finished, now)
+        self._telemetry.task_finished(task.name, _result_of(finished, False), None)
+
+
+def _result_of(task: Task, waiting: bool) -> str:
+    """The ``result`` of the task metrics (see `traceacs.telemetry.instruments`)."""
+    if waiting:
+        return "waiting"
+    if task.status is TaskStatus.DONE:
+        return "done"
+    if task.status is TaskStatus.FAILED:
+        return "failed"
+    return "retry" if task.fault_code is not None else "interrupted"
 
 
 def _reported(inform: m.Inform, suffix: str) -> str | None:
@@ -485,8 +514,10 @@ class TaskHandlerFactory:
         urls: TransferUrls | None = None,
         policy: TaskRetryPolicy | None = None,
         listener: TaskListener | None = None,
+        gate: DispatchGate | None = None,
     ) -> None:
         self.store = store
+        self.gate = gate
         self._telemetry = telemetry or NoOpProvisioningTelemetry()
         self._ids = ids or RandomIds()
         self._urls = urls
@@ -502,6 +533,7 @@ class TaskHandlerFactory:
             urls=self._urls,
             policy=self._policy,
             listener=self._notify,
+            gate=self.gate,
         )
 
     async def restore(

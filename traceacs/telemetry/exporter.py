@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
@@ -27,6 +35,29 @@ from traceacs.telemetry.redaction import redact_attributes, redact_text
 from traceacs.telemetry.sampling import QuietSessionSampler
 
 log = logging.getLogger(__name__)
+
+CAUSE_TRACE_ID = "cpe.connection_request.trace_id"
+CAUSE_SPAN_ID = "cpe.connection_request.span_id"
+"""A root span carrying these was caused by that connection request: it gets a link."""
+
+
+def cause_links(attributes: dict[str, object]) -> list[Link]:
+    """The span link a session's root records as attributes (none if malformed)."""
+    trace_id, span_id = attributes.get(CAUSE_TRACE_ID), attributes.get(CAUSE_SPAN_ID)
+    if not isinstance(trace_id, str) or not isinstance(span_id, str):
+        return []
+    try:
+        context = SpanContext(
+            trace_id=int(trace_id, 16),
+            span_id=int(span_id, 16),
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
+    except ValueError:
+        return []
+    if not context.is_valid:
+        return []
+    return [Link(context, {"link.kind": "connection_request"})]
 
 
 class OtelProvisioningTelemetry:
@@ -88,6 +119,12 @@ class OtelProvisioningTelemetry:
     def inform_received(self, event_codes: Sequence[str]) -> None:
         self._instruments.record_inform(event_codes)
 
+    def task_finished(self, name: str, result: str, duration_ms: float | None) -> None:
+        try:
+            self._instruments.record_task(name, result, duration_ms)
+        except Exception as exc:  # telemetry must never break a CWMP session
+            log.warning("task metric recording failed: %s", type(exc).__name__)
+
     # -- replay ---------------------------------------------------------------------
 
     def export_trace(self, trace: SessionTrace) -> SpanContext:
@@ -129,6 +166,7 @@ class OtelProvisioningTelemetry:
                 kind=SpanKind.SERVER if is_root else SpanKind.INTERNAL,
                 attributes=redact_attributes(record.attributes),
                 start_time=record.start_ns,
+                links=cause_links(dict(record.attributes)) if is_root else None,
             )
         if record.status == "error":
             span.set_status(Status(StatusCode.ERROR, redact_text(record.status_message)))

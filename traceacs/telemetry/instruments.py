@@ -52,6 +52,11 @@ CAPACITY = "cpe.provision.capacity"
 RPC_DURATION = "cwmp.rpc.duration"
 CPE_FAULTS = "cwmp.cpe.faults"
 INFORMS = "cwmp.informs"
+TASK_COUNT = "cpe.task.count"
+TASK_DURATION = "cpe.task.duration"
+TASK_RESULTS: tuple[str, ...] = ("done", "failed", "retry", "interrupted", "waiting")
+"""``result`` of the task metrics: ended done / failed for good / faulted and queued
+again / session ended before the answer / transfer accepted, TransferComplete to come."""
 
 ATTRIBUTE_KEYS: dict[str, frozenset[str]] = {
     PROVISION_DURATION: frozenset({"cpe.model", "cpe.service_plan", "result"}),
@@ -63,10 +68,12 @@ ATTRIBUTE_KEYS: dict[str, frozenset[str]] = {
     RPC_DURATION: frozenset({"cwmp.method", "cwmp.fault_code"}),
     CPE_FAULTS: frozenset({"cwmp.method", "cwmp.fault_code"}),
     INFORMS: frozenset({"cwmp.event_code"}),
+    TASK_COUNT: frozenset({"cpe.task.name", "result"}),
+    TASK_DURATION: frozenset({"cpe.task.name", "result"}),
 }
 """The only attribute keys each instrument keeps; none of them identifies a device."""
 
-_HISTOGRAMS = frozenset({PROVISION_DURATION, PROVISION_STEP_DURATION, RPC_DURATION})
+_HISTOGRAMS = frozenset({PROVISION_DURATION, PROVISION_STEP_DURATION, RPC_DURATION, TASK_DURATION})
 
 
 def views() -> list[View]:
@@ -146,6 +153,17 @@ class Instruments:
             unit="{event}",
             description="Inform event codes received",
         )
+        self.task_count = meter.create_counter(
+            TASK_COUNT,
+            unit="{task}",
+            description="Device tasks run, by task name and result",
+        )
+        self.task_duration = meter.create_histogram(
+            TASK_DURATION,
+            unit="ms",
+            description="Time a device task took in its CWMP session, first RPC to outcome",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_MS,
+        )
         meter.create_observable_gauge(
             CAPACITY,
             callbacks=[self._observe_capacity],
@@ -192,3 +210,10 @@ class Instruments:
     def record_inform(self, event_codes: Sequence[str]) -> None:
         for code in event_codes:
             self.informs.add(1, {"cwmp.event_code": _metric_event_code(code)})
+
+    def record_task(self, name: str, result: str, duration_ms: float | None) -> None:
+        """One task outcome; ``duration_ms`` None when it did not run in this session."""
+        attributes = {"cpe.task.name": name, "result": result}
+        self.task_count.add(1, attributes)
+        if duration_ms is not None:
+            self.task_duration.record(max(duration_ms, 0.0), attributes)

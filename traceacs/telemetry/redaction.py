@@ -64,6 +64,22 @@ ALLOWED_SPAN_ATTRIBUTES: frozenset[str] = frozenset(
         "cpe.task.phase",
         "cpe.task.started_trace_id",
         "cpe.task.next_attempt_in_s",
+        "cpe.task.bulk_id",
+        # cpe.connection_request spans, and the session roots they cause (the link)
+        "cpe.connection_request.outcome",
+        "cpe.connection_request.attempts",
+        "cpe.connection_request.answered",
+        "http.response.status_code",
+        "cpe.connection_request.trace_id",
+        "cpe.connection_request.span_id",
+        "cpe.connection_request.to_inform_ms",
+        # cpe.preset.apply spans
+        "cpe.preset.name",
+        "cpe.preset.revision",
+        "cpe.preset.weight",
+        "cpe.preset.parameter_count",
+        "cpe.preset.overridden_count",
+        "cpe.preset.task_ids",
     }
 )
 """Every span attribute key the workflow may set; anything else is dropped."""

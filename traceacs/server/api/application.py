@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
@@ -9,10 +10,12 @@ from aiohttp import web
 from traceacs.server.api import (
     attempts,
     audit,
+    bulk_tasks,
     devices,
     failures,
     inventory,
     openapi,
+    presets,
     profiles,
     summary,
     tasks,
@@ -28,6 +31,7 @@ from traceacs.server.api.middleware import (
     error_middleware,
 )
 from traceacs.server.console import add_console_routes
+from traceacs.tasks.bulk_service import BulkTaskService
 from traceacs.tasks.service import TaskService
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # an inventory CSV of a few hundred thousand rows
@@ -57,22 +61,50 @@ ROUTES: Final[tuple[tuple[str, str, Handler, Access], ...]] = (
     ("GET", "/api/audit", audit.list_audit, "write"),
     ("POST", "/api/devices/{serial}/tasks", tasks.add_task, "write"),
     ("GET", "/api/devices/{serial}/tasks", tasks.device_tasks, "read"),
+    ("PUT", "/api/devices/{serial}/tags/{tag}", presets.add_tag, "write"),
+    ("DELETE", "/api/devices/{serial}/tags/{tag}", presets.remove_tag, "write"),
+    ("GET", "/api/presets", presets.list_presets, "read"),
+    ("GET", "/api/presets/{name}", presets.get_preset, "read"),
+    ("PUT", "/api/presets/{name}", presets.put_preset, "write"),
+    ("DELETE", "/api/presets/{name}", presets.delete_preset, "write"),
+    ("POST", "/api/tasks/bulk", bulk_tasks.start_bulk, "write"),
+    ("GET", "/api/tasks/bulk/{id}", bulk_tasks.get_bulk, "read"),
     ("GET", "/api/tasks/{id}", tasks.get_task, "read"),
     ("DELETE", "/api/tasks/{id}", tasks.delete_task, "write"),
 )
 
 
 def make_api_application(
-    context: ApiContext, *, task_service: TaskService | None = None
+    context: ApiContext,
+    *,
+    task_service: TaskService | None = None,
+    bulk_service: BulkTaskService | None = None,
+    presets_changed: Callable[[], None] | None = None,
 ) -> web.Application:
-    """``task_service``: the ACS's (shared rate limiter); by default one over the store."""
+    """``task_service``: the ACS's (shared rate limiter); by default one over the store.
+
+    ``bulk_service``: the ACS's; by default one over the store, whose running jobs stop
+    when the application is cleaned up. ``presets_changed``: told after a preset write
+    (the ACS's preset applier reloads at once).
+    """
     app = web.Application(
         middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
     )
     app[CONTEXT_KEY] = context
+    if presets_changed is not None:
+        app[presets.PRESETS_CHANGED_KEY] = presets_changed
     service = task_service or tasks.task_service_for(context)
     if service is not None:
         app[tasks.TASKS_KEY] = service
+    bulk = bulk_service or bulk_tasks.bulk_service_for(context)
+    if bulk is not None:
+        app[bulk_tasks.BULK_KEY] = bulk
+        if bulk_service is None:
+
+            async def stop_bulk_jobs(_: web.Application) -> None:
+                await bulk.close()
+
+            app.on_cleanup.append(stop_bulk_jobs)
     access: dict[web.AbstractRoute, Access] = {}
     for method, path, handler, needed in ROUTES:
         access[app.router.add_route(method, path, handler)] = needed

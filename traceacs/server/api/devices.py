@@ -42,6 +42,7 @@ def device_filter(request: web.Request) -> DeviceFilter:
         service_plan=params.text(request, "plan"),
         oui=params.text(request, "oui"),
         failed_step=params.text(request, "failed_step"),
+        tag=params.text(request, "tag"),
     )
 
 
@@ -54,13 +55,31 @@ async def list_devices(request: web.Request) -> web.Response:
         filters, sort_by=sort_by, descending=descending, limit=limit, offset=offset
     )
     total = await repository.count_devices(filters)
+    tags = await tags_of_page(request, devices)
     return web.json_response(
         {
-            "items": [device_view(d) for d in devices],
+            "items": [
+                {**device_view(d), "tags": tags.get((d.oui, d.serial_number), [])} for d in devices
+            ],
             "total": total,
             "limit": limit,
             "offset": offset,
         }
+    )
+
+
+async def tags_of_page(
+    request: web.Request, devices: list[Device]
+) -> dict[tuple[str, str], list[str]]:
+    """The operator tags of these devices (none without the SQL store)."""
+    from traceacs.storage.repository import SqlDeviceRepository
+    from traceacs.storage.tags import SqlTagStore
+
+    repository = context_of(request).repository
+    if not devices or not isinstance(repository, SqlDeviceRepository):
+        return {}
+    return await SqlTagStore(repository.db).tags_of_many(
+        [(d.oui, d.serial_number) for d in devices]
     )
 
 
@@ -84,6 +103,9 @@ async def get_device(request: web.Request) -> web.Response:
         AttemptFilter(oui=device.oui, serial_number=device.serial_number), limit=1
     )
     view = device_view(device, detail=True)
+    view["tags"] = (await tags_of_page(request, [device])).get(
+        (device.oui, device.serial_number), []
+    )
     view["last_attempt"] = attempt_view(attempts[0]) if attempts else None
     return web.json_response(view)
 

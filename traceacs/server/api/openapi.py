@@ -14,6 +14,7 @@ from aiohttp import web
 
 from traceacs import __version__
 from traceacs.provisioning.device import ProvisioningState
+from traceacs.server.api.presets_openapi import PRESET_PATHS, PRESET_SCHEMAS
 from traceacs.server.api.tasks_openapi import TASK_PATHS, TASK_SCHEMAS
 
 Schema = dict[str, Any]
@@ -87,6 +88,12 @@ _DEVICE_PROPS: Final[dict[str, Schema]] = {
     "updated_at": {"type": "number"},
 }
 
+_TAGS: Final[Schema] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "operator tags (device list and device detail)",
+}
+
 SCHEMAS: Final[dict[str, Schema]] = {
     "Error": _obj(
         {
@@ -116,10 +123,11 @@ SCHEMAS: Final[dict[str, Schema]] = {
             }
         }
     ),
-    "Device": _obj(_DEVICE_PROPS),
+    "Device": _obj({**_DEVICE_PROPS, "tags": _TAGS}, required=list(_DEVICE_PROPS)),
     "DeviceDetail": _obj(
         {
             **_DEVICE_PROPS,
+            "tags": _TAGS,
             "connection_request_url": _nullable("string"),
             "connection_request_username": _nullable("string"),
             "has_connection_request_password": {"type": "boolean"},
@@ -345,6 +353,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
     ),
     "DevicePageNoTotal": _page_of("Device"),
     **TASK_SCHEMAS,
+    **PRESET_SCHEMAS,
 }
 
 
@@ -446,6 +455,7 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
                 _query("plan", "service plan"),
                 _query("oui", "OUI"),
                 _query("failed_step", "the step a failed device failed at"),
+                _query("tag", "devices carrying this tag"),
                 _query(
                     "sort",
                     "sort key, prefixed with - for descending",
@@ -714,6 +724,7 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
         )
     },
     **TASK_PATHS,
+    **PRESET_PATHS,
 }
 
 

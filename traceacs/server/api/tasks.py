@@ -43,7 +43,7 @@ def _service(request: web.Request) -> TaskService:
     return service
 
 
-def _flag(request: web.Request, name: str) -> bool:
+def flag(request: web.Request, name: str) -> bool:
     raw = (request.query.get(name) or "").lower()
     if raw in ("", "false", "0", "no"):
         return False
@@ -62,7 +62,7 @@ def _task_id(request: web.Request) -> int:
 async def add_task(request: web.Request) -> web.Response:
     service = _service(request)
     device = await find_device(request)
-    wake = _flag(request, "connection_request")
+    wake = flag(request, "connection_request")
     timeout = params.integer(request, "timeout", 0, 0, MAX_WAIT_SECONDS)
     body = await params.json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.tasks.model import TASK_NAMES, TaskStatus
+from traceacs.tasks.pacing import MAX_RATE
 
 Schema = dict[str, Any]
 
@@ -52,7 +54,70 @@ _SERIAL: Final = _param("serial", "path", "the device's serial number")
 _OUI: Final = _param("oui", "query", "the device's OUI, when a serial is shared by several OUIs")
 _ID: Final = _param("id", "path", "task id")
 
+_DEVICE_FILTERS: Final = [
+    _param("serial", "query", "serial number or its beginning"),
+    _param("mac", "query", "MAC address (case-insensitive)"),
+    _param("customer_id", "query", "customer id"),
+    _param("model", "query", "model reported by the device"),
+    _param("firmware", "query", "firmware version reported by the device"),
+    _param(
+        "state",
+        "query",
+        "provisioning state",
+        {"type": "string", "enum": [s.value for s in ProvisioningState]},
+    ),
+    _param("plan", "query", "service plan"),
+    _param("oui", "query", "OUI"),
+    _param("failed_step", "query", "the step a failed device failed at"),
+    _param("tag", "query", "devices carrying this tag"),
+]
+_COUNT: Final = {"type": "integer", "minimum": 0}
+
 TASK_SCHEMAS: Final[dict[str, Schema]] = {
+    "BulkJob": {
+        "type": "object",
+        "description": "A bulk job: one task per matched device, released at `rate` per second",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string", "enum": list(TASK_NAMES)},
+            "arguments": {"type": "object"},
+            "filters": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "the device conditions the job was created with",
+            },
+            "rate": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE},
+            "connection_request": {"type": "boolean"},
+            "matched": {**_COUNT, "description": "devices matched (one task each)"},
+            "queued": _COUNT,
+            "running": _COUNT,
+            "done": _COUNT,
+            "failed": _COUNT,
+            "deleted": {**_COUNT, "description": "tasks cancelled or gone with their device"},
+            "finished": {"type": "boolean", "description": "no task queued or running"},
+            "created_at": {"type": "number"},
+            "starts_at": {"type": "number", "description": "release of the first task"},
+            "ends_at": {"type": "number", "description": "release of the last task"},
+        },
+        "required": [
+            "id",
+            "name",
+            "arguments",
+            "filters",
+            "rate",
+            "connection_request",
+            "matched",
+            "queued",
+            "running",
+            "done",
+            "failed",
+            "deleted",
+            "finished",
+            "created_at",
+            "starts_at",
+            "ends_at",
+        ],
+    },
     "Task": {
         "type": "object",
         "properties": {
@@ -78,6 +143,10 @@ TASK_SCHEMAS: Final[dict[str, Schema]] = {
             "updated_at": {"type": "number"},
             "next_attempt_at": {"type": "number"},
             "trace_id": {"type": ["string", "null"]},
+            "bulk_id": {
+                "type": ["integer", "null"],
+                "description": "the bulk job that queued it (GET /api/tasks/bulk/{id})",
+            },
             "connection_request": {
                 "type": "object",
                 "description": "only with ?connection_request=true",
@@ -159,6 +228,53 @@ TASK_PATHS: Final[dict[str, dict[str, Schema]]] = {
                 "content": {"application/json": {"schema": _ref("TaskRequest")}},
             },
         },
+    },
+    "/api/tasks/bulk": {
+        "post": {
+            **_op(
+                "Queue a task for every device the filters match, released at a rate",
+                {202: _json(_ref("BulkJob"), "The job, with its matched devices")},
+                [
+                    *_DEVICE_FILTERS,
+                    _param(
+                        "all",
+                        "query",
+                        "required (true) when no filter is given: the whole fleet",
+                        {"type": "boolean", "default": False},
+                    ),
+                    _param(
+                        "rate",
+                        "query",
+                        "devices per second (tasks released and connection requests sent)",
+                        {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_RATE,
+                            "default": 10,
+                        },
+                    ),
+                    _param(
+                        "connection_request",
+                        "query",
+                        "wake each device at its release time",
+                        {"type": "boolean", "default": False},
+                    ),
+                ],
+                {415},
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("TaskRequest")}},
+            },
+        },
+    },
+    "/api/tasks/bulk/{id}": {
+        "get": _op(
+            "A bulk job and its progress",
+            {200: _json(_ref("BulkJob"), "The job")},
+            [_param("id", "path", "bulk job id")],
+            {404},
+        ),
     },
     "/api/tasks/{id}": {
         "get": _op("One task", {200: _json(_ref("Task"), "The task")}, [_ID], {404}),

@@ -2,16 +2,25 @@
 // sized by duration on the trace's time axis, the failing step highlighted.
 import { h, fmtMs, fmtTime, badge } from "./dom.js";
 
+// A trace id in an attribute (the connection request that caused this session, the
+// session a transfer task started in) links to that trace in the console.
+const TRACE_REFERENCE = /\.(trace_id|started_trace_id)$/;
+
+function attributeValue(key, value) {
+  const text = Array.isArray(value) ? value.join(", ") : String(value);
+  if (TRACE_REFERENCE.test(key) && /^[0-9a-f]{32}$/.test(text)) {
+    return h("a", { href: `#/trace/${text}`, "data-testid": "trace-link" }, h("code", null, text));
+  }
+  return text;
+}
+
 function attributeList(attributes) {
   const entries = Object.entries(attributes);
   if (!entries.length) return null;
   return h(
     "dl",
     { class: "attrs" },
-    entries.map(([key, value]) => [
-      h("dt", null, key),
-      h("dd", null, Array.isArray(value) ? value.join(", ") : String(value)),
-    ]),
+    entries.map(([key, value]) => [h("dt", null, key), h("dd", null, attributeValue(key, value))]),
   );
 }
 
