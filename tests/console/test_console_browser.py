@@ -71,6 +71,7 @@ class RunningAcs:
     api_url: str
     repo: SqlDeviceRepository
     token: str
+    write_token: str
     mismatch_serial: str
     mismatched: list[str]
     xss_serial: str
@@ -167,11 +168,14 @@ async def acs(tmp_path: Path) -> AsyncIterator[RunningAcs]:
             assert attempt.result == "verification_failed", attempt
             mismatched = list(attempt.details["mismatched_parameters"])
             assert mismatched
-            token = await issue_token(SqlApiStore(repo.db), "console-test", "read", time.time())
+            tokens = SqlApiStore(repo.db)
+            token = await issue_token(tokens, "console-test", "read", time.time())
+            writer = await issue_token(tokens, "noc-operator", "write", time.time())
             yield RunningAcs(
                 api_url=api_url,
                 repo=repo,
                 token=token.plaintext,
+                write_token=writer.plaintext,
                 mismatch_serial=mismatch.serial_number,
                 mismatched=mismatched,
                 xss_serial=fleet.cpes[-1].identity.serial_number,
@@ -201,9 +205,9 @@ async def shot(page: Any, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-async def sign_in(page: Any, acs: RunningAcs) -> None:
+async def sign_in(page: Any, acs: RunningAcs, token: str | None = None) -> None:
     await page.goto(acs.api_url)
-    await page.fill("#token", acs.token)
+    await page.fill("#token", token or acs.token)
     await page.click("#login-form button[type=submit]")
     await page.wait_for_selector("text=Fleet overview")
 
@@ -288,3 +292,57 @@ async def test_device_strings_render_as_text(page: Any, acs: RunningAcs) -> None
     await page.locator("[data-testid=device-list]").wait_for()
     assert await page.locator("img[src=x]").count() == 0
     assert dialogs == []
+
+
+async def test_operator_reprovisions_and_finds_it_in_the_audit_log(
+    page: Any, acs: RunningAcs
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    device_url = f"{acs.api_url}#/device/{acs.mismatch_serial}"
+
+    # a read token sees the button, disabled, and why
+    await sign_in(page, acs)
+    await page.goto(device_url)
+    button = page.locator("[data-testid=reprovision]")
+    await button.wait_for()
+    assert await button.is_disabled()
+    note = await page.locator("[data-testid=reprovision-note]").inner_text()
+    assert "write token" in note
+    assert "console-test" in note
+    await page.click("#nav a:has-text('Audit')")
+    await page.wait_for_selector("text=needs a write token")
+    await shot(page, "06-read-token-cannot-reprovision")
+    await page.click("#nav button:has-text('Sign out')")
+
+    # a write token re-provisions: the state goes back to new, in the page and the store
+    await sign_in(page, acs, acs.write_token)
+    await page.goto(device_url)
+    await button.wait_for()
+    assert await page.locator(".device .page-head .badge").inner_text() == "failed"
+    assert await button.is_enabled()
+    await button.click()
+    await page.wait_for_selector("[data-testid=reprovision-note]:has-text('Done')")
+    assert await page.locator(".device .page-head .badge").inner_text() == "new"
+    device = await acs.repo.get_device_by_serial(acs.mismatch_serial)
+    assert device is not None
+    assert device.state.value == "new"
+    await shot(page, "07-reprovisioned")
+
+    # ... and the audit page says who did it, to what, when, and the answer
+    await page.click("#nav a:has-text('Audit')")
+    log = page.locator("[data-testid=audit-log]")
+    await log.wait_for()
+    [row] = await log.locator("tbody tr").all_inner_texts()
+    cells = row.split("\t")
+    assert cells[1:] == [
+        "noc-operator",
+        f"POST /api/devices/{acs.mismatch_serial}/reprovision",
+        acs.mismatch_serial,
+        "200",
+    ]
+    await shot(page, "08-audit-log")
+    assert dialogs == []
+    assert errors == []
