@@ -23,7 +23,7 @@ from traceacs.provisioning.profile import (
 
 vlan_ids = st.integers(min_value=1, max_value=4094)
 # any character a profile may hold: all but NUL (refused, as PostgreSQL cannot store it)
-NO_NUL = st.characters(exclude_characters="\x00")
+NO_NUL = st.characters(codec="utf-8", exclude_characters="\x00")
 texts = st.text(NO_NUL, min_size=1, max_size=20).filter(lambda s: s.strip() != "")
 passphrases = st.text(
     alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=8, max_size=63
