@@ -337,18 +337,35 @@ async def test_operator_reprovisions_and_finds_it_in_the_audit_log(
     assert device.state.value == "new"
     await shot(page, acs, "07-reprovisioned")
 
-    # ... and the audit page says who did it, to what, when, and the answer
+    # ... and the audit page says who did it, to what, when, and the answer, newest
+    # first, 50 to a page (55 older writes of another token are on record)
+    audit = SqlApiStore(acs.repo.db)
+    for i in range(55):
+        await audit.record_audit(
+            at=1_000_000.0 + i,
+            token_id=None,
+            token_name="bulk-import",
+            method="POST",
+            path="/api/inventory",
+            target=f"{i} devices",
+            status=200,
+        )
     await page.click("#nav a:has-text('Audit')")
     log = page.locator("[data-testid=audit-log]")
     await log.wait_for()
-    [row] = await log.locator("tbody tr").all_inner_texts()
-    cells = row.split("\t")
-    assert cells[1:] == [
+    rows = await log.locator("tbody tr").all_inner_texts()
+    assert len(rows) == 50
+    assert rows[0].split("\t")[1:] == [
         "noc-operator",
         f"POST /api/devices/{acs.mismatch_serial}/reprovision",
         acs.mismatch_serial,
         "200",
     ]
+    assert rows[1].split("\t")[1:] == ["bulk-import", "POST /api/inventory", "54 devices", "200"]
     await shot(page, acs, "08-audit-log")
+    await page.click("a:has-text('older')")
+    await page.wait_for_selector("text=entries 51–56")
+    older = await log.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t")[3] for r in older] == [f"{i} devices" for i in range(5, -1, -1)]
     assert dialogs == []
     assert errors == []
