@@ -1,5 +1,10 @@
-"""An API over a real SQLite store in ``tmp_path``, served on 127.0.0.1 by aiohttp's
-test server, with one read and one write token.
+"""An API over a real store, served on 127.0.0.1 by aiohttp's test server, with one
+read and one write token.
+
+The store is SQLite in ``tmp_path`` and PostgreSQL (a fresh database per module, a
+fresh schema per test: the fixtures of ``tests/storage/conftest.py``), so every API
+test runs on both engines; without a PostgreSQL server the PostgreSQL cases skip with
+the reason, and fail under ``CI=true``.
 
 Every response body any test receives is recorded; after each test the fixture checks
 that none of the secrets planted in the store (Wi-Fi key, SIP and connection-request
@@ -11,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.api.openapi_check import check_response
+from tests.storage.conftest import pg_database, pg_user, store_url
 from traceacs.auth.tokens import issue_token
 from traceacs.server.api import ApiContext, make_api_application
 from traceacs.storage import SqlDeviceRepository, open_repository
@@ -84,9 +89,12 @@ class Api:
         return body
 
 
+__all__ = ["pg_database", "pg_user", "store_url"]  # fixtures, used by name
+
+
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[SqlDeviceRepository]:
-    repository = await open_repository(f"sqlite://{tmp_path}/api.db")
+async def repo(store_url: str) -> AsyncIterator[SqlDeviceRepository]:
+    repository = await open_repository(store_url)
     try:
         yield repository
     finally:

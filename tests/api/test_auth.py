@@ -89,3 +89,12 @@ async def test_unknown_path_and_method_are_json_errors(api: Api) -> None:
     assert response.status == 405
     assert_error(body, 405)
     assert "GET" in response.headers["Allow"]
+
+
+async def test_a_client_can_ask_which_token_it_holds(api: Api) -> None:
+    read = await api.get("/api/token", token="read")
+    write = await api.get("/api/token", token="write")
+    assert (read["name"], read["role"]) == ("dashboard", "read")
+    assert (write["name"], write["role"]) == ("oss", "write")
+    assert read["id"] != write["id"]
+    assert (await api.call("GET", "/api/token", token=None))[0].status == 401

@@ -64,7 +64,7 @@ def test_create_list_revoke(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert code == 0
     assert check(tmp_path, token)[0] is None
     code, _, err = run(capsys, tmp_path, "revoke", "1")
-    assert code == 1
+    assert code == 4
     assert "no active token" in err
     code, out, _ = run(capsys, tmp_path, "list", "--json")
     assert json.loads(out)[0]["revoked_at"] is not None

@@ -54,5 +54,5 @@ def test_devices_show_as_a_real_process(cli: Cli, tmp_path: Path) -> None:
     assert "no profile for plan 'gold'" in shown.stdout
     assert "f" * 32 in shown.stdout
     assert "x-pw" not in shown.stdout + shown.stderr
-    assert missing.returncode == 1
+    assert missing.returncode == 4  # not found
     assert "no device with serial number 'NOPE'" in missing.stderr

@@ -182,12 +182,13 @@ def test_progress_draws_on_a_terminal_for_large_work_only() -> None:
         progress.update(done)
     progress.done()
     drawn = tty.getvalue()
-    assert "checking: 5000/5000 (100%)" in drawn
+    assert f"checking [{'#' * Progress.WIDTH}] 5000/5000 100%" in drawn
+    assert "checking [##############..............] 2500/5000  50%" in drawn
     assert drawn.count("\r") <= 102  # about one redraw per percent, not per row
 
-    small, pipe = _Tty(), io.StringIO()
-    for stream, total in ((small, 10), (pipe, 5000)):
-        quiet = Progress("checking", total, stream=stream)
+    small, pipe, scripted = _Tty(), io.StringIO(), _Tty()
+    for stream, total, enabled in ((small, 10, True), (pipe, 5000, True), (scripted, 5000, False)):
+        quiet = Progress("checking", total, stream=stream, enabled=enabled)
         quiet.update(total)
         quiet.message("writing")
         quiet.done()

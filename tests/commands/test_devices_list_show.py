@@ -166,9 +166,9 @@ def test_show_push_fault_code(fleet: Cli) -> None:
     assert "fault string: Invalid arguments" in result.out
 
 
-def test_show_unknown_device_is_exit_1(fleet: Cli) -> None:
+def test_show_unknown_device_is_exit_4_not_found(fleet: Cli) -> None:
     result = fleet("devices", "show", "NOPE")
-    assert result.code == 1
+    assert result.code == 4
     assert "no device with serial number 'NOPE'" in result.err
     assert result.out == ""
 
@@ -198,11 +198,11 @@ def test_reprovision_sets_the_state_back_to_new(fleet: Cli) -> None:
         return device.state, device.failed_step
 
     assert fleet.with_repository(state) == (ProvisioningState.NEW, None)
-    assert fleet("devices", "reprovision", "NOPE").code == 1
+    assert fleet("devices", "reprovision", "NOPE").code == 4
 
 
 def test_delete_removes_the_device(fleet: Cli) -> None:
     assert fleet("devices", "delete", "C3").code == 0
-    assert fleet("devices", "show", "C3").code == 1
+    assert fleet("devices", "show", "C3").code == 4
     assert _serials(fleet("devices", "list", "--json").out) == ["A1", "B2", "D4"]
-    assert fleet("devices", "delete", "C3").code == 1
+    assert fleet("devices", "delete", "C3").code == 4

@@ -39,7 +39,7 @@ def test_put_list_delete_a_firmware_image(cli: Cli, tmp_path: Path, data_dir: Pa
     assert cli("files", "delete", "gw-4.0.0.bin").code == 0
     assert json.loads(cli("files", "list", "--json").out) == {"items": []}
     gone = cli("files", "delete", "gw-4.0.0.bin")
-    assert gone.code == 1
+    assert gone.code == 4
     assert "no file" in gone.err
 
 

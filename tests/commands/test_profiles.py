@@ -116,8 +116,8 @@ def test_bad_file_imports_nothing_and_lists_every_problem(cli: Cli, tmp_path: Pa
     assert not (cli.data_dir / "traceacs.db").exists()
 
 
-def test_show_unknown_profile_is_exit_1(cli: Cli, tmp_path: Path) -> None:
+def test_show_unknown_profile_is_exit_4_not_found(cli: Cli, tmp_path: Path) -> None:
     assert cli("profiles", "import", str(_write(tmp_path, PROFILES))).code == 0
     result = cli("profiles", "show", "platinum")
-    assert result.code == 1
+    assert result.code == 4
     assert "no profile named 'platinum'" in result.err

@@ -96,7 +96,7 @@ def test_help_lists_the_operator_commands(capsys: pytest.CaptureFixture[str]) ->
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for command in ("devices", "profiles", "db"):
-        assert f"\n    {command} " in out
+        assert f"\n  {command} " in out
     with pytest.raises(SystemExit):
         main(["devices", "show", "--help"])
     assert "3  store unavailable" in capsys.readouterr().out

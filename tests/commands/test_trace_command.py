@@ -123,15 +123,15 @@ def test_by_trace_id_and_oui(stored: Cli) -> None:
     assert f"Trace id: {OLD.trace_id}" in result.out
     assert "Failed step" not in result.out
     wrong = stored("trace", "SN-SOMEONE-ELSE", "--trace-id", OLD.trace_id)
-    assert wrong.code == 1
+    assert wrong.code == 4
     assert "belongs to" in wrong.err
     assert stored("trace", SERIAL, "--oui", "00259e").code == 0
-    assert stored("trace", SERIAL, "--oui", "AAAAAA").code == 1
+    assert stored("trace", SERIAL, "--oui", "AAAAAA").code == 4
 
 
-def test_a_device_without_trace_exits_1_with_a_message(stored: Cli) -> None:
+def test_a_device_without_trace_exits_4_with_a_message(stored: Cli) -> None:
     result = stored("trace", "SN-NEVER-SEEN")
-    assert result.code == 1
+    assert result.code == 4
     assert result.out == ""
     assert "no provisioning trace stored for SN-NEVER-SEEN" in result.err
 

@@ -1,12 +1,15 @@
 """The web console in a real headless Chromium, against the real ACS.
 
-The ACS is what `traceacs serve` runs (`open_acs` + `serve`, SQLite in ``tmp_path``,
-the embedded trace store on); a small simulated fleet bootstraps over real CWMP, one
-CPE reading back values different from those pushed, one whose manufacturer string and
-Wi-Fi SSID are HTML. Then a support engineer's path through the console: sign in with
-a read token, type the failed device's serial, open its page, and find the failing
-step and the mismatching parameters in the waterfall. Screenshots land in
-``test-artifacts/console/`` for review.
+The ACS is what `traceacs serve` runs (`open_acs` + `serve`, the embedded trace store
+on), over SQLite in ``tmp_path`` and over PostgreSQL (the ``store_url`` fixtures). A
+small simulated fleet bootstraps over real CWMP, one CPE reading back values different
+from those pushed, one whose manufacturer string and Wi-Fi SSID are HTML. Then a
+support engineer's path through the console: sign in with a read token, type the
+failed device's serial, open its page, and find the failing step and the mismatching
+parameters in the waterfall; and an operator's: re-provision it with a write token (a
+read token sees the button disabled, and why) and find that in the audit page.
+Screenshots land in ``test-artifacts/console/`` for review (``-postgresql`` in the
+name for that engine).
 
 Needs Debian's ``chromium`` (``tests/console/ensure-chromium.sh`` installs it) and the
 ``playwright`` package; without the browser the test is skipped, unless CI=true.
@@ -68,9 +71,11 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 @dataclass
 class RunningAcs:
+    engine: str  # sqlite or postgresql
     api_url: str
     repo: SqlDeviceRepository
     token: str
+    write_token: str
     mismatch_serial: str
     mismatched: list[str]
     xss_serial: str
@@ -122,12 +127,12 @@ async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
 
 
 @pytest.fixture
-async def acs(tmp_path: Path) -> AsyncIterator[RunningAcs]:
+async def acs(tmp_path: Path, store_url: str) -> AsyncIterator[RunningAcs]:
     settings = Settings(
         cwmp_port=0,
         api_port=0,
         data_dir=tmp_path,
-        database_url=f"sqlite://{tmp_path}/acs.db",
+        database_url=store_url,
         allow_unauthenticated_cpes=True,
     )
     environ = {"TRACEACS_TRACE_STORE": "on", "OTEL_SERVICE_NAME": "traceacs-test"}
@@ -167,11 +172,15 @@ async def acs(tmp_path: Path) -> AsyncIterator[RunningAcs]:
             assert attempt.result == "verification_failed", attempt
             mismatched = list(attempt.details["mismatched_parameters"])
             assert mismatched
-            token = await issue_token(SqlApiStore(repo.db), "console-test", "read", time.time())
+            tokens = SqlApiStore(repo.db)
+            token = await issue_token(tokens, "console-test", "read", time.time())
+            writer = await issue_token(tokens, "noc-operator", "write", time.time())
             yield RunningAcs(
+                engine=store_url.split(":", 1)[0],
                 api_url=api_url,
                 repo=repo,
                 token=token.plaintext,
+                write_token=writer.plaintext,
                 mismatch_serial=mismatch.serial_number,
                 mismatched=mismatched,
                 xss_serial=fleet.cpes[-1].identity.serial_number,
@@ -196,14 +205,15 @@ async def page(acs: RunningAcs) -> AsyncIterator[Any]:
             await browser.close()
 
 
-async def shot(page: Any, name: str) -> None:
+async def shot(page: Any, acs: RunningAcs, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    suffix = "" if acs.engine == "sqlite" else f"-{acs.engine}"
+    await page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
 
 
-async def sign_in(page: Any, acs: RunningAcs) -> None:
+async def sign_in(page: Any, acs: RunningAcs, token: str | None = None) -> None:
     await page.goto(acs.api_url)
-    await page.fill("#token", acs.token)
+    await page.fill("#token", token or acs.token)
     await page.click("#login-form button[type=submit]")
     await page.wait_for_selector("text=Fleet overview")
 
@@ -225,13 +235,13 @@ async def test_support_engineer_finds_the_failing_step(page: Any, acs: RunningAc
     await page.click("#login-form button[type=submit]")
     await page.wait_for_selector("#login-error:has-text('not valid')")
     assert await page.evaluate("sessionStorage.getItem('traceacs.token')") is None
-    await shot(page, "01-login-refused")
+    await shot(page, acs, "01-login-refused")
 
     await page.fill("#token", acs.token)
     await page.click("#login-form button[type=submit]")
     await page.wait_for_selector("text=Fleet overview")
     await page.wait_for_selector("figure.chart svg rect.bar-ok")
-    await shot(page, "02-overview")
+    await shot(page, acs, "02-overview")
 
     # type the serial, land on the device page (an exact match opens it)
     await page.fill("#quick-search input", acs.mismatch_serial)
@@ -255,13 +265,13 @@ async def test_support_engineer_finds_the_failing_step(page: Any, acs: RunningAc
         for name in ("cpe.provision.push_config", "cpe.provision.verify")
     }
     assert bars["cpe.provision.verify"]["x"] >= bars["cpe.provision.push_config"]["x"]
-    await shot(page, "03-device-failed-verify")
+    await shot(page, acs, "03-device-failed-verify")
 
     await page.click("#nav a:has-text('Failures')")
     groups = page.locator("[data-testid=failure-groups]")
     await groups.wait_for()
     row = groups.locator("tr", has_text="verification_failed")
-    await shot(page, "04-failures")
+    await shot(page, acs, "04-failures")
     await row.locator("a.count").click()
     await page.wait_for_selector(f"[data-testid=device-list] >> text={acs.mismatch_serial}")
 
@@ -282,9 +292,80 @@ async def test_device_strings_render_as_text(page: Any, acs: RunningAcs) -> None
     assert XSS_SSID in values  # read back from the device, shown verbatim
     await page.click("text=settings (secrets masked)")
     assert await page.locator("img[src=x]").count() == 0
-    await shot(page, "05-device-html-strings")
+    await shot(page, acs, "05-device-html-strings")
     # the device list too
     await page.goto(f"{acs.api_url}#/devices?serial={acs.xss_serial[:-1]}&list=1")
     await page.locator("[data-testid=device-list]").wait_for()
     assert await page.locator("img[src=x]").count() == 0
     assert dialogs == []
+
+
+async def test_operator_reprovisions_and_finds_it_in_the_audit_log(
+    page: Any, acs: RunningAcs
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    device_url = f"{acs.api_url}#/device/{acs.mismatch_serial}"
+
+    # a read token sees the button, disabled, and why
+    await sign_in(page, acs)
+    await page.goto(device_url)
+    button = page.locator("[data-testid=reprovision]")
+    await button.wait_for()
+    assert await button.is_disabled()
+    note = await page.locator("[data-testid=reprovision-note]").inner_text()
+    assert "write token" in note
+    assert "console-test" in note
+    await page.click("#nav a:has-text('Audit')")
+    await page.wait_for_selector("text=needs a write token")
+    await shot(page, acs, "06-read-token-cannot-reprovision")
+    await page.click("#nav button:has-text('Sign out')")
+
+    # a write token re-provisions: the state goes back to new, in the page and the store
+    await sign_in(page, acs, acs.write_token)
+    await page.goto(device_url)
+    await button.wait_for()
+    assert await page.locator(".device .page-head .badge").inner_text() == "failed"
+    assert await button.is_enabled()
+    await button.click()
+    await page.wait_for_selector("[data-testid=reprovision-note]:has-text('Done')")
+    assert await page.locator(".device .page-head .badge").inner_text() == "new"
+    device = await acs.repo.get_device_by_serial(acs.mismatch_serial)
+    assert device is not None
+    assert device.state.value == "new"
+    await shot(page, acs, "07-reprovisioned")
+
+    # ... and the audit page says who did it, to what, when, and the answer, newest
+    # first, 50 to a page (55 older writes of another token are on record)
+    audit = SqlApiStore(acs.repo.db)
+    for i in range(55):
+        await audit.record_audit(
+            at=1_000_000.0 + i,
+            token_id=None,
+            token_name="bulk-import",
+            method="POST",
+            path="/api/inventory",
+            target=f"{i} devices",
+            status=200,
+        )
+    await page.click("#nav a:has-text('Audit')")
+    log = page.locator("[data-testid=audit-log]")
+    await log.wait_for()
+    rows = await log.locator("tbody tr").all_inner_texts()
+    assert len(rows) == 50
+    assert rows[0].split("\t")[1:] == [
+        "noc-operator",
+        f"POST /api/devices/{acs.mismatch_serial}/reprovision",
+        acs.mismatch_serial,
+        "200",
+    ]
+    assert rows[1].split("\t")[1:] == ["bulk-import", "POST /api/inventory", "54 devices", "200"]
+    await shot(page, acs, "08-audit-log")
+    await page.click("a:has-text('older')")
+    await page.wait_for_selector("text=entries 51–56")
+    older = await log.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t")[3] for r in older] == [f"{i} devices" for i in range(5, -1, -1)]
+    assert dialogs == []
+    assert errors == []

@@ -48,3 +48,38 @@ async def test_scripts_never_write_markup(api: Api) -> None:
 async def test_unknown_files_are_404(api: Api, path: str) -> None:
     response = await api.client.get(path)
     assert response.status == 404
+
+
+def _path_of(literal: str) -> str:
+    """``/api/devices/${encodeURIComponent(s)}/reprovision${query(...)}`` as
+    ``/api/devices/X/reprovision``: a ``${...}`` after ``/`` is a path segment's value,
+    one elsewhere (or a ``?``) starts the query string."""
+    out, i = "", 0
+    while i < len(literal) and literal[i] != "?":
+        if literal.startswith("${", i):
+            if not out.endswith("/"):
+                break
+            depth, i = 1, i + 2
+            while depth:
+                depth += {"{": 1, "}": -1}.get(literal[i], 0)
+                i += 1
+            out += "X"
+            continue
+        out += literal[i]
+        i += 1
+    return out
+
+
+async def test_the_console_calls_documented_api_paths_only(api: Api) -> None:
+    """What the console does, an OSS can do: every ``/api/...`` the scripts name is in
+    the OpenAPI document (the device page's ``${path}/attempts`` and ``/trace`` are
+    built from ``/api/devices/{serial}`` and documented alike)."""
+    from tests.api.openapi_check import operation_for
+
+    source = await (await api.client.get("/console/console.js")).text()
+    literals = re.findall(r"[`\"](/api/[^`\"]*)[`\"]", source)
+    assert len(literals) >= 10
+    for literal in literals:
+        path = _path_of(literal)
+        method = "POST" if path.endswith("/reprovision") else "GET"
+        assert operation_for(method, path) is not None, literal

@@ -42,9 +42,9 @@ def test_tag_devices_and_search_by_tag(tmp_path: Path, capsys: pytest.CaptureFix
     assert "east vip" in capsys.readouterr().out
     assert main(["devices", "tag", "S1", "remove", "vip", *db]) == 0
     assert capsys.readouterr().out.strip() == "S1: east"
-    assert main(["devices", "tag", "S1", "add", "no good", *db]) == 1
+    assert main(["devices", "tag", "S1", "add", "no good", *db]) == 2
     assert "tag must be" in capsys.readouterr().err
-    assert main(["devices", "tag", "NOPE", "add", "vip", *db]) == 1
+    assert main(["devices", "tag", "NOPE", "add", "vip", *db]) == 4
     assert "no device" in capsys.readouterr().err
 
 
@@ -72,10 +72,10 @@ def test_put_list_show_delete(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ["Device.X.Url", "a:b", "string"]
     ]
     assert main(["presets", "delete", "file", *db]) == 0
-    assert main(["presets", "delete", "file", *db]) == 1
-    assert main(["presets", "show", "file", *db]) == 1
+    assert main(["presets", "delete", "file", *db]) == 4
+    assert main(["presets", "show", "file", *db]) == 4
     capsys.readouterr()
-    assert main(["presets", "put", "empty", *db]) == 1
+    assert main(["presets", "put", "empty", *db]) == 2
     assert "parameterValues and/or tasks" in capsys.readouterr().err
-    assert main(["presets", "put", "bad", "--set", "novalue", *db]) == 1
+    assert main(["presets", "put", "bad", "--set", "novalue", *db]) == 2
     assert "NAME=VALUE" in capsys.readouterr().err

@@ -23,11 +23,13 @@ from traceacs.provisioning.profile import (
 )
 
 vlan_ids = st.integers(min_value=1, max_value=4094)
-texts = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() != "")
+# any character a profile may hold: all but NUL (refused, as PostgreSQL cannot store it)
+NO_NUL = st.characters(codec="utf-8", exclude_characters="\x00")
+texts = st.text(NO_NUL, min_size=1, max_size=20).filter(lambda s: s.strip() != "")
 passphrases = st.text(
     alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=8, max_size=63
 )
-ssids = st.text(min_size=1, max_size=32).filter(
+ssids = st.text(NO_NUL, min_size=1, max_size=32).filter(
     lambda s: s.strip() != "" and len(s.encode("utf-8")) <= 32
 )
 
@@ -51,7 +53,11 @@ def profiles(draw: st.DrawFn) -> ServiceProfile:
     lines: tuple[VoipLine, ...] = ()
     if "voip" in services:
         line = st.builds(
-            VoipLine, registrar=texts, proxy=st.text(max_size=10), user=texts, password=texts
+            VoipLine,
+            registrar=texts,
+            proxy=st.text(NO_NUL, max_size=10),
+            user=texts,
+            password=texts,
         )
         lines = tuple(draw(st.lists(line, min_size=1, max_size=2)))
     iptv = None
@@ -67,7 +73,7 @@ def profiles(draw: st.DrawFn) -> ServiceProfile:
             st.builds(
                 ExtraParameter,
                 name=st.from_regex(r"Device\.[A-Za-z]{1,8}\.[A-Za-z]{1,8}", fullmatch=True),
-                value=st.text(max_size=10),
+                value=st.text(NO_NUL, max_size=10),
                 xsd_type=st.just("string"),
             ),
             max_size=2,
@@ -86,7 +92,7 @@ def profiles(draw: st.DrawFn) -> ServiceProfile:
             FirmwareTarget(model, draw(texts), draw(file_names))
             for model in sorted(draw(st.lists(texts, max_size=3, unique=True)))
         ),
-        version=draw(st.text(max_size=8)),
+        version=draw(st.text(NO_NUL, max_size=8)),
     )
 
 

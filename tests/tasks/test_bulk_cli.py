@@ -81,6 +81,6 @@ def test_bulk_refusals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
 ) -> None:
     url = _store(tmp_path)
-    assert main(["tasks", "bulk", "--name", "reboot", *extra, "--database-url", url]) == 1
+    assert main(["tasks", "bulk", "--name", "reboot", *extra, "--database-url", url]) == 2
     assert message in capsys.readouterr().err
     assert _tasks(url, "S1") == []

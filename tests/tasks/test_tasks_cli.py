@@ -38,7 +38,7 @@ def test_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "queued",
         {"delaySeconds": 30},
     )
-    assert main(["tasks", "add", "S1", "scheduleInform", "--arg", "delaySeconds=0", *args]) == 1
+    assert main(["tasks", "add", "S1", "scheduleInform", "--arg", "delaySeconds=0", *args]) == 2
     assert "positive" in capsys.readouterr().err
     assert main(["tasks", "list", "S1", "--json", *args]) == 0
     assert [t["id"] for t in json.loads(capsys.readouterr().out)] == [task["id"]]

@@ -16,7 +16,7 @@ def add_demo_command(commands: Commands) -> None:
     defaults = DemoOptions()
     parser = commands.add_parser(
         "demo",
-        help="run the ACS with a simulated fleet of CPEs (what `make demo` does)",
+        help="the ACS with a simulated fleet of CPEs (what `make demo` does)",
         description="Generate an inventory and service profiles, import them, start the ACS "
         "on 127.0.0.1, boot a simulated fleet with a mix of failures, and show why the "
         "failed devices failed. The demo's data directory is wiped at start.",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from traceacs.commands.output import (
-    EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
@@ -132,6 +132,7 @@ def add_devices_command(commands: Commands) -> None:
         "or after a connection request) runs the whole provisioning workflow again.",
     )
     _identity_arguments(rep)
+    rep.add_argument("--json", action="store_true", help="print the device as JSON")
     rep.set_defaults(func=cmd_devices_reprovision)
 
     dele = leaf_parser(
@@ -142,6 +143,7 @@ def add_devices_command(commands: Commands) -> None:
         "will be answered as an unknown device.",
     )
     _identity_arguments(dele)
+    dele.add_argument("--json", action="store_true", help="print the result as JSON")
     dele.set_defaults(func=cmd_devices_delete)
 
     from traceacs.commands.presets import add_device_tag_command
@@ -154,8 +156,8 @@ def _identity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--oui", help="the device's OUI, when several OUIs share the serial")
 
 
-async def _find(repository: DeviceRepository, args: argparse.Namespace) -> Device:
-    """The device named by SERIAL [--oui]: not found is exit 1, ambiguous exit 2."""
+async def find_device(repository: DeviceRepository, args: argparse.Namespace) -> Device:
+    """The device named by ``args.serial`` [``--oui``]: not found is exit 4, ambiguous 2."""
     if args.oui:
         device = await repository.get_device(args.oui, args.serial)
     else:
@@ -165,11 +167,18 @@ async def _find(repository: DeviceRepository, args: argparse.Namespace) -> Devic
             raise CommandError(str(exc), EXIT_USAGE) from None
     if device is None:
         oui = f" and OUI {args.oui.upper()}" if args.oui else ""
-        raise CommandError(f"no device with serial number {args.serial!r}{oui}", EXIT_FAILED)
+        raise CommandError(f"no device with serial number {args.serial!r}{oui}", EXIT_NOT_FOUND)
     return device
 
 
 # --------------------------------------------------------------------------- import
+
+
+def _rows_in(text: str, fmt: str) -> int:
+    """About how many devices the file holds, before parsing it (the bar's total)."""
+    if fmt == "json":
+        return text.count('"serial_number"')
+    return max(text.count("\n") - 1, 0)  # less the header
 
 
 def cmd_devices_import(args: argparse.Namespace) -> int:
@@ -186,7 +195,7 @@ def cmd_devices_import(args: argparse.Namespace) -> int:
     try:
         text = read_inventory_text(path)
         fmt = detect_format(path, text)
-        progress = Progress(f"checking {path.name}", text.count("\n"))
+        progress = Progress(f"checking {path.name}", _rows_in(text, fmt), enabled=not args.json)
         try:
             entries = parse_inventory(text, fmt, source=str(path), on_row=progress.update)
         finally:
@@ -216,7 +225,7 @@ def cmd_devices_import(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def work(repository: DeviceRepository) -> int:
-        progress = Progress("", len(entries))
+        progress = Progress("", len(entries), enabled=not args.json)
         progress.message(f"writing {len(entries)} devices...")
         try:
             result = await repository.import_devices(entries, time.time())
@@ -406,7 +415,7 @@ def cmd_devices_show(args: argparse.Namespace) -> int:
     from traceacs.commands.views import attempt_view, device_view
 
     async def work(repository: DeviceRepository) -> int:
-        device = await _find(repository, args)
+        device = await find_device(repository, args)
         attempts = await repository.list_attempts(
             AttemptFilter(oui=device.oui, serial_number=device.serial_number),
             limit=max(args.history, 1),
@@ -438,15 +447,20 @@ def cmd_devices_reprovision(args: argparse.Namespace) -> int:
     from traceacs.commands.store import run_with_store
 
     async def work(repository: DeviceRepository) -> int:
-        device = await _find(repository, args)
+        device = await find_device(repository, args)
         updated = await repository.set_state(
             device.oui, device.serial_number, ProvisioningState.NEW, time.time()
         )
         if updated is None:  # deleted between the two statements
-            raise CommandError(f"no device with serial number {args.serial!r}", EXIT_FAILED)
+            raise CommandError(f"no device with serial number {args.serial!r}", EXIT_NOT_FOUND)
         note = ""
         if device.state is ProvisioningState.PROVISIONING:
             note = " (an attempt is in progress now; its result will override this)"
+        if args.json:
+            from traceacs.commands.views import device_view
+
+            print_json({"previous_state": device.state.value, **device_view(updated)})
+            return EXIT_OK
         print(
             f"device {device.oui}/{device.serial_number}: state {device.state.value} -> new; "
             f"it will be provisioned again at its next inform{note}"
@@ -463,10 +477,13 @@ def cmd_devices_delete(args: argparse.Namespace) -> int:
     from traceacs.commands.store import run_with_store
 
     async def work(repository: DeviceRepository) -> int:
-        device = await _find(repository, args)
+        device = await find_device(repository, args)
         if not await repository.delete_device(device.oui, device.serial_number):
-            raise CommandError(f"no device with serial number {args.serial!r}", EXIT_FAILED)
-        print(f"deleted device {device.oui}/{device.serial_number} and its attempt history")
+            raise CommandError(f"no device with serial number {args.serial!r}", EXIT_NOT_FOUND)
+        if args.json:
+            print_json({"deleted": True, "oui": device.oui, "serial_number": device.serial_number})
+        else:
+            print(f"deleted device {device.oui}/{device.serial_number} and its attempt history")
         return EXIT_OK
 
     return run_with_store(args, "traceacs devices delete", work)

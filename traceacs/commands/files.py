@@ -19,6 +19,7 @@ from typing import Final
 
 from traceacs.commands.output import (
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
     error,
@@ -131,6 +132,6 @@ def cmd_files_delete(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not gone:
         print(f"traceacs files delete: no file {args.name!r}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_NOT_FOUND
     print(f"deleted {args.name}")
     return EXIT_OK

@@ -5,9 +5,10 @@ called me wrong" from "the database is down" without parsing text:
 
 =====  ==========================================================
 0      success
-1      not found, or the operation failed
-2      usage error or bad input (the file, an option value)
+1      the operation failed
+2      usage error or bad input (the file, an option value); nothing changed
 3      the store is unavailable (cannot reach or open the database)
+4      not found (no such device, profile, token or trace)
 =====  ==========================================================
 
 Errors go to stderr as ``traceacs <command>: <message>``; stdout carries only the
@@ -26,6 +27,14 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_STORE_UNAVAILABLE: Final = 3
+EXIT_NOT_FOUND: Final = 4
+
+EXIT_CODES_HELP: Final = """exit codes:
+  0  ok
+  1  the operation failed
+  2  usage error or bad input (nothing was changed)
+  3  store unavailable (cannot reach or open the database)
+  4  not found (no such device, profile, token or trace)"""
 
 
 MASK: Final = "********"
@@ -98,11 +107,14 @@ def drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Progress:
-    """A one-line ``\\r`` progress counter on stderr, shown only on a terminal.
+    """A one-line ``\\r`` progress bar on stderr, shown only on a terminal.
 
-    Quiet when stderr is not a TTY (logs, pipes, tests) or when there is too little
-    work to be worth it; redraws at most once per percent so a big file stays cheap.
+    Quiet when stderr is not a TTY (logs, pipes, tests), when the command prints JSON
+    (``enabled=False``: a script is reading), or when there is too little work to be
+    worth it; redraws at most once per percent so a big file stays cheap.
     """
+
+    WIDTH: Final = 28
 
     def __init__(
         self,
@@ -111,22 +123,27 @@ class Progress:
         *,
         stream: TextIO | None = None,
         threshold: int = 2000,
+        enabled: bool = True,
     ) -> None:
         self.label = label
         self.total = max(total, 1)
         self.stream = stream or sys.stderr
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = bool(isatty and isatty()) and total >= threshold
+        self.enabled = enabled and is_terminal(self.stream) and total >= threshold
         self._step = max(self.total // 100, 1)
         self._last = -1
         self._drawn = False
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, detail: str = "") -> None:
+        """Redraw at ``done`` of the total; ``detail`` (short) follows the bar."""
         if not self.enabled or (done // self._step == self._last and done < self.total):
             return
         self._last = done // self._step
-        percent = min(100, done * 100 // self.total)
-        self.stream.write(f"\r{self.label}: {done}/{self.total} ({percent}%)")
+        done = min(done, self.total)
+        filled = done * self.WIDTH // self.total
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        percent = done * 100 // self.total
+        tail = f" {detail}" if detail else ""
+        self.stream.write(f"\r\x1b[K{self.label} [{bar}] {done}/{self.total} {percent:3d}%{tail}")
         self.stream.flush()
         self._drawn = True
 
@@ -143,3 +160,8 @@ class Progress:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self._drawn = False
+
+
+def is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from typing import Any, Final
+from typing import Any
 
+from traceacs.commands.output import EXIT_CODES_HELP
 from traceacs.config import add_store_arguments
 
 Commands = Any  # argparse's _SubParsersAction is private
-
-EXIT_CODES_HELP: Final = """exit codes:
-  0  ok
-  1  not found, or the operation failed
-  2  usage error or bad input (nothing was changed)
-  3  store unavailable (cannot reach or open the database)"""
 
 
 def _epilog(examples: str) -> str:

@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from traceacs.commands.output import EXIT_FAILED, EXIT_OK, error, print_json, print_table
+from traceacs.commands.output import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    error,
+    print_json,
+    print_table,
+)
 from traceacs.commands.parsing import Commands, group_parser, leaf_parser
 from traceacs.storage.repository import SqlDeviceRepository
 from traceacs.tasks.view import preset_view
@@ -127,7 +134,7 @@ def cmd_presets_put(args: argparse.Namespace) -> int:
         preset = parse_preset(args.name, _body(args))
     except (ValueError, OSError) as exc:  # PresetError, bad JSON, unreadable file
         error(prog, str(exc) if isinstance(exc, PresetError | ValueError) else type(exc).__name__)
-        return EXIT_FAILED
+        return EXIT_USAGE
 
     async def work(repository: SqlDeviceRepository) -> int:
         stored, created = await SqlPresetStore(repository.db).put_preset(preset, time.time())
@@ -177,7 +184,7 @@ def cmd_presets_show(args: argparse.Namespace) -> int:
         preset = await SqlPresetStore(repository.db).get_preset(args.name)
         if preset is None:
             error("traceacs presets show", f"no preset {args.name!r}")
-            return EXIT_FAILED
+            return EXIT_NOT_FOUND
         print_json(preset_view(preset))
         return EXIT_OK
 
@@ -191,7 +198,7 @@ def cmd_presets_delete(args: argparse.Namespace) -> int:
     async def work(repository: SqlDeviceRepository) -> int:
         if not await SqlPresetStore(repository.db).delete_preset(args.name):
             error("traceacs presets delete", f"no preset {args.name!r}")
-            return EXIT_FAILED
+            return EXIT_NOT_FOUND
         print(f"preset {args.name} deleted")
         return EXIT_OK
 
@@ -208,7 +215,7 @@ def cmd_devices_tag(args: argparse.Namespace) -> int:
         tag = check_name(args.tag, "tag")
     except PresetError as exc:
         error(prog, str(exc))
-        return EXIT_FAILED
+        return EXIT_USAGE
 
     async def work(repository: SqlDeviceRepository) -> int:
         device = (
@@ -218,7 +225,7 @@ def cmd_devices_tag(args: argparse.Namespace) -> int:
         )
         if device is None:
             error(prog, f"no device with serial number {args.serial!r}")
-            return EXIT_FAILED
+            return EXIT_NOT_FOUND
         store = SqlTagStore(repository.db)
         if args.action == "add":
             await store.add_tag(device.oui, device.serial_number, tag)

@@ -14,16 +14,20 @@ from typing import Any
 
 from traceacs.commands.output import (
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_STORE_UNAVAILABLE,
     EXIT_USAGE,
     CommandError,
+    Progress,
     error,
     print_json,
     print_table,
 )
 from traceacs.commands.parsing import Commands, group_parser, leaf_parser
 from traceacs.provisioning.repository import DeviceRepository, StorageUnavailable
+
+PROGRESS_THRESHOLD = 50  # profiles: each is a read and a write, slower than a device row
 
 
 def add_profiles_command(commands: Commands) -> None:
@@ -89,13 +93,23 @@ def cmd_profiles_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(repository: DeviceRepository) -> int:
+        progress = Progress(
+            f"importing {args.file.name}",
+            len(profiles),
+            enabled=not args.json,
+            threshold=PROGRESS_THRESHOLD,
+        )
         try:
-            results = await import_documents(repository, profiles, source)
+            results = await import_documents(
+                repository, profiles, source, on_progress=progress.update
+            )
         except ProfileImportError as exc:
             # import_documents rolled back and wrapped the store's error.
             _report_problems(prog, exc.problems, source, args.json)
             down = isinstance(exc.__context__, StorageUnavailable)
             return EXIT_STORE_UNAVAILABLE if down else EXIT_FAILED
+        finally:
+            progress.done()
         if args.json:
             print_json(
                 {
@@ -188,7 +202,7 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
     async def work(repository: DeviceRepository) -> int:
         entry = await repository.get_profile_document(args.name)
         if entry is None:
-            raise CommandError(f"no profile named {args.name!r}", EXIT_FAILED)
+            raise CommandError(f"no profile named {args.name!r}", EXIT_NOT_FOUND)
         document, version = entry
         masked: dict[str, Any] = mask_secrets(_in_file_order(document))
         masked["version"] = version

@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 from traceacs.commands.output import (
-    EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     error,
     format_time,
     print_json,
@@ -106,6 +106,7 @@ def parse_args(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_tasks_add(args: argparse.Namespace) -> int:
+    from traceacs.commands.devices import find_device
     from traceacs.commands.store import run_with_store
     from traceacs.storage.tasks import SqlTaskStore
     from traceacs.tasks.model import TaskError
@@ -117,23 +118,16 @@ def cmd_tasks_add(args: argparse.Namespace) -> int:
         arguments = parse_args(args.arg)
     except ValueError as exc:
         error(prog, str(exc))
-        return EXIT_FAILED
+        return EXIT_USAGE
 
     async def work(repository: SqlDeviceRepository) -> int:
-        device = (
-            await repository.get_device(args.oui, args.serial)
-            if args.oui
-            else await repository.get_device_by_serial(args.serial)
-        )
-        if device is None:
-            error(prog, f"no device with serial number {args.serial!r}")
-            return EXIT_FAILED
+        device = await find_device(repository, args)
         service = TaskService(SqlTaskStore(repository.db))
         try:
             task = await service.add(device, args.name, arguments)
-        except TaskError as exc:
+        except TaskError as exc:  # a bad task name or arguments: nothing was queued
             error(prog, str(exc))
-            return EXIT_FAILED
+            return EXIT_USAGE
         woke = None
         if args.now:
             woke = await service.wake(device)
@@ -170,12 +164,12 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
     states = [s.value for s in ProvisioningState]
     if args.state is not None and args.state not in states:
         error(prog, f"--state must be one of {', '.join(states)}")
-        return EXIT_FAILED
+        return EXIT_USAGE
     try:
         arguments = parse_args(args.arg)
     except ValueError as exc:
         error(prog, str(exc))
-        return EXIT_FAILED
+        return EXIT_USAGE
     filters = DeviceFilter(
         serial_prefix=args.serial,
         mac=args.mac,
@@ -191,7 +185,7 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
     conditions = device_filter_json(filters)
     if not conditions and not args.all:
         error(prog, "no filter given: add filters, or --all for every device")
-        return EXIT_FAILED
+        return EXIT_USAGE
 
     async def work(repository: SqlDeviceRepository) -> int:
         service = BulkTaskService(
@@ -202,7 +196,7 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
             job = await service.start(request, filters)
         except TaskError as exc:
             error(prog, str(exc))
-            return EXIT_FAILED
+            return EXIT_USAGE
         if args.now:
             await service.drive(job, follow=False)
             job = await service.store.get_job(job.id) or job
@@ -220,19 +214,13 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_list(args: argparse.Namespace) -> int:
+    from traceacs.commands.devices import find_device
     from traceacs.commands.store import run_with_store
     from traceacs.storage.tasks import SqlTaskStore
     from traceacs.tasks.view import task_view
 
     async def work(repository: SqlDeviceRepository) -> int:
-        device = (
-            await repository.get_device(args.oui, args.serial)
-            if args.oui
-            else await repository.get_device_by_serial(args.serial)
-        )
-        if device is None:
-            error("traceacs tasks list", f"no device with serial number {args.serial!r}")
-            return EXIT_FAILED
+        device = await find_device(repository, args)
         tasks = await SqlTaskStore(repository.db).device_tasks(device.oui, device.serial_number)
         if args.json:
             print_json([task_view(t) for t in tasks])

@@ -12,7 +12,7 @@ import sys
 import time
 
 from traceacs.commands.output import (
-    EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     error,
     format_time,
@@ -131,7 +131,7 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
             print_json({"id": args.id, "revoked": revoked})
         if not revoked:
             error("traceacs tokens revoke", f"no active token with id {args.id}")
-            return EXIT_FAILED
+            return EXIT_NOT_FOUND
         if not args.json:
             print(f"token {args.id} revoked")
         return EXIT_OK

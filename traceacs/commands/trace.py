@@ -17,6 +17,7 @@ from typing import TextIO
 
 from traceacs.commands.output import (
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_STORE_UNAVAILABLE,
     EXIT_USAGE,
@@ -120,11 +121,14 @@ async def _lookup(url: str, args: argparse.Namespace) -> list[StoredTrace]:
         if args.trace_id:
             trace = await store.get(args.trace_id.strip())
             if trace is None:
-                raise CommandError(f"no trace with id {args.trace_id} in the trace store")
+                raise CommandError(
+                    f"no trace with id {args.trace_id} in the trace store", EXIT_NOT_FOUND
+                )
             if serial and trace.summary.serial_number != serial:
                 raise CommandError(
                     f"trace {args.trace_id} belongs to {trace.summary.serial_number or '?'}, "
-                    f"not {serial}"
+                    f"not {serial}",
+                    EXIT_NOT_FOUND,
                 )
             return [trace]
         assert serial is not None
@@ -149,7 +153,8 @@ async def _lookup(url: str, args: argparse.Namespace) -> list[StoredTrace]:
         raise CommandError(
             f"no provisioning trace stored for {device}: it has not informed since the "
             "trace store was enabled, its traces expired, or traces go to an OTLP "
-            "endpoint (look there)"
+            "endpoint (look there)",
+            EXIT_NOT_FOUND,
         )
     return traces
 

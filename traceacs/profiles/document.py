@@ -165,6 +165,9 @@ class _Reader:
         if not empty_ok and not value.strip():
             self.fail(path, "must not be empty")
             return None
+        if "\x00" in value:  # PostgreSQL cannot store it: refused on every engine
+            self.fail(path, "must not contain NUL characters")
+            return None
         return value
 
     def integer(self, value: object, path: str, low: int, high: int) -> int | None:

@@ -16,7 +16,7 @@ import copy
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -235,18 +235,25 @@ def _next_version(previous: str | None) -> str:
 
 
 async def import_documents(
-    store: ProfileDocumentStore, profiles: Sequence[ServiceProfile], source: str = "<documents>"
+    store: ProfileDocumentStore,
+    profiles: Sequence[ServiceProfile],
+    source: str = "<documents>",
+    *,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[ImportedProfile]:
     """Write already validated profiles; on a store failure, undo what was written.
 
     A profile without a ``version`` keeps its stored version when unchanged and gets a
     new one when changed, so a profile edited in the file reaches devices.
+    ``on_progress(done)`` is called after each profile (the CLI's progress bar).
     """
     previous: dict[str, tuple[dict[str, Any], str] | None] = {}
     written: list[str] = []
     results: list[ImportedProfile] = []
     try:
-        for profile in profiles:
+        for done, profile in enumerate(profiles):
+            if on_progress is not None:
+                on_progress(done)
             old = await store.get_profile_document(profile.name)
             previous[profile.name] = old
             old_profile = _stored_profile(old)

@@ -91,11 +91,30 @@ class InventoryEntry:
         ]
         if self.oui.strip() and not _is_oui(self.oui):
             found.append("oui must be 6 hexadecimal digits")
+        # PostgreSQL cannot store a NUL; refused on every engine so both behave alike
+        found.extend(
+            f"{name} must not contain NUL characters"
+            for name in _TEXT_FIELDS
+            if "\x00" in (getattr(self, name) or "")
+        )
         return found
 
     @property
     def identity(self) -> DeviceIdentity:
         return DeviceIdentity(self.oui, self.serial_number, self.mac, self.product_class)
+
+
+_TEXT_FIELDS = (
+    "serial_number",
+    "oui",
+    "product_class",
+    "customer_id",
+    "service_plan",
+    "location_id",
+    "mac",
+    "connection_request_username",
+    "connection_request_password",
+)
 
 
 def _is_oui(value: str) -> bool:

@@ -147,6 +147,11 @@ class FleetRunner:
             await self.stop()
         return self.stats
 
+    @property
+    def completed_sessions(self) -> int:
+        """Sessions that ended well (the bound of a run without a duration)."""
+        return sum(live.completed for live in self._live.values())
+
     def _boot_delay(self, index: int) -> float:
         storm = self.config.boot_storm
         if storm is not None and index < storm[0]:

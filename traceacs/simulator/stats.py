@@ -36,6 +36,18 @@ class FleetStats:
         classes = " ".join(f"{k}={v}" for k, v in sorted(self.results.items()))
         return f"[{elapsed:6.1f}s] sessions={self.sessions} {classes}"
 
+    def as_dict(self) -> dict[str, object]:
+        """The summary for scripts (``traceacs simulate --json``)."""
+        return {
+            "sessions": self.sessions,
+            "results": dict(sorted(self.results.items())),
+            "latency_ms": {
+                "p50": round(percentile(self.latencies_ms, 0.5), 3),
+                "p99": round(percentile(self.latencies_ms, 0.99), 3),
+            },
+            "connection_requests": self.connection_requests,
+        }
+
     def summary(self) -> str:
         lines = [f"sessions: {self.sessions}"]
         lines += [f"  {k}: {v}" for k, v in sorted(self.results.items())]

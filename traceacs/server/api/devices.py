@@ -22,7 +22,7 @@ STATES: Final = tuple(s.value for s in ProvisioningState)
 
 
 def _sort(request: web.Request) -> tuple[DeviceSortKey, bool]:
-    raw = request.query.get("sort") or "serial_number"
+    raw = params.text(request, "sort") or "serial_number"
     descending = raw.startswith("-")
     key = raw[1:] if descending else raw
     if key not in SORT_KEYS:
@@ -85,7 +85,7 @@ async def tags_of_page(
 
 async def find_device(request: web.Request) -> Device:
     """The device named by the path (and ``?oui=``); 404 when unknown."""
-    serial = request.match_info["serial"]
+    serial = params.path(request, "serial")
     oui = params.text(request, "oui")
     repository = context_of(request).repository
     if oui is not None:

@@ -255,6 +255,15 @@ SCHEMAS: Final[dict[str, Schema]] = {
         }
     ),
     "AuditPage": _page_of("AuditEntry"),
+    "Token": _obj(
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["read", "write"]},
+            "created_at": {"type": "number"},
+            "revoked_at": _nullable("number"),
+        }
+    ),
     "Span": _obj(
         {
             "name": {"type": "string"},
@@ -357,6 +366,16 @@ SCHEMAS: Final[dict[str, Schema]] = {
 }
 
 
+EXAMPLES: Final = {
+    "serial": "CP2045A0123",
+    "profile": "fiber-500",
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "id": "1",
+}
+"""The path parameters' examples (clients see them in the document; the schemathesis
+run seeds a store where they name real rows)."""
+
+
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     return {
         "name": name,
@@ -367,13 +386,14 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     }
 
 
-def _path(name: str, description: str) -> Schema:
+def _path(name: str, description: str, example: str) -> Schema:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
         "schema": {"type": "string"},
+        "example": example,
     }
 
 
@@ -385,9 +405,9 @@ _PAGE: Final = [
     ),
     _query("offset", "rows to skip", {"type": "integer", "minimum": 0, "default": 0}),
 ]
-_SERIAL: Final = _path("serial", "the device's serial number")
+_SERIAL: Final = _path("serial", "the device's serial number", EXAMPLES["serial"])
 _OUI: Final = _query("oui", "the device's OUI, when a serial is shared by several OUIs")
-_NAME: Final = _path("name", "profile name (a plan, or customer:<id>)")
+_NAME: Final = _path("name", "profile name (a plan, or customer:<id>)", EXAMPLES["profile"])
 _WINDOW: Final = _query(
     "window",
     "window in seconds (default 3600)",
@@ -620,7 +640,7 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             "One attempt, with its trace id",
             "attempts",
             {200: _json(_ref("Attempt"), "The attempt")},
-            parameters=[_path("id", "attempt id")],
+            parameters=[_path("id", "attempt id", EXAMPLES["id"])],
             errors=(404,),
         )
     },
@@ -652,7 +672,7 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             "A trace by id (as in an attempt's trace_id)",
             "traces",
             {200: _json(_ref("Trace"), "The trace")},
-            parameters=[_path("trace_id", "32 hexadecimal digits")],
+            parameters=[_path("trace_id", "32 hexadecimal digits", EXAMPLES["trace_id"])],
             errors=(404,),
         )
     },
@@ -721,6 +741,13 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
                 _query("token_id", "only this token's writes", {"type": "integer", "minimum": 1}),
                 *_PAGE,
             ],
+        )
+    },
+    "/api/token": {
+        "get": _op(
+            "The token this request carries: its id, name and role (never the token)",
+            "meta",
+            {200: _json(_ref("Token"), "The caller's token")},
         )
     },
     **TASK_PATHS,

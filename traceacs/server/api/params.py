@@ -2,6 +2,11 @@
 
 Handlers never see a raw ``ValueError`` from ``int("abc")``: each helper validates and
 raises `ApiError` with a message such as ``limit must be an integer from 1 to 1000``.
+
+No text the API takes may hold a NUL character: PostgreSQL cannot store one (nor
+compare with one), so a ``?oui=%00`` or a ``"\u0000"`` in a profile would fail deep
+in the store as a 500 on one engine and pass on the other. Refused here, on both
+engines alike, with a 400 naming where it was.
 """
 
 from __future__ import annotations
@@ -20,10 +25,39 @@ DEFAULT_LIMIT: Final = 100
 MAX_OFFSET: Final = 10_000_000
 
 
+NUL: Final = "\x00"
+
+
+def _no_nul(value: str, where: str) -> str:
+    if NUL in value:
+        raise bad_request(f"{where} must not contain NUL characters")
+    return value
+
+
+def refuse_nul(value: Any, where: str = "the body") -> Any:
+    """``value`` (decoded JSON or YAML), unless a key or string in it holds a NUL."""
+    if isinstance(value, str):
+        _no_nul(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _no_nul(key, where)
+            refuse_nul(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, where)
+    return value
+
+
+def path(request: web.Request, name: str) -> str:
+    """A path parameter (never empty: the router would not have matched)."""
+    return _no_nul(request.match_info[name], name)
+
+
 def text(request: web.Request, name: str) -> str | None:
     """A query parameter; absent or empty means ``None`` (no condition)."""
     value = request.query.get(name)
-    return value if value else None
+    return _no_nul(value, name) if value else None
 
 
 def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -89,7 +123,7 @@ async def json_body(request: web.Request) -> Any:
 
 def decode_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return refuse_nul(json.loads(raw.decode("utf-8-sig")))
     except UnicodeDecodeError:
         raise bad_request("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:

@@ -42,7 +42,7 @@ async def list_profiles(request: web.Request) -> web.Response:
 
 
 async def get_profile(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+    name = params.path(request, "name")
     entry = await context_of(request).profiles.get_profile_document(name)
     if entry is None:
         raise not_found(f"no profile named {name!r}")
@@ -66,7 +66,7 @@ async def _unmask(request: web.Request, document: Any, where: str) -> Any:
 
 
 async def put_profile(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+    name = params.path(request, "name")
     document = await params.json_body(request)
     if not isinstance(document, dict):
         raise bad_request("a profile document must be a JSON object")
@@ -86,7 +86,7 @@ async def put_profile(request: web.Request) -> web.Response:
 
 
 async def delete_profile(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+    name = params.path(request, "name")
     if not await context_of(request).profiles.delete_profile_document(name):
         raise not_found(f"no profile named {name!r}")
     return web.Response(status=204)
@@ -100,7 +100,7 @@ async def import_profiles(request: web.Request) -> web.Response:
         content = params.decode_json(raw)
     elif kind in YAML_TYPES:
         try:
-            content = yaml.safe_load(raw.decode("utf-8-sig"))
+            content = params.refuse_nul(yaml.safe_load(raw.decode("utf-8-sig")))
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
             # a YAML error quotes the offending line, which may hold a passphrase
             mark = getattr(exc, "problem_mark", None)

@@ -50,9 +50,12 @@ def _op(summary: str, ok: dict[int, Schema], parameters: list[Schema], errors: s
     return {"summary": summary, "tags": ["tasks"], "responses": responses, "parameters": parameters}
 
 
-_SERIAL: Final = _param("serial", "path", "the device's serial number")
+_SERIAL: Final = {
+    **_param("serial", "path", "the device's serial number"),
+    "example": "CP2045A0123",
+}
 _OUI: Final = _param("oui", "query", "the device's OUI, when a serial is shared by several OUIs")
-_ID: Final = _param("id", "path", "task id")
+_ID: Final = {**_param("id", "path", "task id"), "example": "1"}
 
 _DEVICE_FILTERS: Final = [
     _param("serial", "query", "serial number or its beginning"),

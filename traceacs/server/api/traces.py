@@ -152,7 +152,7 @@ def _attributes(attributes: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
 
 async def device_trace(request: web.Request) -> web.Response:
     """The latest trace of a serial number (devices refused at Inform have traces too)."""
-    serial = request.match_info["serial"]
+    serial = params.path(request, "serial")
     oui = params.text(request, "oui")
     reader = _reader(request)
     if oui is None and len(await reader.ouis_of(serial, limit=2)) > 1:

@@ -19,8 +19,9 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-async function api(path, { allow404 = false } = {}) {
+async function api(path, { allow404 = false, method = "GET" } = {}) {
   const response = await fetch(path, {
+    method,
     headers: { Authorization: `Bearer ${token() || ""}`, Accept: "application/json" },
     cache: "no-store",
   });
@@ -36,6 +37,15 @@ async function api(path, { allow404 = false } = {}) {
     throw new ApiFailure(response.status, message);
   }
   return body;
+}
+
+// Which token we hold (name, role): asked once per token, so write actions can be
+// offered to write tokens only and explained to read tokens.
+let whoami = null;
+
+async function currentToken() {
+  if (!whoami || whoami.token !== token()) whoami = { token: token(), info: await api("/api/token") };
+  return whoami.info;
 }
 
 function query(params) {
@@ -231,17 +241,41 @@ async function devicePage(serial, params) {
     api(`${path}/attempts${query({ oui, limit: 20 })}`),
     api(`${path}/trace${q}`, { allow404: true }),
   ]);
-  const profile = await currentProfile(device);
+  const [profile, me] = await Promise.all([currentProfile(device), currentToken()]);
   return h(
     "div",
     { class: "device" },
-    h("div", { class: "page-head" }, h("h1", null, h("span", { class: "serial", "data-testid": "serial" }, device.serial_number), " ", badge(device.state)), h("span", { class: "muted" }, `OUI ${device.oui}`)),
+    h("div", { class: "page-head" }, h("h1", null, h("span", { class: "serial", "data-testid": "serial" }, device.serial_number), " ", badge(device.state)), h("span", { class: "muted" }, `OUI ${device.oui}`), reprovisionControl(device, me)),
     device.state === "failed" ? h("div", { class: "callout callout-fail" }, "Failed at ", h("strong", null, device.failed_step || "?"), ": ", device.failure_reason || "") : null,
     trace ? waterfall(trace) : h("section", { class: "panel" }, h("h2", null, "Provisioning trace"), h("p", { class: "muted" }, "No trace recorded for this device yet.")),
     h("div", { class: "grid2" }, identityPanel(device), profilePanel(device, profile)),
     historyPanel(attempts.items),
     valuesPanel(device.last_values),
   );
+}
+
+function reprovisionControl(device, me) {
+  const canWrite = me.role === "write";
+  const why = canWrite ? "Set the state back to new: the next inform provisions the device again." : `Needs a write token: ${me.name} is a read token.`;
+  const button = h("button", { type: "button", class: "primary", "data-testid": "reprovision", disabled: !canWrite, title: why, "aria-describedby": "reprovision-note" }, "Re-provision now");
+  const note = h("p", { class: "muted small", id: "reprovision-note", "data-testid": "reprovision-note", role: "status" }, canWrite ? "" : why);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    note.textContent = "Re-provisioning…";
+    try {
+      const updated = await api(`/api/devices/${encodeURIComponent(device.serial_number)}/reprovision${query({ oui: device.oui })}`, { method: "POST" });
+      note.textContent = `Done: state ${device.state} → ${updated.state}; it is provisioned again at its next inform. Recorded in the audit log.`;
+      note.className = "ok small";
+      const state = document.querySelector(".device .page-head h1 .badge");
+      if (state) state.replaceWith(badge(updated.state));
+    } catch (err) {
+      note.textContent = `Re-provisioning failed: ${err.message}`;
+      note.className = "form-error small";
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "actions" }, button, note);
 }
 
 function kv(pairs) {
@@ -377,6 +411,37 @@ async function failureDevicesPage(params) {
   return h("div", null, h("p", null, h("a", { href: "#/failures" }, "← all failures")), h("h1", null, "Failed devices"), h("p", { class: "muted" }, label), devicesTable(page.items));
 }
 
+const AUDIT_PAGE = 50;
+
+async function auditPage(params) {
+  const me = await currentToken();
+  if (me.role !== "write") return h("div", null, h("h1", null, "Audit log"), h("div", { class: "callout", role: "note" }, `The audit log names tokens, so it needs a write token: ${me.name} is a read token.`));
+  const offset = Math.max(0, Number(params.get("offset")) || 0);
+  const page = await api(`/api/audit${query({ limit: AUDIT_PAGE, offset })}`);
+  const link = (o, text) => h("a", { href: `#/audit${query({ offset: o })}` }, text);
+  const pagerLine = h(
+    "p",
+    { class: "pager" },
+    offset > 0 ? link(Math.max(0, offset - AUDIT_PAGE), "← newer") : null,
+    page.items.length ? ` entries ${offset + 1}–${offset + page.items.length} ` : " no entries ",
+    page.items.length === AUDIT_PAGE ? link(offset + AUDIT_PAGE, "older →") : null,
+  );
+  return h(
+    "div",
+    null,
+    h("h1", null, "Audit log"),
+    h("p", { class: "muted" }, "Every write through the API, newest first: who (the token's name), what (method and path, on which target), when, and the answer."),
+    page.items.length
+      ? table(
+          ["when", "who", "what", "target", "status"],
+          page.items.map((e) => [fmtTime(e.at), e.token_name || "—", h("code", null, `${e.method} ${e.path}`), e.target || "—", badge(String(e.status), e.status < 400 ? "provisioned" : "failed")]),
+          { class: "audit", "data-testid": "audit-log" },
+        )
+      : h("p", { class: "empty" }, "No writes yet."),
+    pagerLine,
+  );
+}
+
 // -- shell ----------------------------------------------------------------------------
 
 function renderNav(current) {
@@ -386,6 +451,7 @@ function renderNav(current) {
     ["#/", "Overview", current === ""],
     ["#/devices", "Devices", current === "devices" || current === "device"],
     ["#/failures", "Failures", current === "failures"],
+    ["#/audit", "Audit", current === "audit"],
   ];
   const quick = h("form", { class: "quick", id: "quick-search" }, h("input", { name: "serial", placeholder: "Serial number…", "aria-label": "serial number", autocomplete: "off" }));
   quick.addEventListener("submit", (event) => {
@@ -421,6 +487,7 @@ async function render() {
     else if (page === "trace" && parts[1]) content = await tracePage(parts[1]);
     else if (page === "failures" && parts[1] === "devices") content = await failureDevicesPage(params);
     else if (page === "failures") content = await failuresPage();
+    else if (page === "audit") content = await auditPage(params);
     else content = h("p", { class: "empty" }, "No such page.");
   } catch (err) {
     if (err instanceof ApiFailure && err.status === 401) {
