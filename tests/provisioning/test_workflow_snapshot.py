@@ -434,3 +434,46 @@ async def test_a_corrupt_image_reported_across_a_pause_is_firmware_failed_with_9
         assert device.state is ProvisioningState.FAILED
         assert device.failure_reason is not None
         assert "9018" in device.failure_reason
+
+
+async def test_a_session_ending_after_its_transfer_report_does_not_leave_the_attempt_waiting(
+    tmp_path: Path,
+) -> None:
+    """The CPE's TransferComplete was acknowledged (it will not send it again), then its
+    session died before the empty POST: ended by a sweeper from the snapshot. The
+    adopted attempt must not go on waiting for a report that will never come (and fail
+    as a download timeout half an hour later): it ends with the session, and the next
+    inform provisions the upgraded CPE without a second Download."""
+    async with upgrade(tmp_path) as up:
+        cpe = up.cpe
+        await download_session(up)
+        now = NOW + 120
+        session = await reporting_session(up, now)
+        await session.on_session_end("timeout", now + 31)
+        cpe.session_failed()
+
+        [attempt] = await up.repo.list_attempts(
+            AttemptFilter(serial_number=cpe.identity.serial_number)
+        )
+        assert (attempt.result, attempt.failing_step) == ("session_timeout", "firmware")
+        assert attempt.details["firmware"]["target_version"] == TARGET
+
+        later = now + 60
+        at = datetime.fromtimestamp(later, UTC)
+        retried = factory(up.repo, up.telemetry, up.files).new_session("sess-3")
+        envelope = cpe.build_inform(at)
+        assert isinstance(envelope.body, m.Inform)
+        assert ev.TRANSFER_COMPLETE not in envelope.body.event_codes  # acknowledged
+        assert isinstance(await retried.on_inform(envelope.body, later), m.InformResponse)
+        spv = await retried.next_acs_request(later)
+        assert isinstance(spv, m.SetParameterValues)  # on the target: no Download
+        await retried.on_cpe_response(cpe.handle(spv, at), later + 1)
+        gpv = await retried.next_acs_request(later + 1)
+        assert isinstance(gpv, m.GetParameterValues)
+        await retried.on_cpe_response(cpe.handle(gpv, at), later + 2)
+        assert await retried.next_acs_request(later + 2) is None
+        await retried.on_session_end("completed", later + 2)
+        device = await up.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+        assert device is not None
+        assert device.state is ProvisioningState.PROVISIONED
+        assert device.firmware_version == TARGET
