@@ -156,6 +156,8 @@ async def test_a_profile_changed_while_paused_stops_the_resume(tmp_path: Path) -
         lambda s: s.update(unknown_field=1),
         lambda s: s.pop("trace"),
         lambda s: s.update(step_span_id="0000000000000bad"),
+        lambda s: s.update(transfer={"firmware": {"command_key": "k"}}),
+        lambda s: s.update(transfer_complete={"command_key": "k", "fault_code": "x"}),
     ],
 )
 async def test_a_damaged_snapshot_is_refused_with_a_snapshot_error(
@@ -390,6 +392,7 @@ async def test_a_firmware_upgrade_resumed_at_every_pause_ends_on_the_new_version
         assert attempt.trace_id == download_trace_id
         assert attempt.started_at == NOW
         assert attempt.ended_at == now + 4
+        assert attempt.waiting_step == "firmware"  # it waited across the sessions
         firmware = attempt.details["firmware"]
         assert (firmware["from_version"], firmware["target_version"]) == (old, TARGET)
         assert firmware["file_size"] == 20_000
@@ -477,3 +480,20 @@ async def test_a_session_ending_after_its_transfer_report_does_not_leave_the_att
         assert device is not None
         assert device.state is ProvisioningState.PROVISIONED
         assert device.firmware_version == TARGET
+
+
+async def test_a_pending_download_without_its_transfer_is_refused(tmp_path: Path) -> None:
+    """The Download is rebuilt from the transfer (its URL is not kept): a snapshot that
+    lost the transfer cannot say what the CPE is answering."""
+    async with upgrade(tmp_path) as up:
+        session = factory(up.repo, up.telemetry, up.files).new_session("sess-1")
+        envelope = up.cpe.build_inform(datetime.fromtimestamp(NOW, UTC))
+        assert isinstance(envelope.body, m.Inform)
+        await session.on_inform(envelope.body, NOW)
+        assert isinstance(await session.next_acs_request(NOW), m.Download)
+        assert isinstance(session, ProvisioningSession)
+        state = session.snapshot()
+        assert state["rpc"]["method"] == "Download"
+        state["transfer"] = None
+        with pytest.raises(SnapshotError, match="pending Download"):
+            await factory(up.repo, up.telemetry, up.files).restore("sess-1", state)
