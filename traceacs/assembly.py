@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -60,19 +61,37 @@ processes that serve the same files)."""
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The 32-byte secret in ``path``, created (mode 0600) on first use."""
+    """The 32-byte secret in ``path``, created (mode 0600) on first use.
+
+    Several processes may create it at once (``serve --workers N`` on a fresh data
+    directory) and must end with the same secret: a file URL one worker issues is
+    fetched, through the balancer, from another. See `_create_secret`.
+    """
     try:
         secret = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(secret)
-        return secret
+        secret = _create_secret(path)
     if len(secret) < 32:
         raise ValueError(f"{path} holds no usable secret (remove it to create a new one)")
     return secret
+
+
+def _create_secret(path: Path) -> bytes:
+    """Write a new secret to a private temporary file, then link it to ``path``.
+
+    The link is atomic and fails if ``path`` exists, so ``path`` is never seen half
+    written, and a process that loses the race reads the winner's secret.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+        with contextlib.suppress(FileExistsError):  # another process linked first
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes()
 
 
 @dataclass(slots=True)

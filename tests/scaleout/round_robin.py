@@ -3,7 +3,8 @@
 No stickiness and a fresh upstream request per POST, like nginx's default upstream
 without ``ip_hash``/``hash``: consecutive POSTs of one CWMP session land on different
 ACS processes. It records, per request, which backend answered and the session cookie
-the CPE sent, so tests can prove that sessions crossed processes.
+the CPE sent, so tests can prove that sessions crossed processes. GETs (a CPE fetching
+a Download's file) take their turn too, path and query kept, as nginx's ``location /``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import hdrs, web
+from yarl import URL
 
 from traceacs.server.cwmp_sessions import COOKIE_NAME
 
@@ -26,8 +28,12 @@ _RETURNED = (hdrs.CONTENT_TYPE, hdrs.SET_COOKIE, hdrs.WWW_AUTHENTICATE, hdrs.RET
 class Balancer:
     backends: list[str]
     url: str = ""
+    origin: str = ""
+    """``http://host:port``: where CPEs fetch files (the public URL of the ACS)."""
     served: list[tuple[int, str | None]] = field(default_factory=list)
-    """(backend index, session cookie or None) per request, in arrival order."""
+    """(backend index, session cookie or None) per POST, in arrival order."""
+    fetched: list[tuple[int, int]] = field(default_factory=list)
+    """(backend index, HTTP status) per GET, in arrival order."""
 
     def backends_of(self, cookie: str) -> set[int]:
         return {index for index, seen in self.served if seen == cookie}
@@ -67,14 +73,26 @@ async def round_robin(backends: list[str], *, pooled: int = 0) -> AsyncIterator[
                         response.headers.add(name, value)
                 return response
 
+        async def fetch(request: web.Request) -> web.Response:
+            index = next(turn)
+            target = URL(backends[index]).join(URL(request.path_qs, encoded=True))
+            async with client.get(target) as answer:
+                payload = await answer.read()
+                balancer.fetched.append((index, answer.status))
+                return web.Response(
+                    status=answer.status, body=payload, content_type=answer.content_type
+                )
+
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", forward)
+        app.router.add_get("/{tail:.*}", fetch)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        balancer.url = f"http://{host}:{port}/acs"
+        balancer.origin = f"http://{host}:{port}"
+        balancer.url = f"{balancer.origin}/acs"
         try:
             yield balancer
         finally:

@@ -12,38 +12,47 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
+from tests.provisioning.test_firmware_e2e import IMAGE, MODEL, TARGET
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of
 from tests.scaleout.round_robin import Balancer, round_robin
 from tests.server.cwmp_client import FakeClock, decode, running
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import serialize_envelope
 from traceacs.cwmp.faults import RETRY_REQUEST
+from traceacs.files import DiskFileStore, FileAccessTokens, FileStore, chunks_of
+from traceacs.files.store import FIRMWARE_IMAGE
 from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.profile import FirmwareTarget
 from traceacs.provisioning.repository import AttemptFilter, StorageUnavailable
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory
 from traceacs.provisioning.session_store import MemorySessionStore, StoredSession
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME
+from traceacs.server.file_server import FileServer
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS
+from traceacs.simulator.firmware import firmware_image
 from traceacs.simulator.fleet import Fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
+from traceacs.storage.database import Database
 from traceacs.storage.sessions import SqlSessionStore
 from traceacs.storage.tasks import SqlTaskStore
 from traceacs.tasks.composite import CompositeHandlerFactory
 from traceacs.tasks.model import TaskStatus
 from traceacs.tasks.runner import TaskHandlerFactory
+from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
 
+FIRMWARE_SPANS = ["cpe.provision.firmware", "cwmp.rpc Download"]
 FULL_TRACE = [
     "cpe.inform",
     "cpe.provision.authenticate",
@@ -68,6 +77,20 @@ class Cluster:
     fleet: Fleet
     processes: list[Process]
     balancer: Balancer
+    saved: list[str]
+    """Every session state written to the shared store, in order (JSON text)."""
+
+
+class RecordingStore(SqlSessionStore):
+    """The shared store, keeping a copy of each state written (to look for secrets)."""
+
+    def __init__(self, db: Database, saved: list[str]) -> None:
+        super().__init__(db)
+        self.saved = saved
+
+    async def save(self, session: StoredSession, expected_version: int) -> bool:
+        self.saved.append(session.state)
+        return await super().save(session, expected_version)
 
 
 async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
@@ -100,15 +123,25 @@ async def cluster(
     *,
     with_tasks: bool = False,
     pooled: int = 0,
+    files: FileStore | None = None,
 ) -> AsyncIterator[Cluster]:
+    """``files``: the file store both processes serve (as workers sharing a data dir),
+    CPEs fetching through the balancer; provisioning's firmware Downloads point there."""
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    tokens = FileAccessTokens(b"k" * 32)  # one key for the cluster, as one config file
+    public = PublicUrl()  # the balancer's, once it listens
+    file_routes = FileServer(files, tokens).add_routes if files is not None else None
+    saved: list[str] = []
     try:
         await load_fleet(repo, fleet)
         processes = []
         for name in ("a", "b"):
             telemetry = RecordingTelemetry()
             factory: ResumableHandlerFactory = ProvisioningHandlerFactory(
-                repo, EmbeddedProfileSource(repo), telemetry
+                repo,
+                EmbeddedProfileSource(repo),
+                telemetry,
+                firmware_files=FileStoreUrls(files, tokens, public) if files else None,
             )
             if with_tasks:  # provisioning then tasks, as `traceacs serve` runs them
                 tasks = TaskHandlerFactory(SqlTaskStore(repo.db), telemetry=telemetry)
@@ -118,16 +151,18 @@ async def cluster(
                 authenticator=None,
                 settings=EndpointSettings(worker_name=name),
                 clock=clock,
-                store=SqlSessionStore(repo.db),
+                store=RecordingStore(repo.db, saved),
             )
             processes.append(Process(endpoint, telemetry))
+        a, b = (p.endpoint for p in processes)
         async with (
-            running(processes[0].endpoint, sweep_interval=3600) as url_a,
-            running(processes[1].endpoint, sweep_interval=3600) as url_b,
+            running(a, sweep_interval=3600, add_routes=file_routes) as url_a,
+            running(b, sweep_interval=3600, add_routes=file_routes) as url_b,
             round_robin([url_a, url_b], pooled=pooled) as balancer,
         ):
             processes[0].url, processes[1].url = url_a, url_b
-            yield Cluster(repo, fleet, processes, balancer)
+            public.url = balancer.origin
+            yield Cluster(repo, fleet, processes, balancer, saved)
     finally:
         await repo.close()
 
@@ -439,3 +474,60 @@ async def test_two_processes_answering_one_post_only_one_advances_the_session(
             assert isinstance(answer.body, m.GetParameterValues)
     finally:
         await repo.close()
+
+
+async def test_a_firmware_upgrade_alternating_between_processes_ends_on_the_target(
+    tmp_path: Path,
+) -> None:
+    """Both sessions of an upgrade (Download out; TransferComplete, config, verify)
+    cross processes at every POST, and the image is fetched through the balancer."""
+    fleet = fleet_of(NO_FAULTS)
+    target = (FirmwareTarget(MODEL, TARGET, IMAGE),)
+    fleet = replace(fleet, profiles=tuple(replace(p, firmware=target) for p in fleet.profiles))
+    cpe = fleet.cpes[0]
+    old = cpe.identity.software_version
+    assert (cpe.identity.product_class, old != TARGET) == (MODEL, True)
+    files = DiskFileStore(tmp_path / "files")
+    image = chunks_of(firmware_image(TARGET, 20_000))
+    await files.put(IMAGE, image, file_type=FIRMWARE_IMAGE, now=time.time())
+    async with cluster(tmp_path, fleet, with_tasks=True, files=files) as acs:
+        config = RunnerConfig(acs.balancer.url, connection_requests=False, ramp_seconds=0.0)
+        await FleetRunner([cpe], config).run()  # until the CPE has nothing more to say
+
+        assert cpe.value("Device.DeviceInfo.SoftwareVersion") == TARGET
+        assert [status for _, status in acs.balancer.fetched] == [200]  # the image, once
+        device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+        assert device is not None
+        assert device.state is ProvisioningState.PROVISIONED
+        assert device.firmware_version == TARGET
+        assert device.parameter_key == cpe.parameter_key
+
+        cookies = acs.balancer.cookies()
+        assert len(cookies) == 2  # the Download's session and the reporting one
+        assert all(acs.balancer.backends_of(c) == {0, 1} for c in cookies)
+        finished = sorted(
+            (f for p in acs.processes for f in p.telemetry.finished),
+            key=lambda f: f[0].root.start_ns,
+        )
+        (first, none), (second, outcome) = finished  # one trace per session
+        assert none is None
+        assert [s.name for s in first.spans] == [*FULL_TRACE[:3], *FIRMWARE_SPANS]
+        assert [s.name for s in second.spans] == [
+            *FULL_TRACE[:3],
+            FIRMWARE_SPANS[0],
+            *FULL_TRACE[3:],
+        ]
+        assert all(s.end_ns is not None for t in (first, second) for s in t.spans)
+        assert outcome is not None
+        assert outcome.result == "success"
+        [attempt] = await acs.repo.list_attempts(
+            AttemptFilter(serial_number=cpe.identity.serial_number)
+        )
+        assert attempt.result == "success"
+        assert attempt.trace_id == first.trace_id
+        firmware = attempt.details["firmware"]
+        assert (firmware["from_version"], firmware["target_version"]) == (old, TARGET)
+        assert await acs.repo.db.fetchval("SELECT count(*) FROM cwmp_sessions") == 0
+        # every state the processes shared: no file token, no file URL
+        assert len(acs.saved) >= 6
+        assert not any("token" in state or "/files/" in state for state in acs.saved)

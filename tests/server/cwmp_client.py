@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -113,10 +113,17 @@ class OneRpcFactory:
 
 @contextlib.asynccontextmanager
 async def running(
-    endpoint: CwmpEndpoint, *, sweep_interval: float | None = None
+    endpoint: CwmpEndpoint,
+    *,
+    sweep_interval: float | None = None,
+    add_routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[str]:
-    """Serve ``endpoint`` on 127.0.0.1 (free port); yields its base URL."""
+    """Serve ``endpoint`` on 127.0.0.1 (free port); yields its base URL.
+
+    ``add_routes`` adds more routes to the same application (the file server)."""
     app = make_cwmp_application(endpoint, sweep_interval=sweep_interval)
+    if add_routes is not None:
+        add_routes(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -116,3 +116,29 @@ def test_file_token_secret_is_created_once_and_private(tmp_path: Path) -> None:
     first = load_or_create_secret(tmp_path / FILE_KEY)
     assert load_or_create_secret(tmp_path / FILE_KEY) == first
     assert (tmp_path / FILE_KEY).stat().st_mode & 0o077 == 0
+
+
+def test_a_worker_losing_the_race_for_the_file_secret_uses_the_winners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --workers N` on a fresh data directory: every worker finds no secret and
+    creates one at the same moment. They must end with the same secret (a Download URL
+    issued by one worker is fetched, through the balancer, from another), and none may
+    fail to start. Here the other worker's secret appears between our read and our
+    write."""
+    path = tmp_path / FILE_KEY
+    winner = b"w" * 32
+    read_bytes = Path.read_bytes
+    missed: list[Path] = []
+
+    def first_read_misses(self: Path) -> bytes:
+        if self == path and not missed:
+            missed.append(self)
+            path.write_bytes(winner)  # the other worker, just now
+            raise FileNotFoundError(self)
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", first_read_misses)
+    assert load_or_create_secret(path) == winner
+    assert missed
+    assert [p.name for p in tmp_path.iterdir()] == [FILE_KEY]  # no temporary left over

@@ -680,12 +680,18 @@ class ProvisioningSession:
         if self._ended:
             return
         self._ended = True
-        if self._step is not None and self._attempt_id is not None:
+        # An attempt adopted for its transfer report and not judged yet (the session
+        # died before its empty POST) ends too: the CPE was told its TransferComplete
+        # arrived and will not send it again, so waiting on would only fail it as a
+        # download timeout later, however the upgrade went.
+        step = self._step or (Step.FIRMWARE if self._transfer is not None else None)
+        if step is not None and self._attempt_id is not None:
             await self._fail_attempt(
                 _Failure(
                     f"session_{reason}" if reason != "completed" else Result.SESSION_ABORTED,
-                    self._step,
-                    f"CWMP session ended ({reason}) during {self._step.value}",
+                    step,
+                    f"CWMP session ended ({reason}) during {step.value}",
+                    details=self._transfer.to_details() if self._transfer is not None else {},
                 ),
                 now,
             )
