@@ -75,3 +75,21 @@ def test_build_errors_are_not_cached() -> None:
             cache.get(bad, TR181)
     assert builder.calls == 2
     assert len(cache) == 0
+
+
+def test_sessions_of_one_factory_share_its_cache() -> None:
+    """Regression: the factory's cache starts empty, and an empty cache is falsy; each
+    session used to build a private cache, so nothing was ever reused."""
+    from traceacs.profiles.embedded import EmbeddedProfileSource, InMemoryProfileDocumentStore
+    from traceacs.provisioning.workflow import ProvisioningHandlerFactory
+
+    class NoRepository:
+        pass
+
+    factory = ProvisioningHandlerFactory(
+        NoRepository(),  # type: ignore[arg-type]  # never called: no session runs
+        EmbeddedProfileSource(InMemoryProfileDocumentStore()),
+    )
+    first = factory.new_session("s1")
+    second = factory.new_session("s2")
+    assert first._configs is second._configs  # noqa: SLF001 - the wiring is the point

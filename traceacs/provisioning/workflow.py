@@ -105,7 +105,8 @@ class ProvisioningSession:
         clock: Callable[[], float] | None = None,
         configs: ConfigCache | None = None,
     ) -> None:
-        self._configs = configs or ConfigCache(settings.build_config)
+        # `is None`, not `or`: an empty shared cache is falsy (it has a length).
+        self._configs = configs if configs is not None else ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
         self._call_start = (0.0, 0.0)
         self._repo = repository
