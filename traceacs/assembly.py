@@ -46,6 +46,10 @@ process, a lost database connection); it is expired so the device is retried."""
 
 SWEEP_INTERVAL_SECONDS = 60.0
 
+PROFILE_CACHE_SECONDS = 1.0
+"""How long decoded profiles are reused: writes through this process apply at once,
+an import by another process (the CLI) within this delay."""
+
 QUIET_PERIODIC_RATIO_VARIABLE = "TRACEACS_QUIET_PERIODIC_RATIO"
 
 FILE_KEY = "file-token.key"
@@ -113,7 +117,7 @@ async def open_acs(
             http_source = HttpProfileSource(settings.bss_url, token=settings.bss_token)
             profiles = http_source
         else:
-            profiles = EmbeddedProfileSource(repository)
+            profiles = EmbeddedProfileSource(repository, max_age=PROFILE_CACHE_SECONDS)
         if telemetry is None:
             telemetry = build_telemetry(
                 environ,

@@ -92,4 +92,4 @@ def test_sessions_of_one_factory_share_its_cache() -> None:
     )
     first = factory.new_session("s1")
     second = factory.new_session("s2")
-    assert first._configs is second._configs  # noqa: SLF001 - the wiring is the point
+    assert first._configs is second._configs

@@ -201,6 +201,9 @@ class SqlDeviceRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.profile_generation = 0
+        """Counts profile writes through this repository, so a caching
+        `EmbeddedProfileSource` on it sees them at once."""
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; returns the versions applied."""
@@ -502,9 +505,12 @@ class SqlDeviceRepository:
     ) -> None:
         if not name:
             raise ValueError("a profile document needs a name")
-        await self.db.execute(
-            _PUT_PROFILE, name, version, _json_text(document, "a profile document")
-        )
+        try:
+            await self.db.execute(
+                _PUT_PROFILE, name, version, _json_text(document, "a profile document")
+            )
+        finally:
+            self.profile_generation += 1
 
     async def get_profile_document(self, name: str) -> tuple[dict[str, Any], str] | None:
         row = await self.db.fetchrow(
@@ -519,7 +525,10 @@ class SqlDeviceRepository:
         return [(r["name"], r["version"]) for r in rows]
 
     async def delete_profile_document(self, name: str) -> bool:
-        return await self.db.execute("DELETE FROM profile_documents WHERE name = $1", name) > 0
+        try:
+            return await self.db.execute("DELETE FROM profile_documents WHERE name = $1", name) > 0
+        finally:
+            self.profile_generation += 1
 
     async def close(self) -> None:
         await self.db.close()
