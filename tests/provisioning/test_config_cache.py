@@ -81,7 +81,7 @@ def test_sessions_of_one_factory_share_its_cache() -> None:
     """Regression: the factory's cache starts empty, and an empty cache is falsy; each
     session used to build a private cache, so nothing was ever reused."""
     from traceacs.profiles.embedded import EmbeddedProfileSource, InMemoryProfileDocumentStore
-    from traceacs.provisioning.workflow import ProvisioningHandlerFactory
+    from traceacs.provisioning.workflow import ProvisioningHandlerFactory, ProvisioningSession
 
     class NoRepository:
         pass
@@ -92,4 +92,6 @@ def test_sessions_of_one_factory_share_its_cache() -> None:
     )
     first = factory.new_session("s1")
     second = factory.new_session("s2")
+    assert isinstance(first, ProvisioningSession)
+    assert isinstance(second, ProvisioningSession)
     assert first._configs is second._configs
