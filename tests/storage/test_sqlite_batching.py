@@ -55,7 +55,8 @@ async def test_one_failing_statement_fails_alone(db: CountingDatabase) -> None:
         db.execute("INSERT INTO t (k, v) VALUES (3, 'three')"),
         return_exceptions=True,
     )
-    assert results[0] == 1 and results[3] == 1
+    assert results[0] == 1
+    assert results[3] == 1
     assert isinstance(results[1], UniqueViolation)
     assert isinstance(results[2], RepositoryError)
     assert [r["k"] for r in await db.fetch("SELECT k FROM t ORDER BY k")] == [1, 2, 3]
