@@ -87,3 +87,25 @@ async def test_statements_after_close_are_refused(db: CountingDatabase) -> None:
     await db.close()
     with pytest.raises(StorageUnavailable):
         await db.fetchval("SELECT 1")
+
+
+async def test_a_point_read_on_a_free_connection_needs_no_trip(db: CountingDatabase) -> None:
+    await db.execute("INSERT INTO t (k, v) VALUES (1, 'one')")
+    db.trips = 0
+    assert await db.fetchval("SELECT v FROM t WHERE k = $1", 1) == "one"
+    assert db.trips == 0
+
+
+async def test_a_long_read_moves_to_the_thread_with_its_full_result(db: CountingDatabase) -> None:
+    db.trips = 0
+    count = await db.fetchval(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)"
+        " SELECT count(*) FROM n"
+    )
+    assert count == 200_000
+    assert db.trips == 1  # interrupted on the event loop, run again on the thread
+
+
+async def test_an_inline_read_error_is_a_repository_error(db: CountingDatabase) -> None:
+    with pytest.raises(RepositoryError):
+        await db.fetchrow("SELECT nonsense FROM nowhere")
