@@ -335,23 +335,19 @@ def measure_engine(engine: str, workdir: Path, args: argparse.Namespace) -> dict
                 "import_rows_per_s": round(total / seconds),
             }
             if label == "large":
-                rng = random.Random(args.seed)  # noqa: S311 - sampling, not secrets
+                rng = random.Random(args.seed)
                 pad = total - len(fleet)
                 keys = [
                     (PAD_OUI, f"{PADDING_PREFIX}{rng.randrange(pad):08d}")
                     for _ in range(2 * args.samples)
                 ]
                 _progress(args, f"{engine}: lookups and informs on {total} devices")
-                figures["repository"] = asyncio.run(
-                    repository_latencies(url, keys, args.samples)
-                )
+                figures["repository"] = asyncio.run(repository_latencies(url, keys, args.samples))
                 if engine == "sqlite":
                     path = url.removeprefix("sqlite://")
                     figures["bare_driver"] = bare_sqlite_latencies(path, keys, args.samples)
                 else:
-                    figures["bare_driver"] = asyncio.run(
-                        bare_pg_latencies(url, keys, args.samples)
-                    )
+                    figures["bare_driver"] = asyncio.run(bare_pg_latencies(url, keys, args.samples))
             _progress(args, f"{engine}: ACS on {total} devices")
             figures["acs"] = acs_run(url, workdir, args)
             if label == "large":
