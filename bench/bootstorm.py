@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, percentile, process_cpu_seconds, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, percentile, process_cpu_seconds, record, stamp
 from bench.loadgen import BenchDevice, build_devices
 from bench.run import telemetry_env
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
@@ -233,7 +233,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if out.returncode != 0:
                     raise RuntimeError(f"storm failed:\n{out.stderr.decode()[-3000:]}")
-                storm = json.loads(out.stdout.decode().strip().splitlines()[-1])
+                storm: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
         storm["attempts_by_result"] = attempt_results(data_dir)
         storm["devices_by_state"] = device_states(data_dir)
     states = storm["devices_by_state"]
@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result = stamp("bootstorm", parameters, figures)
     if not args.no_record:
-        record(result)
+        record(result, args.results_dir)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -45,10 +45,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, percentile, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, percentile, record, stamp
 from bench.servers import acs_server, pinned
 
-PG = {"host": "127.0.0.1", "port": 5432}
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
 PG_USERS = ("postgres", "root")
 PAD_OUI = "00D09E"
 PADDING_PREFIX = "INV"
@@ -115,7 +116,9 @@ async def _pg_admin(*statements: str) -> str:
     last: Exception | None = None
     for user in PG_USERS:
         try:
-            conn = await asyncpg.connect(user=user, database="postgres", timeout=5, **PG)
+            conn = await asyncpg.connect(
+                user=user, database="postgres", timeout=5, host=PG_HOST, port=PG_PORT
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             last = exc
             continue
@@ -138,7 +141,7 @@ def store_url(engine: str, workdir: Path, label: str) -> Iterator[str]:
     name = f"traceacs_bench_{label}_{uuid.uuid4().hex[:8]}"
     user = asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"postgresql://{user}@{PG['host']}:{PG['port']}/{name}"
+        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -389,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -409,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result = stamp("inventory", parameters, figures)
     if not args.no_record:
-        record(result)
+        record(result, args.results_dir)
     print(json.dumps(result, indent=2))
     return 0
 
