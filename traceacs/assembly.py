@@ -46,6 +46,10 @@ process, a lost database connection); it is expired so the device is retried."""
 
 SWEEP_INTERVAL_SECONDS = 60.0
 
+INFORM_WRITE_BEHIND_SECONDS = 0.05
+"""Inform timestamps and facts are written in one transaction per this interval
+(`traceacs.storage.inform_writer`); provisioning results are always written at once."""
+
 PROFILE_CACHE_SECONDS = 1.0
 """How long decoded profiles are reused: writes through this process apply at once,
 an import by another process (the CLI) within this delay."""
@@ -108,7 +112,9 @@ async def open_acs(
     ``telemetry`` may be given (tests pass in-memory exporters); otherwise it is built
     from the ``OTEL_*`` environment.
     """
-    repository = await open_repository(settings.database_url)
+    repository = await open_repository(
+        settings.database_url, inform_write_behind=INFORM_WRITE_BEHIND_SECONDS
+    )
     http_source: HttpProfileSource | None = None
     owned_telemetry = telemetry is None
     try:
