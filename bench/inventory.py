@@ -9,10 +9,11 @@ afterwards):
   import FILE`` (checks every row, then one transaction in `IMPORT_CHUNK` batches);
   wall time and rows/s.
 * **device lookup**: ``repository.get_device`` for ``--samples`` random devices, one
-  at a time (p50/p99), next to the same indexed ``SELECT`` on a bare driver
-  connection (``sqlite3`` / ``asyncpg``) in the same run: the baseline.
-* **inform recording**: ``repository.record_inform`` for random devices (p50/p99),
-  next to the bare ``UPDATE``.
+  at a time (p50/p99), each followed by the same indexed ``SELECT`` on a bare driver
+  connection (``sqlite3`` / ``asyncpg``): the baseline, interleaved so that the
+  shared host's load hits both alike.
+* **inform recording**: ``repository.record_inform`` (opened as ``serve`` opens it,
+  Inform write-behind on) for random devices, each followed by the bare ``UPDATE``.
 * **ACS RSS flat in fleet size**: ``traceacs serve`` on a ``--small`` store and on the
   large one, each driven by the lean generator (`bench.loadgen`, periodic, bench fleet
   of ``--fleet`` devices that are part of the inventory); VmRSS/VmHWM of the ACS
@@ -182,79 +183,97 @@ def import_store(url: str, csv_path: Path, profiles: list[Any], core: int | None
 # --------------------------------------------------------------------------- latencies
 
 
-async def repository_latencies(
-    url: str, keys: list[tuple[str, str]], samples: int
-) -> dict[str, Any]:
+class _BareSqlite:
+    """The same statements on a bare ``sqlite3`` connection (the baseline)."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = sqlite3.connect(url.removeprefix("sqlite://"), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.get = _GET.format("?1", "?2")
+        self.update = _UPDATE.format("?1", "?2", "?3")
+
+    async def lookup(self, oui: str, serial: str) -> None:
+        self.conn.execute(self.get, (oui, serial)).fetchone()
+
+    async def inform(self, oui: str, serial: str) -> None:
+        self.conn.execute(self.update, (time.time(), oui, serial))
+
+    async def close(self) -> None:
+        self.conn.close()
+
+
+class _BarePostgres:
+    """The same statements on a bare ``asyncpg`` connection (the baseline)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.get = _GET.format("$1", "$2")
+        self.update = _UPDATE.format("$1", "$2", "$3")
+
+    async def lookup(self, oui: str, serial: str) -> None:
+        await self.conn.fetchrow(self.get, oui, serial)
+
+    async def inform(self, oui: str, serial: str) -> None:
+        await self.conn.execute(self.update, time.time(), oui, serial)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def latencies(url: str, keys: list[tuple[str, str]], samples: int) -> dict[str, Any]:
+    """Repository and bare driver, interleaved operation by operation on the same keys,
+    so that background load (the host is shared) hits both alike.
+
+    The repository is opened as ``traceacs serve`` opens it (Inform write-behind on):
+    its inform figure is what a session waits for; the bare ``UPDATE`` commits each.
+    """
+    import asyncpg
+
+    from traceacs.assembly import INFORM_WRITE_BEHIND_SECONDS
     from traceacs.provisioning.device import InformFacts
     from traceacs.storage import open_repository
 
-    repo = await open_repository(url)
-    lookups: list[float] = []
-    informs: list[float] = []
+    repo = await open_repository(url, inform_write_behind=INFORM_WRITE_BEHIND_SECONDS)
+    bare: _BareSqlite | _BarePostgres = (
+        _BareSqlite(url) if url.startswith("sqlite") else _BarePostgres(await asyncpg.connect(url))
+    )
     facts = InformFacts(manufacturer="Bench", model="RG", firmware_version="1.0")
+    times: dict[str, list[float]] = {"lookup": [], "inform": [], "bare_lookup": []}
+    times["bare_inform"] = []
     try:
         for oui, serial in keys[:200]:  # warm the statement caches / pool
             await repo.get_device(oui, serial)
+            await bare.lookup(oui, serial)
         for oui, serial in keys[:samples]:
             started = time.perf_counter()
             device = await repo.get_device(oui, serial)
-            lookups.append(time.perf_counter() - started)
+            middle = time.perf_counter()
+            await bare.lookup(oui, serial)
+            times["lookup"].append(middle - started)
+            times["bare_lookup"].append(time.perf_counter() - middle)
             assert device is not None
         for oui, serial in keys[samples : 2 * samples]:
             started = time.perf_counter()
             device = await repo.record_inform(oui, serial, time.time(), facts)
-            informs.append(time.perf_counter() - started)
+            middle = time.perf_counter()
+            await bare.inform(oui, serial)
+            times["inform"].append(middle - started)
+            times["bare_inform"].append(time.perf_counter() - middle)
             assert device is not None
     finally:
+        await bare.close()
         await repo.close()
-    return {"device_lookup": _ms(lookups), "inform_recording": _ms(informs)}
-
-
-def bare_sqlite_latencies(path: str, keys: list[tuple[str, str]], samples: int) -> dict[str, Any]:
-    """The same statements on a bare ``sqlite3`` connection, on the caller's thread."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    get, update = _GET.format("?1", "?2"), _UPDATE.format("?1", "?2", "?3")
-    lookups: list[float] = []
-    informs: list[float] = []
-    try:
-        for oui, serial in keys[:200]:
-            conn.execute(get, (oui, serial)).fetchone()
-        for oui, serial in keys[:samples]:
-            started = time.perf_counter()
-            conn.execute(get, (oui, serial)).fetchone()
-            lookups.append(time.perf_counter() - started)
-        for oui, serial in keys[samples : 2 * samples]:
-            started = time.perf_counter()
-            conn.execute(update, (time.time(), oui, serial))
-            informs.append(time.perf_counter() - started)
-    finally:
-        conn.close()
-    return {"device_lookup": _ms(lookups), "inform_recording": _ms(informs)}
-
-
-async def bare_pg_latencies(url: str, keys: list[tuple[str, str]], samples: int) -> dict[str, Any]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    get, update = _GET.format("$1", "$2"), _UPDATE.format("$1", "$2", "$3")
-    lookups: list[float] = []
-    informs: list[float] = []
-    try:
-        for oui, serial in keys[:200]:
-            await conn.fetchrow(get, oui, serial)
-        for oui, serial in keys[:samples]:
-            started = time.perf_counter()
-            await conn.fetchrow(get, oui, serial)
-            lookups.append(time.perf_counter() - started)
-        for oui, serial in keys[samples : 2 * samples]:
-            started = time.perf_counter()
-            await conn.execute(update, time.time(), oui, serial)
-            informs.append(time.perf_counter() - started)
-    finally:
-        await conn.close()
-    return {"device_lookup": _ms(lookups), "inform_recording": _ms(informs)}
+    return {
+        "repository": {
+            "device_lookup": _ms(times["lookup"]),
+            "inform_recording": _ms(times["inform"]),
+        },
+        "bare_driver": {
+            "device_lookup": _ms(times["bare_lookup"]),
+            "inform_recording": _ms(times["bare_inform"]),
+        },
+    }
 
 
 async def trace_lookups(url: str, serials: list[str]) -> dict[str, Any]:
@@ -345,12 +364,7 @@ def measure_engine(engine: str, workdir: Path, args: argparse.Namespace) -> dict
                     for _ in range(2 * args.samples)
                 ]
                 _progress(args, f"{engine}: lookups and informs on {total} devices")
-                figures["repository"] = asyncio.run(repository_latencies(url, keys, args.samples))
-                if engine == "sqlite":
-                    path = url.removeprefix("sqlite://")
-                    figures["bare_driver"] = bare_sqlite_latencies(path, keys, args.samples)
-                else:
-                    figures["bare_driver"] = asyncio.run(bare_pg_latencies(url, keys, args.samples))
+                figures.update(asyncio.run(latencies(url, keys, args.samples)))
             _progress(args, f"{engine}: ACS on {total} devices")
             figures["acs"] = acs_run(url, workdir, args)
             if label == "large":
