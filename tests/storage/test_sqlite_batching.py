@@ -99,8 +99,8 @@ async def test_a_point_read_on_a_free_connection_needs_no_trip(db: CountingDatab
 async def test_a_long_read_moves_to_the_thread_with_its_full_result(db: CountingDatabase) -> None:
     db.trips = 0
     count = await db.fetchval(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)"
-        " SELECT count(*) FROM n"
+        "SELECT count(*) FROM (WITH RECURSIVE n(i) AS"
+        " (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT i FROM n)"
     )
     assert count == 200_000
     assert db.trips == 1  # interrupted on the event loop, run again on the thread
