@@ -128,7 +128,7 @@ class Bench:
             self.progress(f"floor ({sequence}, {engine})")
             return self.loadgen(server.port, sequence, server.pid, engine)
 
-    def acs(self, sequence: str, telemetry: str) -> dict[str, Any]:
+    def acs(self, sequence: str, telemetry: str, root: Path = REPO_ROOT) -> dict[str, Any]:
         a = self.args
         self.progress(f"acs ({sequence}, telemetry {telemetry})")
         with tempfile.TemporaryDirectory(prefix="traceacs-bench-") as tmp:
@@ -136,7 +136,7 @@ class Bench:
             prepare_store(data_dir, a.devices, a.seed)
             with floor_server("sink", a.client_core) as sink:
                 env = telemetry_env(telemetry, sink.port)
-                with acs_server(data_dir, env, a.server_core) as server:
+                with acs_server(data_dir, env, a.server_core, root) as server:
                     profiler = self.start_profiler(server.pid)
                     try:
                         result = self.loadgen(server.port, sequence, server.pid)

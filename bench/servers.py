@@ -56,9 +56,9 @@ class Server:
             self.process.stdout.close()
 
 
-def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
+def _child_env(extra: Mapping[str, str], root: Path = REPO_ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
 
@@ -125,8 +125,13 @@ def prepare_store(data_dir: Path, devices: int, seed: int) -> None:
 
 
 @contextlib.contextmanager
-def acs_server(data_dir: Path, env: Mapping[str, str], core: int | None) -> Iterator[Server]:
-    """``traceacs serve`` on the store in ``data_dir``; its log goes to ``acs.log`` there."""
+def acs_server(
+    data_dir: Path, env: Mapping[str, str], core: int | None, root: Path = REPO_ROOT
+) -> Iterator[Server]:
+    """``traceacs serve`` on the store in ``data_dir``; its log goes to ``acs.log`` there.
+
+    ``root``: the source tree the ACS runs from (another revision for `bench.ab`).
+    """
     log_path = data_dir / "acs.log"
     argv = [
         sys.executable,
@@ -143,7 +148,7 @@ def acs_server(data_dir: Path, env: Mapping[str, str], core: int | None) -> Iter
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            pinned(core, argv), stdout=log, stderr=log, env=_child_env(env), cwd=data_dir
+            pinned(core, argv), stdout=log, stderr=log, env=_child_env(env, root), cwd=data_dir
         )
     server = Server(process, 0, log_path)
     try:

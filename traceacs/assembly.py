@@ -52,6 +52,14 @@ SWEEP_INTERVAL_SECONDS = 60.0
 
 _WILDCARD_HOSTS = ("://0.0.0.0:", "://[::]:", "://:::")
 
+INFORM_WRITE_BEHIND_SECONDS = 0.05
+"""Inform timestamps and facts are written in one transaction per this interval
+(`traceacs.storage.inform_writer`); provisioning results are always written at once."""
+
+PROFILE_CACHE_SECONDS = 1.0
+"""How long decoded profiles are reused: writes through this process apply at once,
+an import by another process (the CLI) within this delay."""
+
 QUIET_PERIODIC_RATIO_VARIABLE = "TRACEACS_QUIET_PERIODIC_RATIO"
 
 FILE_KEY = "file-token.key"
@@ -145,7 +153,9 @@ async def open_acs(
     ``telemetry`` may be given (tests pass in-memory exporters); otherwise it is built
     from the ``OTEL_*`` environment.
     """
-    repository = await open_repository(settings.database_url)
+    repository = await open_repository(
+        settings.database_url, inform_write_behind=INFORM_WRITE_BEHIND_SECONDS
+    )
     http_source: HttpProfileSource | None = None
     owned_telemetry = telemetry is None
     try:
@@ -154,7 +164,7 @@ async def open_acs(
             http_source = HttpProfileSource(settings.bss_url, token=settings.bss_token)
             profiles = http_source
         else:
-            profiles = EmbeddedProfileSource(repository)
+            profiles = EmbeddedProfileSource(repository, max_age=PROFILE_CACHE_SECONDS)
         if telemetry is None:
             telemetry = build_telemetry(
                 environ,

@@ -14,6 +14,7 @@ from traceacs.profiles.embedded import (
     import_profiles,
 )
 from traceacs.storage.open import open_repository
+from traceacs.storage.repository import SqlDeviceRepository
 
 YAML_FILE = """
 - name: fiber-100
@@ -44,3 +45,16 @@ async def test_import_and_fetch_through_the_sqlite_repository(tmp_path: Path) ->
         assert [r.status for r in again] == ["unchanged", "unchanged"]
     finally:
         await repository.close()
+
+
+async def test_repository_counts_profile_writes(tmp_path: Path) -> None:
+    """A caching source on the repository relies on this counter to see writes at once."""
+    repo = await open_repository(str(tmp_path / "inventory.db"))
+    try:
+        assert isinstance(repo, SqlDeviceRepository)
+        before = repo.profile_generation
+        await repo.put_profile_document("plan", {"name": "plan", "services": ["internet"]}, "1")
+        await repo.delete_profile_document("plan")
+        assert repo.profile_generation == before + 2
+    finally:
+        await repo.close()

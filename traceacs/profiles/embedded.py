@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,8 @@ class InMemoryProfileDocumentStore:
 
     def __init__(self) -> None:
         self._documents: dict[str, tuple[dict[str, Any], str]] = {}
+        self.profile_generation = 0
+        """Counts writes, so a caching `EmbeddedProfileSource` sees them at once."""
 
     def __repr__(self) -> str:
         return f"InMemoryProfileDocumentStore({len(self._documents)} documents)"
@@ -86,19 +89,39 @@ class InMemoryProfileDocumentStore:
         self, name: str, document: Mapping[str, Any], version: str
     ) -> None:
         self._documents[name] = (copy.deepcopy(dict(document)), version)
+        self.profile_generation += 1
 
     async def list_profile_documents(self) -> list[tuple[str, str]]:
         return [(name, entry[1]) for name, entry in sorted(self._documents.items())]
 
     async def delete_profile_document(self, name: str) -> bool:
+        self.profile_generation += 1
         return self._documents.pop(name, None) is not None
 
 
 class EmbeddedProfileSource:
-    """A :class:`~traceacs.profiles.source.ProfileSource` reading a document store."""
+    """A :class:`~traceacs.profiles.source.ProfileSource` reading a document store.
 
-    def __init__(self, store: ProfileDocumentStore) -> None:
+    With ``max_age`` > 0 the decoded profiles (and the names found absent) are kept
+    for that many seconds: a quiet periodic inform otherwise costs two store reads
+    (``customer:{id}``, then the plan) and a document decode. A write through a store
+    that counts its writes (``profile_generation``, as the SQL repository and the
+    in-memory store do) drops the cache at once; a write by another process (the CLI
+    while ``serve`` runs) is seen within ``max_age``.
+    """
+
+    def __init__(
+        self,
+        store: ProfileDocumentStore,
+        *,
+        max_age: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
+        self._max_age = max_age
+        self._clock = clock
+        self._cached: dict[str, tuple[float, ServiceProfile | None]] = {}
+        self._generation: object = None
 
     def __repr__(self) -> str:
         return f"EmbeddedProfileSource({self._store!r})"
@@ -110,24 +133,51 @@ class EmbeddedProfileSource:
         if service_plan:
             names.append(service_plan)
         for name in names:
-            try:
-                entry = await self._store.get_profile_document(name)
-            except Exception as exc:
-                # The driver's message may quote values; the type is enough to act on.
-                raise ProfileSourceUnavailable(
-                    "store", f"profile store failed reading {name!r}: {type(exc).__name__}"
-                ) from None
-            if entry is None:
-                continue
-            document, version = entry
-            try:
-                profile = profile_from_document(document)
-            except ProfileDocumentError as exc:
-                raise ProfileSourceUnavailable(
-                    "invalid_profile", f"stored profile {name!r} is invalid: {exc}"
-                ) from None
-            return dataclasses.replace(profile, version=version)
+            profile = await self._profile(name)
+            if profile is not None:
+                return profile
         raise ProfileNotFound(customer_id, service_plan)
+
+    async def _profile(self, name: str) -> ServiceProfile | None:
+        """The profile stored under ``name`` (None: no such document)."""
+        if self._max_age <= 0:
+            return await self._read(name)
+        now = self._clock()
+        generation = getattr(self._store, "profile_generation", None)
+        if generation != self._generation:
+            self._cached.clear()
+            self._generation = generation
+        entry = self._cached.get(name)
+        if entry is not None and now - entry[0] < self._max_age:
+            return entry[1]
+        profile = await self._read(name)
+        if getattr(self._store, "profile_generation", None) == generation:
+            if len(self._cached) >= _MAX_CACHED_PROFILES:
+                self._cached.clear()  # a crude bound: profiles are few, customers many
+            self._cached[name] = (now, profile)
+        return profile
+
+    async def _read(self, name: str) -> ServiceProfile | None:
+        try:
+            entry = await self._store.get_profile_document(name)
+        except Exception as exc:
+            # The driver's message may quote values; the type is enough to act on.
+            raise ProfileSourceUnavailable(
+                "store", f"profile store failed reading {name!r}: {type(exc).__name__}"
+            ) from None
+        if entry is None:
+            return None
+        document, version = entry
+        try:
+            profile = profile_from_document(document)
+        except ProfileDocumentError as exc:
+            raise ProfileSourceUnavailable(
+                "invalid_profile", f"stored profile {name!r} is invalid: {exc}"
+            ) from None
+        return dataclasses.replace(profile, version=version)
+
+
+_MAX_CACHED_PROFILES = 100_000
 
 
 # -- loading and importing -------------------------------------------------------------

@@ -6,6 +6,7 @@ from an injected `IdSource`. Nothing here knows about OpenTelemetry.
 
 from __future__ import annotations
 
+import os
 import random
 
 from traceacs.provisioning.session_trace import AttributeValue, SessionTrace, SpanRecord
@@ -17,10 +18,15 @@ def to_ns(now: float) -> int:
 
 
 class RandomIds:
-    """Random W3C-sized ids (never all zeros, which W3C trace context forbids)."""
+    """Random W3C-sized ids (never all zeros, which W3C trace context forbids).
+
+    Ids need to be unique, not secret (the OpenTelemetry SDK draws them the same way):
+    a generator seeded from the OS once avoids a system call per id, which profiling
+    showed at ~1.5 % of the ACS's time (several ids per session).
+    """
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self._rng = rng or random.SystemRandom()
+        self._rng = rng or random.Random(int.from_bytes(os.urandom(32), "big"))  # noqa: S311
 
     def new_trace_id(self) -> str:
         return f"{self._rng.getrandbits(128) | 1:032x}"

@@ -23,16 +23,21 @@ async def open_database(url: str, *, pool_max_size: int = 10) -> Database:
 
 
 async def open_repository(
-    url: str, *, pool_max_size: int = 10, migrate: bool = True
+    url: str,
+    *,
+    pool_max_size: int = 10,
+    migrate: bool = True,
+    inform_write_behind: float | None = None,
 ) -> SqlDeviceRepository:
     """A migrated `DeviceRepository` on ``url``.
 
     Raises `StorageUnavailable` (message without credentials) when the database cannot
     be reached, `SchemaTooNew` when a newer TraceACS migrated it, ``ValueError`` for an
-    unsupported URL.
+    unsupported URL. ``inform_write_behind``: seconds to batch Inform facts over (see
+    `traceacs.storage.inform_writer`); None writes each Inform at once.
     """
     db = await open_database(url, pool_max_size=pool_max_size)
-    repository = SqlDeviceRepository(db)
+    repository = SqlDeviceRepository(db, inform_write_behind=inform_write_behind)
     if migrate:
         try:
             await repository.migrate()

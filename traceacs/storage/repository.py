@@ -13,6 +13,7 @@ it holds across ACS processes, not just within this one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -39,6 +40,7 @@ from traceacs.provisioning.repository import (
     ImportResult,
 )
 from traceacs.storage.database import Database, Executor, UniqueViolation
+from traceacs.storage.inform_writer import InformWriter
 from traceacs.storage.migrations import apply_migrations
 from traceacs.storage.rows import (
     ATTEMPT_COLUMNS,
@@ -68,6 +70,18 @@ UPDATE devices SET
     updated_at = $3
 WHERE oui = $1 AND serial_number = $2
 RETURNING {DEVICE_COLUMNS}"""
+
+_INFORM_LATER = """
+UPDATE devices SET
+    last_inform_at = $3,
+    last_boot_at = CASE WHEN $4 = 1 THEN $3 ELSE last_boot_at END,
+    manufacturer = COALESCE($5, manufacturer),
+    model = COALESCE($6, model),
+    firmware_version = COALESCE($7, firmware_version),
+    data_model_root = COALESCE($8, data_model_root),
+    connection_request_url = COALESCE($9, connection_request_url),
+    updated_at = $3
+WHERE oui = $1 AND serial_number = $2"""
 
 _UPSERT_DEVICE = """
 INSERT INTO devices (
@@ -214,6 +228,11 @@ def _device_where(filters: DeviceFilter) -> _Where:
     return where
 
 
+def _newer(reported: str | None, stored: str | None) -> str | None:
+    """``COALESCE(reported, stored)``: what the Inform update leaves in a column."""
+    return reported if reported is not None else stored
+
+
 def _check_page(limit: int, offset: int) -> None:
     if limit < 0 or offset < 0:
         raise ValueError("limit and offset must not be negative")
@@ -229,8 +248,16 @@ def _json_text(value: Mapping[str, Any] | None, what: str) -> str:
 class SqlDeviceRepository:
     """The `DeviceRepository` over any `Database` adapter."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, inform_write_behind: float | None = None) -> None:
         self.db = db
+        self._informs = (
+            InformWriter(db, _INFORM_LATER, inform_write_behind)
+            if inform_write_behind is not None
+            else None
+        )
+        self.profile_generation = 0
+        """Counts profile writes through this repository, so a caching
+        `EmbeddedProfileSource` on it sees them at once."""
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; returns the versions applied."""
@@ -238,11 +265,18 @@ class SqlDeviceRepository:
 
     # -- devices ---------------------------------------------------------------------
 
+    async def _settle(self) -> None:
+        """Write queued Inform facts first, so this process reads what it recorded."""
+        if self._informs is not None and self._informs.pending:
+            await self._informs.flush()
+
     async def get_device(self, oui: str, serial_number: str) -> Device | None:
+        await self._settle()
         row = await self.db.fetchrow(_GET_DEVICE, oui.upper(), serial_number)
         return None if row is None else device_from_row(row)
 
     async def get_device_by_serial(self, serial_number: str) -> Device | None:
+        await self._settle()
         rows = await self.db.fetch(_GET_BY_SERIAL, serial_number)
         if len(rows) > 1:
             raise AmbiguousSerial(
@@ -253,8 +287,7 @@ class SqlDeviceRepository:
     async def record_inform(
         self, oui: str, serial_number: str, now: float, facts: InformFacts
     ) -> Device | None:
-        row = await self.db.fetchrow(
-            _RECORD_INFORM,
+        args = (
             oui.upper(),
             serial_number,
             float(now),
@@ -265,7 +298,31 @@ class SqlDeviceRepository:
             facts.data_model_root,
             facts.connection_request_url,
         )
-        return None if row is None else device_from_row(row)
+        if self._informs is None:
+            row = await self.db.fetchrow(_RECORD_INFORM, *args)
+            return None if row is None else device_from_row(row)
+        # Write-behind: read the row (an indexed point read), queue the update, and
+        # answer with the device as the update will leave it.
+        if self._informs.has((args[0], serial_number)):
+            await self._informs.flush()  # the same device twice within the interval
+        row = await self.db.fetchrow(_GET_DEVICE, args[0], serial_number)
+        if row is None:
+            return None
+        self._informs.add((args[0], serial_number), args)
+        device = device_from_row(row)
+        return dataclasses.replace(
+            device,
+            last_inform_at=float(now),
+            last_boot_at=float(now) if facts.is_boot else device.last_boot_at,
+            manufacturer=_newer(facts.manufacturer, device.manufacturer),
+            model=_newer(facts.model, device.model),
+            firmware_version=_newer(facts.firmware_version, device.firmware_version),
+            data_model_root=_newer(facts.data_model_root, device.data_model_root),
+            connection_request_url=_newer(
+                facts.connection_request_url, device.connection_request_url
+            ),
+            updated_at=float(now),
+        )
 
     async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
         batch = list(entries)
@@ -319,6 +376,7 @@ class SqlDeviceRepository:
         offset: int = 0,
     ) -> list[Device]:
         _check_page(limit, offset)
+        await self._settle()
         column, nullable = _SORT_COLUMNS[sort_by]
         direction = "DESC" if descending else "ASC"
         order = f"{column} {direction}, id {direction}"
@@ -335,6 +393,7 @@ class SqlDeviceRepository:
         self,
         filters: DeviceFilter = DeviceFilter(),  # noqa: B008 - frozen, never mutated
     ) -> int:
+        await self._settle()
         where = _device_where(filters)
         return int(await self.db.fetchval(f"SELECT count(*) FROM devices{where.sql}", *where.args))
 
@@ -503,6 +562,7 @@ class SqlDeviceRepository:
         offset: int = 0,
     ) -> list[ProvisioningAttempt]:
         _check_page(limit, offset)
+        await self._settle()
         where = _Where()
         where.add("d.oui = {}", filters.oui.upper() if filters.oui else None)
         where.add("d.serial_number = {}", filters.serial_number)
@@ -585,9 +645,12 @@ class SqlDeviceRepository:
     ) -> None:
         if not name:
             raise ValueError("a profile document needs a name")
-        await self.db.execute(
-            _PUT_PROFILE, name, version, _json_text(document, "a profile document")
-        )
+        try:
+            await self.db.execute(
+                _PUT_PROFILE, name, version, _json_text(document, "a profile document")
+            )
+        finally:
+            self.profile_generation += 1
 
     async def get_profile_document(self, name: str) -> tuple[dict[str, Any], str] | None:
         row = await self.db.fetchrow(
@@ -602,7 +665,12 @@ class SqlDeviceRepository:
         return [(r["name"], r["version"]) for r in rows]
 
     async def delete_profile_document(self, name: str) -> bool:
-        return await self.db.execute("DELETE FROM profile_documents WHERE name = $1", name) > 0
+        try:
+            return await self.db.execute("DELETE FROM profile_documents WHERE name = $1", name) > 0
+        finally:
+            self.profile_generation += 1
 
     async def close(self) -> None:
+        if self._informs is not None:
+            await self._informs.close()
         await self.db.close()

@@ -51,8 +51,47 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+INLINE_OPCODES_PER_CHECK: Final = 1000
+INLINE_OPCODE_BUDGET: Final = 20_000
+"""SQLite VM instructions a read may run on the event loop (well under a millisecond;
+an indexed point read of a device takes a few hundred)."""
+
+
+class _InlineBudget:
+    """The progress handler of an inline read: interrupts it once over budget."""
+
+    __slots__ = ("exceeded", "left")
+
+    def __init__(self) -> None:
+        self.left = INLINE_OPCODE_BUDGET // INLINE_OPCODES_PER_CHECK
+        self.exceeded = False
+
+    def __call__(self) -> int:
+        self.left -= 1
+        if self.left < 0:
+            self.exceeded = True
+            return 1
+        return 0
+
+
+@functools.lru_cache(maxsize=512)
+def _is_read(sql: str) -> bool:
+    """A plain ``SELECT`` (it writes nothing, so it never waits for a write lock)."""
+    return sql.lstrip()[:6].upper() == "SELECT"
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+def _outcome(
+    statement: Callable[[sqlite3.Connection], Any], conn: sqlite3.Connection
+) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, error)``: one statement's fate within a batch."""
+    try:
+        return True, statement(conn)
+    except Exception as exc:
+        return False, exc
 
 
 class _Connection(Executor):
@@ -95,6 +134,8 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._in_tx = _Connection(self)
+        self._queued: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._drains: set[asyncio.Task[None]] = set()
 
     @property
     def dialect(self) -> Dialect:
@@ -144,43 +185,125 @@ class SqliteDatabase:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn)
-        except sqlite3.IntegrityError as exc:
+        except (sqlite3.Error, OSError, RuntimeError) as exc:
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """The repository error for a driver error (other exceptions unchanged)."""
+        if isinstance(exc, sqlite3.IntegrityError):
             message = str(exc)
             if message.startswith(_UNIQUE_FAILED):
-                raise UniqueViolation(message[len(_UNIQUE_FAILED) :]) from None
-            raise RepositoryError(f"constraint violated: {message}") from None
-        except sqlite3.Error as exc:
+                return UniqueViolation(message[len(_UNIQUE_FAILED) :])
+            return RepositoryError(f"constraint violated: {message}")
+        if isinstance(exc, sqlite3.Error):
             code = getattr(exc, "sqlite_errorcode", None)
             name = getattr(exc, "sqlite_errorname", type(exc).__name__)
             if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
-                raise StorageUnavailable(
+                return StorageUnavailable(
                     f"SQLite database {self.path} unavailable ({name}: {exc})"
-                ) from None
-            raise RepositoryError(f"SQLite error ({name}): {exc}") from None
-        except OSError as exc:  # e.g. the directory for the file cannot be created
-            raise StorageUnavailable(
+                )
+            return RepositoryError(f"SQLite error ({name}): {exc}")
+        if isinstance(exc, OSError):  # e.g. the directory for the file cannot be created
+            return StorageUnavailable(
                 f"SQLite database {self.path} unavailable ({type(exc).__name__}: {exc})"
-            ) from None
-        except RuntimeError as exc:  # executor shut down under us
-            raise StorageUnavailable(f"SQLite database {self.path} is closed") from exc
+            )
+        if isinstance(exc, RuntimeError):  # executor shut down under us
+            return StorageUnavailable(f"SQLite database {self.path} is closed")
+        return exc
 
-    # -- autocommit statements: each takes the lock so it never lands in a transaction --
+    async def _autocommit(
+        self, statement: Callable[[sqlite3.Connection], T], *, read: bool = False
+    ) -> T:
+        """Run one autocommit statement, sharing a thread hop with those queued with it.
+
+        A ``read`` finding the connection free (no transaction, nothing queued or
+        running) runs at once on the event loop: an indexed point read takes tens of
+        microseconds, less than the two thread switches of a hop, and on a busy host
+        each switch may wait for a time slice. In WAL mode a read never waits for a
+        writer, so it cannot stall the loop on another process's write; a read that
+        runs longer than a point read (a scan: a filtered listing, a count) is
+        interrupted after `INLINE_OPCODE_BUDGET` SQLite instructions and re-run on the
+        thread. Writes always go to the thread.
+
+        Under load many sessions wait for the one connection at once; instead of one
+        trip to the database thread (and back through the event loop) each, every
+        statement queued by the time the connection is free runs in the same trip, one
+        after the other, each still its own autocommit statement with its own result
+        or error. A caller cancelled before its turn is skipped.
+        """
+        if read and not self._queued and not self._lock.locked():
+            conn = self.conn
+            budget = _InlineBudget()
+            conn.set_progress_handler(budget, INLINE_OPCODES_PER_CHECK)
+            try:
+                return statement(conn)
+            except sqlite3.OperationalError as exc:
+                if not budget.exceeded:
+                    raise self._translate(exc) from None
+                # Too long for the event loop (a scan, not a point read): the thread.
+            except (sqlite3.Error, OSError) as exc:
+                raise self._translate(exc) from None
+            finally:
+                conn.set_progress_handler(None, 0)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((statement, future))
+        if len(self._queued) == 1:
+            drain = loop.create_task(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
+        result: T = await future
+        return result
+
+    async def _drain(self) -> None:
+        async with self._lock:
+            batch, self._queued = self._queued, []
+            batch = [(s, f) for s, f in batch if not f.done()]
+            if not batch:
+                return
+            try:
+                conn = self.conn
+                outcomes = await self.run(lambda: [_outcome(s, conn) for s, _ in batch])
+            except BaseException as exc:
+                for _, future in batch:
+                    if future.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(self._translate(value))
+
+    # -- autocommit statements: run under the lock (never inside a transaction), batched --
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        async with self._lock:
-            return await self._in_tx.fetchrow(sql, *args)
+        query = _to_sqlite(sql)
+        return await self._autocommit(
+            lambda conn: conn.execute(query, args).fetchone(), read=_is_read(sql)
+        )
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._lock:
-            return await self._in_tx.fetch(sql, *args)
+        query = _to_sqlite(sql)
+        return await self._autocommit(
+            lambda conn: conn.execute(query, args).fetchall(), read=_is_read(sql)
+        )
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self._lock:
-            return await self._in_tx.fetchval(sql, *args)
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else next(iter(row.values()))
 
     async def execute(self, sql: str, *args: Any) -> int:
-        async with self._lock:
-            return await self._in_tx.execute(sql, *args)
+        query = _to_sqlite(sql)
+        return await self._autocommit(lambda conn: conn.execute(query, args).rowcount)
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         async with self._lock:
