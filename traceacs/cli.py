@@ -96,6 +96,12 @@ def add_simulate_command(commands: Commands) -> None:
         "With --inventory-out, write the fleet's inventory CSV and profiles.yaml and exit.",
     )
     parser.add_argument("--acs-url", default="http://127.0.0.1:7547/", help="the ACS URL")
+    parser.add_argument(
+        "--acs-ca-file",
+        default=None,
+        metavar="PEM",
+        help="CA certificate(s) that verify an https ACS URL (default: the system's)",
+    )
     parser.add_argument("--cpes", type=int, default=10, metavar="N", help="fleet size")
     parser.add_argument("--data-model", choices=("tr181", "tr098", "mixed"), default="mixed")
     parser.add_argument(
@@ -172,6 +178,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ramp_seconds=args.ramp,
         boot_storm=storm,
         connection_request_port=args.connection_request_port,
+        ca_file=args.acs_ca_file,
     )
 
     def progress(line: str) -> None:
