@@ -124,7 +124,9 @@ def prepare_store(data_dir: Path, devices: int, seed: int) -> None:
 
 
 @contextlib.contextmanager
-def acs_server(data_dir: Path, env: Mapping[str, str], core: int | None) -> Iterator[Server]:
+def acs_server(
+    data_dir: Path, env: Mapping[str, str], core: int | None, extra_args: Sequence[str] = ()
+) -> Iterator[Server]:
     """``traceacs serve`` on the store in ``data_dir``; its log goes to ``acs.log`` there."""
     log_path = data_dir / "acs.log"
     argv = [
@@ -139,6 +141,7 @@ def acs_server(data_dir: Path, env: Mapping[str, str], core: int | None) -> Iter
         "0",
         "--data-dir",
         str(data_dir),
+        *extra_args,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

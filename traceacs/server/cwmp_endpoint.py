@@ -63,6 +63,7 @@ from traceacs.server.cwmp_sessions import (
     SessionRegistry,
     new_session_id,
 )
+from traceacs.server.log_throttle import LogThrottle
 
 log = logging.getLogger("traceacs.server.cwmp")
 
@@ -146,6 +147,7 @@ class CwmpEndpoint:
         self.settings = settings if settings is not None else EndpointSettings()
         self.clock = clock
         self.registry = SessionRegistry()
+        self._refusals = LogThrottle()
 
     # ------------------------------------------------------------------ entry
 
@@ -259,11 +261,15 @@ class CwmpEndpoint:
             log.info("cwmp: device %s already in session; answered 8005", loggable(device_key))
             return self._fault(envelope, make_fault(RETRY_REQUEST))
         if len(self.registry) >= self.settings.max_sessions:
-            log.warning(
-                "cwmp: %d sessions open, refusing %s with 503",
-                len(self.registry),
-                loggable(device_key),
-            )
+            refused = self._refusals.tick(now)
+            if refused is not None:  # one line per interval: an overload must not flood logs
+                log.warning(
+                    "cwmp: %d sessions open, refused %d Inform(s) with 503 since the last "
+                    "such line (latest %s)",
+                    len(self.registry),
+                    refused,
+                    loggable(device_key),
+                )
             return web.Response(
                 status=503,
                 text="too many CWMP sessions",
