@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--keep-log", type=Path, default=None, help="copy the ACS log here")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -103,6 +105,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["acs_exit_code"] = server.process.returncode
             assert server.log_path is not None
             figures["acs_log"] = log_facts(server.log_path)
+            if args.keep_log is not None:
+                shutil.copyfile(server.log_path, args.keep_log)
         figures["attempts_by_result"] = attempt_results(data_dir)
     figures["loadavg_before"] = loadavg_before
     figures["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]

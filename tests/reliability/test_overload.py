@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import cpe_client, inform_envelope, real_acs
+from tests.reliability.harness import RawHttp, cpe_client, inform_envelope, real_acs
 from tests.reliability.test_slow_clients import until
 from traceacs.cwmp import messages as m
 from traceacs.server.cwmp_endpoint import EndpointSettings
+from traceacs.server.limits import ServerLimits
 from traceacs.server.log_throttle import LogThrottle
 
 HELD = 3
@@ -61,3 +62,32 @@ async def test_a_flood_beyond_max_sessions_gets_503_and_one_log_line(
         # The held sessions time out; the ACS admits and completes sessions again.
         await until(lambda: len(acs.endpoint.registry) == 0)
         await acs.healthy_session()
+
+
+def test_connections_beyond_the_limit_get_503_under_uvloop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve` runs on uvloop, whose transports are not asyncio.WriteTransport: the
+    refusal used to assert on the type, raise on every refused connection (a traceback
+    each in the log) and leave the client without an answer."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> None:
+        limits = ServerLimits(max_connections=1, retry_after_seconds=11)
+        async with real_acs(tmp_path, limits=limits) as acs:
+            first = await RawHttp.connect(acs.host, acs.port)
+            try:
+                await until(lambda: len(acs.runner.server.connections) == 1)  # type: ignore[union-attr]
+                second = await RawHttp.connect(acs.host, acs.port)
+                try:
+                    answer = await second.read_until_closed()
+                finally:
+                    second.close()
+            finally:
+                first.close()
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert b"Retry-After: 11\r\n" in answer
+
+    with caplog.at_level(logging.ERROR):
+        uvloop.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
