@@ -29,6 +29,7 @@ from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowS
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.storage.secret_key import load_secret_box
 from traceacs.tasks.wiring import TaskWiring, build_task_wiring
 from traceacs.telemetry.setup import (
     DEFAULT_QUIET_PERIODIC_RATIO,
@@ -104,10 +105,15 @@ async def open_acs(
     ``telemetry`` may be given (tests pass in-memory exporters); otherwise it is built
     from the ``OTEL_*`` environment.
     """
-    repository = await open_repository(settings.database_url)
+    repository = await open_repository(
+        settings.database_url, secrets=load_secret_box(settings.data_dir, settings.secret_key)
+    )
     http_source: HttpProfileSource | None = None
     owned_telemetry = telemetry is None
     try:
+        resealed = await repository.reseal()  # rows from before sealing, or an older key
+        if resealed:
+            log.info("sealed %d stored secret(s) with %r", resealed, repository.secrets)
         profiles: ProfileSource
         if settings.bss_url:
             http_source = HttpProfileSource(settings.bss_url, token=settings.bss_token)
@@ -143,6 +149,7 @@ async def open_acs(
             file_tokens=file_tokens,
             limiter=limiter,
             public_url=settings.public_url,
+            secrets=repository.secrets,
         )
         acs = Acs(
             settings,

@@ -78,9 +78,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (SettingsError, ConfigurationError) as exc:
         print(f"traceacs serve: {exc}", file=sys.stderr)
         return 2
+    from traceacs.provisioning.repository import RepositoryError
+
     try:
         return run(settings)
     except OSError as exc:  # e.g. port in use, unreadable TLS key
+        print(f"traceacs serve: {exc}", file=sys.stderr)
+        return 1
+    except RepositoryError as exc:  # e.g. database unreachable, secret key missing
         print(f"traceacs serve: {exc}", file=sys.stderr)
         return 1
 

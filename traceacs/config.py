@@ -4,8 +4,9 @@ Every option has an environment variable (``TRACEACS_*``); a command-line flag w
 over the variable, which wins over the embedded default. The result is a frozen
 `Settings` value handed to `traceacs.app`; nothing else reads the environment.
 
-The CPE shared secret is read from ``TRACEACS_CPE_SHARED_SECRET`` only: a command-line
-flag would show it to every user of ``ps``.
+The CPE shared secret is read from ``TRACEACS_CPE_SHARED_SECRET`` only, and the key
+that seals stored secrets from ``TRACEACS_SECRET_KEY`` only: a command-line flag would
+show them to every user of ``ps``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class Settings:
     stun_port: int = 0
     connection_request_rate: float = 50.0
     bss_token: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    """Key ring sealing stored secrets (env ``TRACEACS_SECRET_KEY`` only); None: the
+    data directory's ``secret.key`` file (`traceacs.storage.secret_key`)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -244,4 +248,5 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
             else 50.0
         ),
         bss_token=env.get("TRACEACS_BSS_TOKEN") or None,
+        secret_key=env.get("TRACEACS_SECRET_KEY") or None,
     )

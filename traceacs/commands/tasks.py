@@ -95,7 +95,7 @@ def cmd_tasks_add(args: argparse.Namespace) -> int:
         if device is None:
             error(prog, f"no device with serial number {args.serial!r}")
             return EXIT_FAILED
-        service = TaskService(SqlTaskStore(repository.db))
+        service = TaskService(SqlTaskStore(repository.db, repository.secrets))
         try:
             task = await service.add(device, args.name, arguments)
         except TaskError as exc:
@@ -136,7 +136,9 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
         if device is None:
             error("traceacs tasks list", f"no device with serial number {args.serial!r}")
             return EXIT_FAILED
-        tasks = await SqlTaskStore(repository.db).device_tasks(device.oui, device.serial_number)
+        tasks = await SqlTaskStore(repository.db, repository.secrets).device_tasks(
+            device.oui, device.serial_number
+        )
         if args.json:
             print_json([task_view(t) for t in tasks])
         else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from traceacs.provisioning.device import (
@@ -38,7 +39,7 @@ from traceacs.provisioning.repository import (
     ImportRejected,
     ImportResult,
 )
-from traceacs.storage.database import Database, UniqueViolation
+from traceacs.storage.database import Database, Row, UniqueViolation
 from traceacs.storage.migrations import apply_migrations
 from traceacs.storage.rows import (
     ATTEMPT_COLUMNS,
@@ -47,6 +48,18 @@ from traceacs.storage.rows import (
     device_from_row,
     dumps,
 )
+from traceacs.storage.secret_box import PREFIX, SecretBox, is_sealed, open_with, seal_with
+
+CR_PASSWORD: Final = "devices.connection_request_password"  # noqa: S105 - a column name
+PROFILE_DOCUMENT: Final = "profile_documents.document"
+TASK_ARGUMENTS: Final = "tasks.arguments"
+SEALED_COLUMNS: Final = (
+    ("devices", "id", "connection_request_password"),
+    ("profile_documents", "name", "document"),
+    ("tasks", "id", "arguments"),
+)
+"""(table, key column, sealed column): every column `SecretBox` protects."""
+RESEAL_CHUNK: Final = 1000
 
 IMPORT_LOCK: Final = 0x7472_6164  # one inventory import at a time across processes
 IMPORT_CHUNK: Final = 5000
@@ -199,8 +212,49 @@ def _json_text(value: Mapping[str, Any] | None, what: str) -> str:
 class SqlDeviceRepository:
     """The `DeviceRepository` over any `Database` adapter."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, secrets: SecretBox | None = None) -> None:
         self.db = db
+        self.secrets = secrets
+        """Seals secret columns (`traceacs.storage.secret_box`); None: a keyless store
+        (tests, benchmarks) that writes them as given and refuses to read sealed ones."""
+
+    def _device(self, row: Row) -> Device:
+        device = device_from_row(row)
+        stored = device.connection_request_password
+        if stored is None or not is_sealed(stored):
+            return device
+        return replace(
+            device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
+        )
+
+    async def reseal(self) -> int:
+        """Seal every secret column value not sealed with the current key; how many.
+
+        Rows written before sealing existed (plaintext) and rows sealed with a previous
+        key (after a rotation) are rewritten; a row changed meanwhile is left to its
+        writer (the UPDATE matches the old value). Run when the ACS starts.
+        """
+        box = self.secrets
+        if box is None:
+            return 0
+        current = f"{PREFIX}{box.current_id}:%"
+        done = 0
+        for table, key, column in SEALED_COLUMNS:
+            rows = await self.db.fetch(
+                f"SELECT {key} AS k, {column} AS v FROM {table}"
+                f" WHERE {column} IS NOT NULL AND {column} NOT LIKE $1",
+                current,
+            )
+            name = f"{table}.{column}"
+            updates = [(box.seal(box.open(r["v"], name), name), r["k"], r["v"]) for r in rows]
+            for start in range(0, len(updates), RESEAL_CHUNK):
+                async with self.db.transaction() as tx:
+                    await tx.executemany(
+                        f"UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3",
+                        updates[start : start + RESEAL_CHUNK],
+                    )
+            done += len(updates)
+        return done
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; returns the versions applied."""
@@ -210,7 +264,7 @@ class SqlDeviceRepository:
 
     async def get_device(self, oui: str, serial_number: str) -> Device | None:
         row = await self.db.fetchrow(_GET_DEVICE, oui.upper(), serial_number)
-        return None if row is None else device_from_row(row)
+        return None if row is None else self._device(row)
 
     async def get_device_by_serial(self, serial_number: str) -> Device | None:
         rows = await self.db.fetch(_GET_BY_SERIAL, serial_number)
@@ -218,7 +272,7 @@ class SqlDeviceRepository:
             raise AmbiguousSerial(
                 f"serial number {serial_number!r} is used by several OUIs; give the OUI too"
             )
-        return device_from_row(rows[0]) if rows else None
+        return self._device(rows[0]) if rows else None
 
     async def record_inform(
         self, oui: str, serial_number: str, now: float, facts: InformFacts
@@ -235,7 +289,7 @@ class SqlDeviceRepository:
             facts.data_model_root,
             facts.connection_request_url,
         )
-        return None if row is None else device_from_row(row)
+        return None if row is None else self._device(row)
 
     async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
         batch = list(entries)
@@ -266,7 +320,9 @@ class SqlDeviceRepository:
                 e.service_plan,
                 e.location_id,
                 e.connection_request_username,
-                e.connection_request_password,
+                None
+                if e.connection_request_password is None
+                else seal_with(self.secrets, e.connection_request_password, CR_PASSWORD),
                 float(now),
             )
             for e in batch
@@ -299,7 +355,7 @@ class SqlDeviceRepository:
             f"SELECT {DEVICE_COLUMNS} FROM devices{where.sql} ORDER BY {order}"
             f" LIMIT {where.next_placeholder(limit)} OFFSET {where.next_placeholder(offset)}"
         )
-        return [device_from_row(r) for r in await self.db.fetch(sql, *where.args)]
+        return [self._device(r) for r in await self.db.fetch(sql, *where.args)]
 
     async def count_devices(
         self,
@@ -335,7 +391,7 @@ class SqlDeviceRepository:
             failure_reason,
             float(now),
         )
-        return None if row is None else device_from_row(row)
+        return None if row is None else self._device(row)
 
     async def save_last_values(
         self,
@@ -502,8 +558,9 @@ class SqlDeviceRepository:
     ) -> None:
         if not name:
             raise ValueError("a profile document needs a name")
+        text = _json_text(document, "a profile document")
         await self.db.execute(
-            _PUT_PROFILE, name, version, _json_text(document, "a profile document")
+            _PUT_PROFILE, name, version, seal_with(self.secrets, text, PROFILE_DOCUMENT)
         )
 
     async def get_profile_document(self, name: str) -> tuple[dict[str, Any], str] | None:
@@ -512,7 +569,8 @@ class SqlDeviceRepository:
         )
         if row is None:
             return None
-        return json.loads(row["document"]), row["version"]
+        text = open_with(self.secrets, row["document"], PROFILE_DOCUMENT)
+        return json.loads(text), row["version"]
 
     async def list_profile_documents(self) -> list[tuple[str, str]]:
         rows = await self.db.fetch("SELECT name, version FROM profile_documents ORDER BY name")

@@ -14,6 +14,7 @@ from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.provisioning.telemetry_port import ProvisioningTelemetry
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.storage.database import Database
+from traceacs.storage.secret_box import SecretBox
 from traceacs.storage.tasks import SqlTaskStore
 from traceacs.tasks.composite import CompositeHandlerFactory
 from traceacs.tasks.runner import TaskHandlerFactory
@@ -40,8 +41,9 @@ def build_task_wiring(
     file_tokens: FileAccessTokens,
     limiter: ConnectionRequestRateLimiter,
     public_url: str | None,
+    secrets: SecretBox | None = None,
 ) -> TaskWiring:
-    store = SqlTaskStore(db)
+    store = SqlTaskStore(db, secrets)
     signal = TaskSignal()
     base = PublicUrl(public_url)
     tasks = TaskHandlerFactory(
