@@ -24,6 +24,7 @@ from traceacs.server.api import ApiContext, make_api_application
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.fleet_stats import SqlFleetStats
+from traceacs.storage.secret_box import SecretBox, new_key
 
 OUI = "00D09E"
 WIFI_SECRET = "wifi-secret-passphrase-1"
@@ -86,7 +87,8 @@ class Api:
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[SqlDeviceRepository]:
-    repository = await open_repository(f"sqlite://{tmp_path}/api.db")
+    # Sealed as `serve` opens it: the API must answer the same over sealed columns.
+    repository = await open_repository(f"sqlite://{tmp_path}/api.db", secrets=SecretBox(new_key()))
     try:
         yield repository
     finally:
