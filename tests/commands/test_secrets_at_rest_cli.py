@@ -76,3 +76,54 @@ def test_commands_seal_what_they_store_and_print_no_secret(cli: Cli, tmp_path: P
         return str(task.arguments)
 
     assert TASK_SECRET in cli.with_repository(task_argument)
+
+
+def sealed_key_ids(data_dir: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(data_dir / DATABASE_FILE)) as db:
+        rows = db.execute("SELECT connection_request_password FROM devices").fetchall()
+    return {value.split(":")[2] for (value,) in rows}
+
+
+def test_rotate_key_reseals_and_drops_the_old_key_when_told(cli: Cli, tmp_path: Path) -> None:
+    from traceacs.storage.secret_box import decode_key, key_id
+
+    row = device_row(
+        "ROT1", connection_request_username="cr", connection_request_password=CR_SECRET
+    )
+    assert cli("devices", "import", str(write_csv(tmp_path / "inv.csv", row))).code == 0
+    key_file = cli.data_dir / KEY_FILE
+    [first] = key_file.read_text().split()
+    assert sealed_key_ids(cli.data_dir) == {key_id(decode_key(first))}
+
+    rotated = cli("db", "rotate-key")
+    assert rotated.code == 0, rotated.err
+    new, old = key_file.read_text().split()
+    assert old == first
+    assert sealed_key_ids(cli.data_dir) == {key_id(decode_key(new))}
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    dropped = cli("db", "rotate-key", "--drop-old")
+    assert dropped.code == 0, dropped.err
+    assert key_file.read_text().split() == [new]
+    shown = cli("devices", "show", "ROT1", "--json")
+    assert shown.code == 0
+    assert CR_SECRET not in rotated.out + dropped.out + shown.out
+
+    async def password(repository: object) -> str | None:
+        from traceacs.storage.repository import SqlDeviceRepository
+
+        assert isinstance(repository, SqlDeviceRepository)
+        device = await repository.get_device("00D09E", "ROT1")
+        assert device is not None
+        return device.connection_request_password
+
+    assert cli.with_repository(password) == CR_SECRET
+
+
+def test_new_key_prints_a_usable_key(cli: Cli) -> None:
+    from traceacs.storage.secret_box import decode_key
+
+    printed = cli("db", "new-key")
+    assert printed.code == 0
+    assert len(decode_key(printed.out.strip())) == 32
+    assert cli("db", "new-key").out != printed.out

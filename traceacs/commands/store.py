@@ -106,11 +106,13 @@ def run_with_store(
     *,
     create: bool = False,
     migrate: bool = True,
+    keyed: bool = False,
 ) -> int:
     """Open the store, run ``work`` on it, close it; map failures to exit codes.
 
     ``create`` lets the command make a new SQLite store (imports, ``db migrate``);
-    ``migrate=False`` leaves the schema to ``work`` (``db migrate`` reports what it did).
+    ``migrate=False`` leaves the schema to ``work`` (``db migrate`` reports what it did);
+    ``keyed`` makes sure a key ring exists (creating the key file) even for a read.
     Messages never carry credentials: the storage layer scrubs them, and the URL is
     only ever shown redacted.
     """
@@ -118,7 +120,7 @@ def run_with_store(
     try:
         if not create:
             _check_exists(url)
-        secrets = resolve_secret_box(args, create=create)
+        secrets = resolve_secret_box(args, create=create or keyed)
         return asyncio.run(_open_and_run(url, work, migrate, secrets))
     except CommandError as exc:
         error(prog, exc.message)
