@@ -32,6 +32,11 @@ from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSour
 from traceacs.provisioning.config_builder import build_config
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
+from traceacs.provisioning.cr_credentials import (
+    credential_parameters,
+    credentials_for,
+    profile_sets_credentials,
+)
 from traceacs.provisioning.device import DATA_MODEL_ROOTS, Device, InformFacts, ProvisioningState
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
 from traceacs.provisioning.profile import ServiceProfile
@@ -244,10 +249,39 @@ class ProvisioningSession:
             }
         )
         self._trace.changed_something = True
+        parameters = config.parameters + await self._connection_request_credentials(config)
         return self._send(
-            m.SetParameterValues(config.parameters, parameter_key=config.parameter_key),
+            m.SetParameterValues(parameters, parameter_key=config.parameter_key),
             self._now(),
         )
+
+    async def _connection_request_credentials(
+        self, config: DesiredConfig
+    ) -> tuple[m.ParameterValueStruct, ...]:
+        """The device's own connection-request credentials, pushed with its config
+        (`traceacs.provisioning.cr_credentials`); new ones are stored first."""
+        assert self._device is not None
+        if profile_sets_credentials(config):
+            return ()
+        credentials, new = credentials_for(self._device)
+        if new:
+            identity = self._device.identity
+            try:
+                await self._repo.set_connection_request_credentials(
+                    identity.oui,
+                    identity.serial_number,
+                    credentials.username,
+                    credentials.password,
+                    self._now(),
+                )
+            except RepositoryError as exc:
+                # Not stored: do not hand the CPE a password the ACS would not know.
+                log.warning(
+                    "connection-request credentials not stored (%s); not pushed",
+                    type(exc).__name__,
+                )
+                return ()
+        return credential_parameters(config, credentials)
 
     async def _fetch_profile(self, now: float) -> ServiceProfile | None:
         assert self._device is not None

@@ -393,6 +393,20 @@ class SqlDeviceRepository:
         )
         return None if row is None else self._device(row)
 
+    async def set_connection_request_credentials(
+        self, oui: str, serial_number: str, username: str, password: str, now: float
+    ) -> None:
+        await self.db.execute(
+            "UPDATE devices SET connection_request_username = $3,"
+            " connection_request_password = $4, updated_at = $5"
+            " WHERE oui = $1 AND serial_number = $2",
+            oui.upper(),
+            serial_number,
+            username,
+            seal_with(self.secrets, password, CR_PASSWORD),
+            float(now),
+        )
+
     async def save_last_values(
         self,
         oui: str,
