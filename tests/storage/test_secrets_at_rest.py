@@ -97,6 +97,19 @@ async def test_no_secret_is_stored_in_clear(store_url: str) -> None:
         assert stored.count("enc:v1:") == 3  # CR password, profile document, task arguments
         assert await read_back(repo) == (CR_SECRET, WIFI_SECRET, SIP_SECRET, TASK_SECRET)
         assert await repo.reseal() == 0  # already sealed with the current key
+
+        # A secret read back from a CPE (a hidden value some CPEs do return) is sealed
+        # inside the last-values JSON; the rest of it stays searchable text.
+        read_back_value = "wifi-read-back-at-rest-5"
+        await repo.save_last_values(
+            "00D09E", "SN-AT-REST", {WIFI_KEY: read_back_value, "Device.X.SSID": "Home"}, 3.0
+        )
+        stored = await raw_text(repo)
+        assert read_back_value not in stored
+        assert "Home" in stored
+        device = await repo.get_device("00D09E", "SN-AT-REST")
+        assert device is not None
+        assert device.last_values == {WIFI_KEY: read_back_value, "Device.X.SSID": "Home"}
     finally:
         await repo.close()
 

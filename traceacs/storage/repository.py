@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any, Final
 
 from traceacs.provisioning.device import (
@@ -49,10 +50,13 @@ from traceacs.storage.rows import (
     dumps,
 )
 from traceacs.storage.secret_box import PREFIX, SecretBox, is_sealed, open_with, seal_with
+from traceacs.telemetry.redaction import is_secret_parameter
 
 CR_PASSWORD: Final = "devices.connection_request_password"  # noqa: S105 - a column name
 PROFILE_DOCUMENT: Final = "profile_documents.document"
 TASK_ARGUMENTS: Final = "tasks.arguments"
+LAST_VALUES: Final = "devices.last_values"
+"""Values of secret-named parameters inside the JSON (sealed one by one, on write)."""
 SEALED_COLUMNS: Final = (
     ("devices", "id", "connection_request_password"),
     ("profile_documents", "name", "document"),
@@ -221,11 +225,16 @@ class SqlDeviceRepository:
     def _device(self, row: Row) -> Device:
         device = device_from_row(row)
         stored = device.connection_request_password
-        if stored is None or not is_sealed(stored):
-            return device
-        return replace(
-            device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
-        )
+        if stored is not None and is_sealed(stored):
+            device = replace(
+                device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
+            )
+        if any(is_sealed(v) for v in device.last_values.values()):
+            opened = {
+                k: open_with(self.secrets, v, LAST_VALUES) for k, v in device.last_values.items()
+            }
+            device = replace(device, last_values=MappingProxyType(opened))
+        return device
 
     async def reseal(self) -> int:
         """Seal every secret column value not sealed with the current key; how many.
@@ -427,7 +436,16 @@ class SqlDeviceRepository:
             if row is None:
                 raise DeviceNotFound(f"no device {oui}/{serial_number}")
             merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
-            merged.update({str(k): str(v) for k, v in values.items()})
+            merged.update(
+                {
+                    str(k): (
+                        seal_with(self.secrets, str(v), LAST_VALUES)
+                        if is_secret_parameter(str(k)) and self.secrets is not None
+                        else str(v)
+                    )
+                    for k, v in values.items()
+                }
+            )
             await tx.execute(
                 "UPDATE devices SET last_values = $2, updated_at = $3 WHERE id = $1",
                 row["id"],
