@@ -208,22 +208,38 @@ class OpenLoop:
         await sampler
         return {"arrivals_scheduled": started, "drain_s": round(drain_s, 2)}
 
-    async def probe(self, count: int) -> dict[str, Any]:
-        """Sequential sessions after the overload: does the ACS serve normally again?"""
+    async def probe(self, count: int, deadline_s: float = 90.0) -> dict[str, Any]:
+        """Sequential sessions after the overload until ``count`` complete: does the ACS
+        serve normally again, and how soon? Sessions the generator gave up on may still
+        hold ACS slots until the session timeout, so refusals are retried (with a short
+        pause) until ``deadline_s``, and counted."""
         ok = 0
+        refused: Counter[str] = Counter()
         latencies: list[float] = []
-        for _ in range(count):
+        t0 = time.perf_counter()
+        first_ok_s: float | None = None
+        while ok < count and time.perf_counter() - t0 < deadline_s:
             device = self.gen.idle.popleft()
             started = time.perf_counter()
             try:
                 await asyncio.wait_for(self.session(device), self.args.timeout)
-            except (Rejected, TimeoutError, BenchProtocolError, OSError, EOFError):
+            except (Rejected, TimeoutError, BenchProtocolError, OSError, EOFError) as exc:
+                refused[type(exc).__name__] += 1
+                await asyncio.sleep(0.2)  # retry pacing, not synchronisation
                 continue
             finally:
                 self.gen.idle.append(device)
             ok += 1
             latencies.append((time.perf_counter() - started) * 1000)
-        return {"sessions": count, "completed": ok, "p50_ms": round(percentile(latencies, 0.5), 1)}
+            if first_ok_s is None:
+                first_ok_s = time.perf_counter() - t0
+        return {
+            "wanted": count,
+            "completed": ok,
+            "refused_before": dict(refused),
+            "first_success_after_s": None if first_ok_s is None else round(first_ok_s, 2),
+            "p50_ms": round(percentile(latencies, 0.5), 1),
+        }
 
 
 def totals(windows: list[Window]) -> dict[str, Any]:
