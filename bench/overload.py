@@ -76,7 +76,7 @@ def log_facts(log_path: Path) -> dict[str, Any]:
         "lines": text.count(b"\n"),
         "tracebacks": text.count(b"Traceback"),
         "errors": text.count(b" ERROR "),
-        "refusal_lines": text.count(b"refusing"),
+        "refusal_lines": text.count(b"with 503"),
     }
 
 

@@ -58,7 +58,15 @@ async def test_a_flood_beyond_max_sessions_gets_503_and_one_log_line(
             assert len(acs.endpoint.registry) == HELD  # nothing admitted, nothing lost
             lines = [r.getMessage() for r in caplog.records if "503" in r.getMessage()]
             assert len(lines) == 1, lines
-            assert "refused 1 Inform(s)" in lines[0]
+            assert "refused 1 new session(s)" in lines[0]
+
+            # Refused before parsing (refusing must be cheap): even garbage gets 503...
+            async with cpe_client(acs.url) as stranger:
+                garbage = await stranger.post(b"\x00not xml at all")
+            assert garbage.status == 503
+            # ...while the admitted sessions go on: the next POST gets the config push.
+            reply = await holder.post(b"")
+            assert isinstance(reply.envelope().body, m.SetParameterValues)
         # The held sessions time out; the ACS admits and completes sessions again.
         await until(lambda: len(acs.endpoint.registry) == 0)
         await acs.healthy_session()
