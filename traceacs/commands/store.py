@@ -85,15 +85,20 @@ def resolve_secret_box(args: argparse.Namespace, *, create: bool) -> SecretBox |
 
 
 async def _open_and_run(
-    url: str, work: StoreWork, migrate: bool, secrets: SecretBox | None = None
+    url: str,
+    work: StoreWork,
+    migrate: bool,
+    secrets: Callable[[], SecretBox | None] = lambda: None,
 ) -> int:
     from traceacs.storage import open_repository
 
     try:
-        repository = await open_repository(url, pool_max_size=2, migrate=migrate, secrets=secrets)
+        repository = await open_repository(url, pool_max_size=2, migrate=migrate)
     except ValueError as exc:  # unsupported URL scheme
         raise CommandError(str(exc), EXIT_USAGE) from None
     try:
+        # The key ring only once the store opened: a bad URL leaves no key file behind.
+        repository.secrets = secrets()
         return await work(repository)
     finally:
         await repository.close()
@@ -120,7 +125,10 @@ def run_with_store(
     try:
         if not create:
             _check_exists(url)
-        secrets = resolve_secret_box(args, create=create or keyed)
+
+        def secrets() -> SecretBox | None:
+            return resolve_secret_box(args, create=create or keyed)
+
         return asyncio.run(_open_and_run(url, work, migrate, secrets))
     except CommandError as exc:
         error(prog, exc.message)
