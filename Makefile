@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit serve clean
+.PHONY: demo test lint typecheck unit serve clean audit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# Known vulnerabilities in the installed dependencies (PyPI's advisory data). Not part
+# of `make test`: it needs pypi.org's JSON API, and --strict makes "could not audit"
+# a failure rather than a silent pass (see SECURITY.md, "Dependency audit").
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off -s pypi
 
 clean:
 	rm -rf $(VENV) traceacs-data .pytest_cache .mypy_cache .ruff_cache

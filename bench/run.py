@@ -136,7 +136,7 @@ class Bench:
             prepare_store(data_dir, a.devices, a.seed)
             with floor_server("sink", a.client_core) as sink:
                 env = telemetry_env(telemetry, sink.port)
-                with acs_server(data_dir, env, a.server_core, root) as server:
+                with acs_server(data_dir, env, a.server_core, root=root) as server:
                     profiler = self.start_profiler(server.pid)
                     try:
                         result = self.loadgen(server.port, sequence, server.pid)

@@ -126,7 +126,11 @@ def prepare_store(data_dir: Path, devices: int, seed: int) -> None:
 
 @contextlib.contextmanager
 def acs_server(
-    data_dir: Path, env: Mapping[str, str], core: int | None, root: Path = REPO_ROOT
+    data_dir: Path,
+    env: Mapping[str, str],
+    core: int | None,
+    extra_args: Sequence[str] = (),
+    root: Path = REPO_ROOT,
 ) -> Iterator[Server]:
     """``traceacs serve`` on the store in ``data_dir``; its log goes to ``acs.log`` there.
 
@@ -145,6 +149,7 @@ def acs_server(
         "0",
         "--data-dir",
         str(data_dir),
+        *extra_args,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

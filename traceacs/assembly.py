@@ -31,6 +31,7 @@ from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowS
 from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.server.stun import BindingTable
 from traceacs.storage import open_repository
+from traceacs.storage.secret_key import load_secret_box
 from traceacs.storage.sessions import SqlSessionStore
 from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
 from traceacs.tasks.wiring import TaskWiring, build_task_wiring
@@ -154,11 +155,16 @@ async def open_acs(
     from the ``OTEL_*`` environment.
     """
     repository = await open_repository(
-        settings.database_url, inform_write_behind=INFORM_WRITE_BEHIND_SECONDS
+        settings.database_url,
+        inform_write_behind=INFORM_WRITE_BEHIND_SECONDS,
+        secrets=load_secret_box(settings.data_dir, settings.secret_key),
     )
     http_source: HttpProfileSource | None = None
     owned_telemetry = telemetry is None
     try:
+        resealed = await repository.reseal()  # rows from before sealing, or an older key
+        if resealed:
+            log.info("sealed %d stored secret(s) with %r", resealed, repository.secrets)
         profiles: ProfileSource
         if settings.bss_url:
             http_source = HttpProfileSource(settings.bss_url, token=settings.bss_token)
@@ -197,6 +203,7 @@ async def open_acs(
             limiter=limiter,
             public_url=public_url,
             repository=repository,
+            secrets=repository.secrets,
         )
         acs = Acs(
             settings,

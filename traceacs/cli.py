@@ -138,9 +138,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from traceacs.workers import run_workers, serve_argv
 
         return run_workers(settings, serve_argv())
+    from traceacs.provisioning.repository import RepositoryError
+
     try:
         return run(settings)
     except OSError as exc:  # e.g. port in use, unreadable TLS key
+        print(f"traceacs serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RepositoryError as exc:  # e.g. database unreachable, secret key missing
         print(f"traceacs serve: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -156,6 +161,12 @@ def add_simulate_command(commands: Commands) -> None:
         "With --inventory-out, write the fleet's inventory CSV and profiles.yaml and exit.",
     )
     parser.add_argument("--acs-url", default="http://127.0.0.1:7547/", help="the ACS URL")
+    parser.add_argument(
+        "--acs-ca-file",
+        default=None,
+        metavar="PEM",
+        help="CA certificate(s) that verify an https ACS URL (default: the system's)",
+    )
     parser.add_argument("--cpes", type=int, default=10, metavar="N", help="fleet size")
     parser.add_argument("--data-model", choices=("tr181", "tr098", "mixed"), default="mixed")
     parser.add_argument(
@@ -238,6 +249,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ramp_seconds=args.ramp,
         boot_storm=storm,
         connection_request_port=args.connection_request_port,
+        ca_file=args.acs_ca_file,
     )
 
     # the bar counts completed sessions, or seconds of a --duration run

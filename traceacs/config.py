@@ -4,8 +4,9 @@ Every option has an environment variable (``TRACEACS_*``); a command-line flag w
 over the variable, which wins over the embedded default. The result is a frozen
 `Settings` value handed to `traceacs.app`; nothing else reads the environment.
 
-The CPE shared secret is read from ``TRACEACS_CPE_SHARED_SECRET`` only: a command-line
-flag would show it to every user of ``ps``.
+The CPE shared secret is read from ``TRACEACS_CPE_SHARED_SECRET`` only, and the key
+that seals stored secrets from ``TRACEACS_SECRET_KEY`` only: a command-line flag would
+show them to every user of ``ps``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Settings:
     continue any session (scale-out behind a plain balancer; see README)."""
     workers: int = 1
     worker_name: str = ""
+    secret_key: str | None = field(default=None, repr=False)
+    """Key ring sealing stored secrets (env ``TRACEACS_SECRET_KEY`` only); None: the
+    data directory's ``secret.key`` file (`traceacs.storage.secret_key`)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -288,4 +292,5 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         session_store=get("session_store") or "memory",
         workers=_int(workers, "workers") if (workers := get("workers")) else 1,
         worker_name=get("worker_name") or "",
+        secret_key=env.get("TRACEACS_SECRET_KEY") or None,
     )

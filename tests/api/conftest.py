@@ -29,6 +29,7 @@ from traceacs.server.api import ApiContext, make_api_application
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.fleet_stats import SqlFleetStats
+from traceacs.storage.secret_box import SecretBox, new_key
 
 OUI = "00D09E"
 WIFI_SECRET = "wifi-secret-passphrase-1"
@@ -94,7 +95,8 @@ __all__ = ["pg_database", "pg_user", "store_url"]  # fixtures, used by name
 
 @pytest.fixture
 async def repo(store_url: str) -> AsyncIterator[SqlDeviceRepository]:
-    repository = await open_repository(store_url)
+    # Sealed as `serve` opens it: the API must answer the same over sealed columns.
+    repository = await open_repository(store_url, secrets=SecretBox(new_key()))
     try:
         yield repository
     finally:

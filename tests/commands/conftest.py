@@ -13,6 +13,7 @@ import pytest
 from traceacs.cli import main
 from traceacs.config import default_database_url
 from traceacs.storage import SqlDeviceRepository, open_repository
+from traceacs.storage.secret_key import load_secret_box
 
 T = TypeVar("T")
 
@@ -50,7 +51,9 @@ class Cli:
         """Run ``work`` on the same store through the repository API (for set-up/checks)."""
 
         async def run() -> T:
-            repository = await open_repository(self.url)
+            # The key ring the commands use: the data directory's secret.key.
+            secrets = load_secret_box(self.data_dir)
+            repository = await open_repository(self.url, secrets=secrets)
             try:
                 return await work(repository)
             finally:

@@ -70,6 +70,14 @@ def test_shared_secret_has_no_flag_and_no_repr() -> None:
     assert "topsecret" not in repr(settings)
 
 
+def test_secret_key_comes_from_the_environment_only_and_has_no_repr() -> None:
+    with pytest.raises(SystemExit):
+        serve_args("--secret-key", "x")
+    settings = load_settings(serve_args(), env={"TRACEACS_SECRET_KEY": "sealing-key-text"})
+    assert settings.secret_key == "sealing-key-text"
+    assert "sealing-key-text" not in repr(settings)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

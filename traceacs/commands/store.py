@@ -29,6 +29,7 @@ from traceacs.commands.output import (
 from traceacs.config import DEFAULT_DATA_DIR, default_database_url
 from traceacs.provisioning.repository import RepositoryError, SchemaTooNew, StorageUnavailable
 from traceacs.storage.repository import SqlDeviceRepository
+from traceacs.storage.secret_box import SecretBox
 
 StoreWork = Callable[[SqlDeviceRepository], Awaitable[int]]
 
@@ -66,7 +67,29 @@ def _check_exists(url: str) -> None:
         )
 
 
-async def _open_and_run(url: str, work: StoreWork, migrate: bool) -> int:
+def resolve_data_dir(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(_option(args, "data_dir", env) or DEFAULT_DATA_DIR)
+
+
+def resolve_secret_box(args: argparse.Namespace, *, create: bool) -> SecretBox | None:
+    """The key ring `serve` would use (``TRACEACS_SECRET_KEY``, else the data dir's
+    ``secret.key``); a command that only reads does not create a key file."""
+    from traceacs.storage.secret_key import existing_secret_box, load_secret_box
+
+    key_text = os.environ.get("TRACEACS_SECRET_KEY") or None
+    data_dir = resolve_data_dir(args)
+    return (
+        load_secret_box(data_dir, key_text) if create else existing_secret_box(data_dir, key_text)
+    )
+
+
+async def _open_and_run(
+    url: str,
+    work: StoreWork,
+    migrate: bool,
+    secrets: Callable[[], SecretBox | None] = lambda: None,
+) -> int:
     from traceacs.storage import open_repository
 
     try:
@@ -74,6 +97,8 @@ async def _open_and_run(url: str, work: StoreWork, migrate: bool) -> int:
     except ValueError as exc:  # unsupported URL scheme
         raise CommandError(str(exc), EXIT_USAGE) from None
     try:
+        # The key ring only once the store opened: a bad URL leaves no key file behind.
+        repository.secrets = secrets()
         return await work(repository)
     finally:
         await repository.close()
@@ -86,11 +111,13 @@ def run_with_store(
     *,
     create: bool = False,
     migrate: bool = True,
+    keyed: bool = False,
 ) -> int:
     """Open the store, run ``work`` on it, close it; map failures to exit codes.
 
     ``create`` lets the command make a new SQLite store (imports, ``db migrate``);
-    ``migrate=False`` leaves the schema to ``work`` (``db migrate`` reports what it did).
+    ``migrate=False`` leaves the schema to ``work`` (``db migrate`` reports what it did);
+    ``keyed`` makes sure a key ring exists (creating the key file) even for a read.
     Messages never carry credentials: the storage layer scrubs them, and the URL is
     only ever shown redacted.
     """
@@ -98,7 +125,11 @@ def run_with_store(
     try:
         if not create:
             _check_exists(url)
-        return asyncio.run(_open_and_run(url, work, migrate))
+
+        def secrets() -> SecretBox | None:
+            return resolve_secret_box(args, create=create or keyed)
+
+        return asyncio.run(_open_and_run(url, work, migrate, secrets))
     except CommandError as exc:
         error(prog, exc.message)
         return exc.code

@@ -122,7 +122,7 @@ def cmd_tasks_add(args: argparse.Namespace) -> int:
 
     async def work(repository: SqlDeviceRepository) -> int:
         device = await find_device(repository, args)
-        service = TaskService(SqlTaskStore(repository.db))
+        service = TaskService(SqlTaskStore(repository.db, repository.secrets))
         try:
             task = await service.add(device, args.name, arguments)
         except TaskError as exc:  # a bad task name or arguments: nothing was queued
@@ -189,7 +189,9 @@ def cmd_tasks_bulk(args: argparse.Namespace) -> int:
 
     async def work(repository: SqlDeviceRepository) -> int:
         service = BulkTaskService(
-            SqlBulkStore(repository.db), repository, TaskService(SqlTaskStore(repository.db))
+            SqlBulkStore(repository.db, repository.secrets),
+            repository,
+            TaskService(SqlTaskStore(repository.db, repository.secrets)),
         )
         request = BulkRequest(args.name, arguments, conditions, args.rate, args.now)
         try:
@@ -221,7 +223,9 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
     async def work(repository: SqlDeviceRepository) -> int:
         device = await find_device(repository, args)
-        tasks = await SqlTaskStore(repository.db).device_tasks(device.oui, device.serial_number)
+        tasks = await SqlTaskStore(repository.db, repository.secrets).device_tasks(
+            device.oui, device.serial_number
+        )
         if args.json:
             print_json([task_view(t) for t in tasks])
         else:

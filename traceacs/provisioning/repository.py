@@ -187,6 +187,12 @@ class DeviceRepository(Protocol):
         """Set the provisioning state (failing step/reason are cleared unless given)."""
         ...
 
+    async def set_connection_request_credentials(
+        self, oui: str, serial_number: str, username: str, password: str, now: float
+    ) -> None:
+        """Store the device's own connection-request credentials (the password sealed)."""
+        ...
+
     async def save_last_values(
         self,
         oui: str,

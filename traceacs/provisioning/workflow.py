@@ -42,6 +42,11 @@ from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSour
 from traceacs.provisioning.config_builder import build_config
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget, DesiredConfig
+from traceacs.provisioning.cr_credentials import (
+    credential_parameters,
+    credentials_for,
+    profile_sets_credentials,
+)
 from traceacs.provisioning.device import (
     DATA_MODEL_ROOTS,
     Device,
@@ -321,10 +326,48 @@ class ProvisioningSession:
             }
         )
         self._trace.changed_something = True
+        parameters = config.parameters + await self._connection_request_credentials(config)
         return self._send(
-            m.SetParameterValues(config.parameters, parameter_key=config.parameter_key),
+            m.SetParameterValues(parameters, parameter_key=config.parameter_key),
             self._now(),
         )
+
+    async def _connection_request_credentials(
+        self, config: DesiredConfig
+    ) -> tuple[m.ParameterValueStruct, ...]:
+        """The device's own connection-request credentials, pushed with its config
+        (`traceacs.provisioning.cr_credentials`); new ones are stored first."""
+        assert self._device is not None
+        if profile_sets_credentials(config):
+            return ()
+        device = self._device
+        if not device.connection_request_password:
+            # A device resumed from a session snapshot carries no secrets: read the
+            # inventory before deciding the device has no credentials of its own.
+            try:
+                device = await self._repo.get_device(device.oui, device.serial_number) or device
+            except RepositoryError as exc:
+                log.warning("connection-request credentials not read (%s)", type(exc).__name__)
+                return ()
+        credentials, new = credentials_for(device)
+        if new:
+            identity = self._device.identity
+            try:
+                await self._repo.set_connection_request_credentials(
+                    identity.oui,
+                    identity.serial_number,
+                    credentials.username,
+                    credentials.password,
+                    self._now(),
+                )
+            except RepositoryError as exc:
+                # Not stored: do not hand the CPE a password the ACS would not know.
+                log.warning(
+                    "connection-request credentials not stored (%s); not pushed",
+                    type(exc).__name__,
+                )
+                return ()
+        return credential_parameters(config, credentials)
 
     async def _fetch_profile(self, now: float) -> ServiceProfile | None:
         assert self._device is not None

@@ -13,7 +13,8 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
 - A body that is not an envelope at all (no namespace could be read) gets HTTP 400.
 - A second Inform from a device already in session gets fault 8005 (Retry request):
   agents retry the Inform on 8005, and by then the first session has ended or timed
-  out. 503 + Retry-After is kept for overload (more than ``max_sessions``).
+  out. 503 + Retry-After is kept for overload (more than ``max_sessions``), answered
+  before authentication and parsing so that refusing stays cheap.
 - An empty ACS answer is HTTP 204 with no body (a 200 with an empty body broke CPEs).
 - An empty POST is any zero-length (or whitespace-only) body: Content-Length 0, no
   length, or chunked. aiohttp decodes gzip/deflate bodies and answers
@@ -67,6 +68,7 @@ from traceacs.server.cwmp_sessions import (
     new_cookie,
     new_session_id,
 )
+from traceacs.server.log_throttle import LogThrottle
 from traceacs.server.shared_sessions import SharedSessions
 
 log = logging.getLogger("traceacs.server.cwmp")
@@ -155,6 +157,7 @@ class CwmpEndpoint:
         self.settings = settings if settings is not None else EndpointSettings()
         self.clock = clock
         self.registry = SessionRegistry()
+        self._refusals = LogThrottle()
         self.shared: SharedSessions | None = None
         if store is not None:
             if not isinstance(factory, ResumableHandlerFactory):
@@ -189,6 +192,11 @@ class CwmpEndpoint:
         now = self.clock()
         try:
             session = await self._find(request, now)
+            if session is None and len(self.registry) >= self.settings.max_sessions:
+                # Full: refuse a new session before authenticating or parsing it. Under
+                # overload most requests are refused, so refusing must cost far less than
+                # serving, or the refusals eat the capacity the admitted sessions need.
+                return self._overloaded(None)
             if session is not None:
                 async with session.lock:
                     if not session.ended:
@@ -301,18 +309,26 @@ class CwmpEndpoint:
         if busy is not None:
             log.info("cwmp: device %s already in session; answered 8005", loggable(device_key))
             return self._fault(envelope, make_fault(RETRY_REQUEST))
-        if len(self.registry) >= self.settings.max_sessions:
-            log.warning(
-                "cwmp: %d sessions open, refusing %s with 503",
-                len(self.registry),
-                loggable(device_key),
-            )
-            return web.Response(
-                status=503,
-                text="too many CWMP sessions",
-                headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
-            )
+        if len(self.registry) >= self.settings.max_sessions:  # filled while authenticating
+            return self._overloaded(device_key)
         return await self._open(request, envelope, inform, device_key, now)
+
+    def _overloaded(self, device_key: str | None) -> web.Response:
+        """503 + Retry-After for a new session beyond ``max_sessions``."""
+        refused = self._refusals.tick(self.clock())
+        if refused is not None:  # one line per interval: an overload must not flood logs
+            log.warning(
+                "cwmp: %d sessions open, refused %d new session(s) with 503 since the last "
+                "such line%s",
+                len(self.registry),
+                refused,
+                f" (latest {loggable(device_key)})" if device_key else "",
+            )
+        return web.Response(
+            status=503,
+            text="too many CWMP sessions",
+            headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+        )
 
     async def _open(
         self,

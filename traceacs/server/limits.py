@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -78,7 +78,10 @@ class _Refused(asyncio.Protocol):
         self.retry_after = retry_after
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
+        # A cast, not an isinstance check: uvloop's TCP transports (what `serve` runs
+        # on) write but do not derive from asyncio.WriteTransport; the assert that was
+        # here raised on every refused connection under uvloop and left it unanswered.
+        transport = cast(asyncio.WriteTransport, transport)
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
             b"Content-Length: 0\r\nConnection: close\r\n\r\n" % self.retry_after

@@ -9,6 +9,7 @@ SOAP-prefix quirk. It knows nothing about CWMP semantics: envelopes in, envelope
 from __future__ import annotations
 
 import base64
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -44,6 +45,16 @@ class AcsHttpError(Exception):
         self.status = status
 
 
+def tls_context(ca_file: str | None) -> ssl.SSLContext | bool:
+    """How an ``https`` ACS URL is verified: against ``ca_file`` (a PEM bundle, e.g. a
+    lab's own CA) or, without one, the system's trust store. Verification is never
+    switched off: a CPE that trusts any certificate would hand its password to anyone.
+    """
+    if ca_file is None:
+        return True
+    return ssl.create_default_context(cafile=ca_file)
+
+
 class AcsConnection:
     """One CWMP session's HTTP connection to the ACS (use as ``async with``)."""
 
@@ -55,6 +66,7 @@ class AcsConnection:
         username: str = "",
         password: str = "",
         timeout: float = 30.0,
+        ca_file: str | None = None,
     ) -> None:
         self._url = acs_url
         self._faults = faults
@@ -66,7 +78,10 @@ class AcsConnection:
             else aiohttp.CookieJar(unsafe=True)
         )
         connector = aiohttp.TCPConnector(
-            limit=1, force_close=faults.has(Quirk.NEW_CONNECTION), enable_cleanup_closed=False
+            limit=1,
+            force_close=faults.has(Quirk.NEW_CONNECTION),
+            enable_cleanup_closed=False,
+            ssl=tls_context(ca_file),
         )
         self._http = aiohttp.ClientSession(
             connector=connector,

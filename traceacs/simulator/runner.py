@@ -66,6 +66,8 @@ class RunnerConfig:
     connection_request_host: str = "127.0.0.1"
     connection_request_port: int = 0
     progress_every: float = 1.0
+    ca_file: str | None = None
+    """PEM CA bundle that verifies an ``https`` ACS (default: the system's trust store)."""
 
 
 class _Live:
@@ -228,7 +230,9 @@ class FleetRunner:
         transfers = cpe.take_transfers()
         if not transfers:
             return
-        async with AcsConnection(cpe.context.acs_url, timeout=self.config.request_timeout) as c:
+        async with AcsConnection(
+            cpe.context.acs_url, timeout=self.config.request_timeout, ca_file=self.config.ca_file
+        ) as c:
             for transfer in transfers:
                 await asyncio.sleep(transfer.delay_seconds * self.config.retry_scale)
                 start = self._clock()
@@ -271,6 +275,7 @@ class FleetRunner:
             username=self.config.cpe_username,
             password=self.config.cpe_password,
             timeout=self.config.request_timeout,
+            ca_file=self.config.ca_file,
         ) as conn:
             try:
                 result, ok = await self._session(cpe, conn)

@@ -14,7 +14,8 @@ from typing import Final
 
 from traceacs.storage.database import Database, Row
 from traceacs.storage.rows import dumps
-from traceacs.storage.tasks import SqlTaskStore, task_from_row, task_select
+from traceacs.storage.secret_box import SecretBox, open_with, seal_with
+from traceacs.storage.tasks import TASK_ARGUMENTS, SqlTaskStore, task_from_row, task_select
 from traceacs.tasks.bulk import BulkJob, BulkProgress, BulkRequest
 from traceacs.tasks.model import Task, TaskError
 
@@ -24,11 +25,15 @@ _SELECT_JOB: Final = (
 )
 
 
-def _job(row: Row, progress: BulkProgress) -> BulkJob:
+BULK_ARGUMENTS: Final = "bulk_jobs.arguments"
+"""A job's task arguments are sealed like each task's (they may carry a password)."""
+
+
+def _job(row: Row, progress: BulkProgress, secrets: SecretBox | None) -> BulkJob:
     return BulkJob(
         id=int(row["id"]),
         name=row["name"],
-        arguments=json.loads(row["arguments"]),
+        arguments=json.loads(open_with(secrets, row["arguments"], BULK_ARGUMENTS)),
         filters=json.loads(row["filters"]),
         rate=float(row["rate"]),
         connection_request=bool(row["connection_request"]),
@@ -42,9 +47,10 @@ def _job(row: Row, progress: BulkProgress) -> BulkJob:
 class SqlBulkStore:
     """`BulkStore` over a migrated `Database`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, secrets: SecretBox | None = None) -> None:
         self.db = db
-        self.tasks = SqlTaskStore(db)
+        self.secrets = secrets
+        self.tasks = SqlTaskStore(db, secrets)
 
     async def create_job(
         self,
@@ -62,7 +68,7 @@ class SqlBulkStore:
                 " matched, created_at, starts_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 " RETURNING id",
                 request.name,
-                dumps(request.arguments),
+                seal_with(self.secrets, dumps(request.arguments), BULK_ARGUMENTS),
                 dumps(request.filters),
                 float(request.rate),
                 1 if request.connection_request else 0,
@@ -70,7 +76,7 @@ class SqlBulkStore:
                 float(now),
                 float(starts_at),
             )
-            arguments = dumps(request.arguments)
+            arguments = seal_with(self.secrets, dumps(request.arguments), TASK_ARGUMENTS)
             await tx.executemany(
                 "INSERT INTO tasks (device_id, name, arguments, status, attempts, created_at,"
                 " updated_at, next_attempt_at, bulk_id)"
@@ -83,7 +89,7 @@ class SqlBulkStore:
             )
             row = await tx.fetchrow(_SELECT_JOB, job_id)
         assert row is not None
-        return _job(row, BulkProgress(queued=len(devices)))
+        return _job(row, BulkProgress(queued=len(devices)), self.secrets)
 
     async def get_job(self, job_id: int) -> BulkJob | None:
         row = await self.db.fetchrow(_SELECT_JOB, job_id)
@@ -104,6 +110,7 @@ class SqlBulkStore:
                 done=counts.get("done", 0),
                 failed=counts.get("failed", 0),
             ),
+            self.secrets,
         )
 
     async def job_rate(self, job_id: int) -> float | None:
@@ -118,4 +125,4 @@ class SqlBulkStore:
             float(now),
             limit,
         )
-        return [task_from_row(r) for r in rows]
+        return [task_from_row(r, self.secrets) for r in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from traceacs.storage.database import Database
 from traceacs.storage.postgres import PostgresDatabase
 from traceacs.storage.repository import SqlDeviceRepository
+from traceacs.storage.secret_box import SecretBox
 from traceacs.storage.sqlite import SqliteDatabase
 from traceacs.storage.url import parse_location
 
@@ -28,8 +29,12 @@ async def open_repository(
     pool_max_size: int = 10,
     migrate: bool = True,
     inform_write_behind: float | None = None,
+    secrets: SecretBox | None = None,
 ) -> SqlDeviceRepository:
     """A migrated `DeviceRepository` on ``url``.
+
+    ``secrets`` seals the secret columns (`traceacs.storage.secret_key.load_secret_box`
+    gives the ACS's key ring); without it the store is keyless (tests, benchmarks).
 
     Raises `StorageUnavailable` (message without credentials) when the database cannot
     be reached, `SchemaTooNew` when a newer TraceACS migrated it, ``ValueError`` for an
@@ -37,7 +42,7 @@ async def open_repository(
     `traceacs.storage.inform_writer`); None writes each Inform at once.
     """
     db = await open_database(url, pool_max_size=pool_max_size)
-    repository = SqlDeviceRepository(db, inform_write_behind=inform_write_behind)
+    repository = SqlDeviceRepository(db, secrets, inform_write_behind=inform_write_behind)
     if migrate:
         try:
             await repository.migrate()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any, Final
 
 from traceacs.provisioning.device import (
@@ -39,7 +41,7 @@ from traceacs.provisioning.repository import (
     ImportRejected,
     ImportResult,
 )
-from traceacs.storage.database import Database, Executor, UniqueViolation
+from traceacs.storage.database import Database, Executor, Row, UniqueViolation
 from traceacs.storage.inform_writer import InformWriter
 from traceacs.storage.migrations import apply_migrations
 from traceacs.storage.rows import (
@@ -49,6 +51,22 @@ from traceacs.storage.rows import (
     device_from_row,
     dumps,
 )
+from traceacs.storage.secret_box import PREFIX, SecretBox, is_sealed, open_with, seal_with
+from traceacs.telemetry.redaction import is_secret_parameter
+
+CR_PASSWORD: Final = "devices.connection_request_password"  # noqa: S105 - a column name
+PROFILE_DOCUMENT: Final = "profile_documents.document"
+TASK_ARGUMENTS: Final = "tasks.arguments"
+LAST_VALUES: Final = "devices.last_values"
+"""Values of secret-named parameters inside the JSON (sealed one by one, on write)."""
+SEALED_COLUMNS: Final = (
+    ("devices", "id", "connection_request_password"),
+    ("profile_documents", "name", "document"),
+    ("tasks", "id", "arguments"),
+    ("bulk_jobs", "id", "arguments"),
+)
+"""(table, key column, sealed column): every column `SecretBox` protects."""
+RESEAL_CHUNK: Final = 1000
 
 IMPORT_LOCK: Final = 0x7472_6164  # one inventory import at a time across processes
 IMPORT_CHUNK: Final = 5000
@@ -248,8 +266,17 @@ def _json_text(value: Mapping[str, Any] | None, what: str) -> str:
 class SqlDeviceRepository:
     """The `DeviceRepository` over any `Database` adapter."""
 
-    def __init__(self, db: Database, *, inform_write_behind: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        secrets: SecretBox | None = None,
+        *,
+        inform_write_behind: float | None = None,
+    ) -> None:
         self.db = db
+        self.secrets = secrets
+        """Seals secret columns (`traceacs.storage.secret_box`); None: a keyless store
+        (tests, benchmarks) that writes them as given and refuses to read sealed ones."""
         self._informs = (
             InformWriter(db, _INFORM_LATER, inform_write_behind)
             if inform_write_behind is not None
@@ -258,6 +285,49 @@ class SqlDeviceRepository:
         self.profile_generation = 0
         """Counts profile writes through this repository, so a caching
         `EmbeddedProfileSource` on it sees them at once."""
+
+    def _device(self, row: Row) -> Device:
+        device = device_from_row(row)
+        stored = device.connection_request_password
+        if stored is not None and is_sealed(stored):
+            device = replace(
+                device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
+            )
+        if any(is_sealed(v) for v in device.last_values.values()):
+            opened = {
+                k: open_with(self.secrets, v, LAST_VALUES) for k, v in device.last_values.items()
+            }
+            device = replace(device, last_values=MappingProxyType(opened))
+        return device
+
+    async def reseal(self) -> int:
+        """Seal every secret column value not sealed with the current key; how many.
+
+        Rows written before sealing existed (plaintext) and rows sealed with a previous
+        key (after a rotation) are rewritten; a row changed meanwhile is left to its
+        writer (the UPDATE matches the old value). Run when the ACS starts.
+        """
+        box = self.secrets
+        if box is None:
+            return 0
+        current = f"{PREFIX}{box.current_id}:%"
+        done = 0
+        for table, key, column in SEALED_COLUMNS:
+            rows = await self.db.fetch(
+                f"SELECT {key} AS k, {column} AS v FROM {table}"
+                f" WHERE {column} IS NOT NULL AND {column} NOT LIKE $1",
+                current,
+            )
+            name = f"{table}.{column}"
+            updates = [(box.seal(box.open(r["v"], name), name), r["k"], r["v"]) for r in rows]
+            for start in range(0, len(updates), RESEAL_CHUNK):
+                async with self.db.transaction() as tx:
+                    await tx.executemany(
+                        f"UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3",
+                        updates[start : start + RESEAL_CHUNK],
+                    )
+            done += len(updates)
+        return done
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; returns the versions applied."""
@@ -273,7 +343,7 @@ class SqlDeviceRepository:
     async def get_device(self, oui: str, serial_number: str) -> Device | None:
         await self._settle()
         row = await self.db.fetchrow(_GET_DEVICE, oui.upper(), serial_number)
-        return None if row is None else device_from_row(row)
+        return None if row is None else self._device(row)
 
     async def get_device_by_serial(self, serial_number: str) -> Device | None:
         await self._settle()
@@ -282,7 +352,7 @@ class SqlDeviceRepository:
             raise AmbiguousSerial(
                 f"serial number {serial_number!r} is used by several OUIs; give the OUI too"
             )
-        return device_from_row(rows[0]) if rows else None
+        return self._device(rows[0]) if rows else None
 
     async def record_inform(
         self, oui: str, serial_number: str, now: float, facts: InformFacts
@@ -300,7 +370,7 @@ class SqlDeviceRepository:
         )
         if self._informs is None:
             row = await self.db.fetchrow(_RECORD_INFORM, *args)
-            return None if row is None else device_from_row(row)
+            return None if row is None else self._device(row)
         # Write-behind: read the row (an indexed point read), queue the update, and
         # answer with the device as the update will leave it.
         if self._informs.has((args[0], serial_number)):
@@ -309,7 +379,7 @@ class SqlDeviceRepository:
         if row is None:
             return None
         self._informs.add((args[0], serial_number), args)
-        device = device_from_row(row)
+        device = self._device(row)
         return dataclasses.replace(
             device,
             last_inform_at=float(now),
@@ -353,7 +423,9 @@ class SqlDeviceRepository:
                 e.service_plan,
                 e.location_id,
                 e.connection_request_username,
-                e.connection_request_password,
+                None
+                if e.connection_request_password is None
+                else seal_with(self.secrets, e.connection_request_password, CR_PASSWORD),
                 float(now),
             )
             for e in batch
@@ -387,7 +459,7 @@ class SqlDeviceRepository:
             f"SELECT {DEVICE_COLUMNS} FROM devices{where.sql} ORDER BY {order}"
             f" LIMIT {where.next_placeholder(limit)} OFFSET {where.next_placeholder(offset)}"
         )
-        return [device_from_row(r) for r in await self.db.fetch(sql, *where.args)]
+        return [self._device(r) for r in await self.db.fetch(sql, *where.args)]
 
     async def count_devices(
         self,
@@ -424,7 +496,21 @@ class SqlDeviceRepository:
             failure_reason,
             float(now),
         )
-        return None if row is None else device_from_row(row)
+        return None if row is None else self._device(row)
+
+    async def set_connection_request_credentials(
+        self, oui: str, serial_number: str, username: str, password: str, now: float
+    ) -> None:
+        await self.db.execute(
+            "UPDATE devices SET connection_request_username = $3,"
+            " connection_request_password = $4, updated_at = $5"
+            " WHERE oui = $1 AND serial_number = $2",
+            oui.upper(),
+            serial_number,
+            username,
+            seal_with(self.secrets, password, CR_PASSWORD),
+            float(now),
+        )
 
     async def save_last_values(
         self,
@@ -446,7 +532,16 @@ class SqlDeviceRepository:
             if row is None:
                 raise DeviceNotFound(f"no device {oui}/{serial_number}")
             merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
-            merged.update({str(k): str(v) for k, v in values.items()})
+            merged.update(
+                {
+                    str(k): (
+                        seal_with(self.secrets, str(v), LAST_VALUES)
+                        if is_secret_parameter(str(k)) and self.secrets is not None
+                        else str(v)
+                    )
+                    for k, v in values.items()
+                }
+            )
             await tx.execute(
                 "UPDATE devices SET last_values = $2, updated_at = $3 WHERE id = $1",
                 row["id"],
@@ -645,9 +740,10 @@ class SqlDeviceRepository:
     ) -> None:
         if not name:
             raise ValueError("a profile document needs a name")
+        text = _json_text(document, "a profile document")
         try:
             await self.db.execute(
-                _PUT_PROFILE, name, version, _json_text(document, "a profile document")
+                _PUT_PROFILE, name, version, seal_with(self.secrets, text, PROFILE_DOCUMENT)
             )
         finally:
             self.profile_generation += 1
@@ -658,7 +754,8 @@ class SqlDeviceRepository:
         )
         if row is None:
             return None
-        return json.loads(row["document"]), row["version"]
+        text = open_with(self.secrets, row["document"], PROFILE_DOCUMENT)
+        return json.loads(text), row["version"]
 
     async def list_profile_documents(self) -> list[tuple[str, str]]:
         rows = await self.db.fetch("SELECT name, version FROM profile_documents ORDER BY name")

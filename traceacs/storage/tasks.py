@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from traceacs.storage.database import Database, Row
 from traceacs.storage.rows import dumps
+from traceacs.storage.secret_box import SecretBox, open_with, seal_with
 from traceacs.tasks.model import Task, TaskError, TaskStatus
 
 _COLUMNS: Final = (
@@ -29,13 +30,16 @@ def task_select() -> str:
     return f"SELECT {_COLUMNS} {_FROM}"
 
 
-def task_from_row(row: Row) -> Task:
+TASK_ARGUMENTS: Final = "tasks.arguments"
+
+
+def task_from_row(row: Row, secrets: SecretBox | None) -> Task:
     return Task(
         id=int(row["id"]),
         oui=row["oui"],
         serial_number=row["serial_number"],
         name=row["name"],
-        arguments=json.loads(row["arguments"]),
+        arguments=json.loads(open_with(secrets, row["arguments"], TASK_ARGUMENTS)),
         status=TaskStatus(row["status"]),
         attempts=int(row["attempts"]),
         fault_code=None if row["fault_code"] is None else int(row["fault_code"]),
@@ -50,10 +54,15 @@ def task_from_row(row: Row) -> Task:
 
 
 class SqlTaskStore:
-    """`TaskStore` over a migrated `Database`."""
+    """`TaskStore` over a migrated `Database`.
 
-    def __init__(self, db: Database) -> None:
+    Arguments may carry values to set (a Wi-Fi key): they are sealed with ``secrets``
+    (the repository's `SecretBox`, ``repository.secrets``) like every secret column.
+    """
+
+    def __init__(self, db: Database, secrets: SecretBox | None = None) -> None:
         self.db = db
+        self.secrets = secrets
 
     async def add_task(
         self, oui: str, serial_number: str, name: str, arguments: Mapping[str, Any], now: float
@@ -70,16 +79,16 @@ class SqlTaskStore:
                 " RETURNING id",
                 device_id,
                 name,
-                dumps(arguments),
+                seal_with(self.secrets, dumps(arguments), TASK_ARGUMENTS),
                 float(now),
             )
             row = await tx.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE t.id = $1", task_id)
         assert row is not None
-        return task_from_row(row)
+        return task_from_row(row, self.secrets)
 
     async def get_task(self, task_id: int) -> Task | None:
         row = await self.db.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE t.id = $1", task_id)
-        return None if row is None else task_from_row(row)
+        return None if row is None else task_from_row(row, self.secrets)
 
     async def device_tasks(self, oui: str, serial_number: str, *, limit: int = 100) -> list[Task]:
         rows = await self.db.fetch(
@@ -89,7 +98,7 @@ class SqlTaskStore:
             serial_number,
             limit,
         )
-        return [task_from_row(r) for r in rows]
+        return [task_from_row(r, self.secrets) for r in rows]
 
     async def due_tasks(self, oui: str, serial_number: str, now: float) -> list[Task]:
         rows = await self.db.fetch(
@@ -99,7 +108,7 @@ class SqlTaskStore:
             serial_number,
             float(now),
         )
-        return [task_from_row(r) for r in rows]
+        return [task_from_row(r, self.secrets) for r in rows]
 
     async def save_task(self, task: Task) -> bool:
         changed = await self.db.execute(

@@ -18,6 +18,7 @@ from traceacs.server.connection_request import ConnectionRequestRateLimiter
 from traceacs.storage.bulk_tasks import SqlBulkStore
 from traceacs.storage.database import Database
 from traceacs.storage.presets import SqlPresetStore
+from traceacs.storage.secret_box import SecretBox
 from traceacs.storage.tags import SqlTagStore
 from traceacs.storage.tasks import SqlTaskStore
 from traceacs.tasks.bulk_service import BulkTaskService
@@ -53,10 +54,11 @@ def build_task_wiring(
     limiter: ConnectionRequestRateLimiter,
     public_url: str | PublicUrl | None,
     repository: DeviceRepository | None = None,
+    secrets: SecretBox | None = None,
 ) -> TaskWiring:
     """``public_url`` may be a `PublicUrl` already shared with provisioning (firmware)."""
-    store = SqlTaskStore(db)
-    bulk_store = SqlBulkStore(db)
+    store = SqlTaskStore(db, secrets)
+    bulk_store = SqlBulkStore(db, secrets)
     signal = TaskSignal()
     base = public_url if isinstance(public_url, PublicUrl) else PublicUrl(public_url)
     tasks = TaskHandlerFactory(

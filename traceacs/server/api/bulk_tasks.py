@@ -37,7 +37,9 @@ def bulk_service_for(context: ApiContext) -> BulkTaskService | None:
     tasks = task_service_for(context)
     if not isinstance(repository, SqlDeviceRepository) or tasks is None:
         return None
-    return BulkTaskService(SqlBulkStore(repository.db), repository, tasks, clock=context.clock)
+    return BulkTaskService(
+        SqlBulkStore(repository.db, repository.secrets), repository, tasks, clock=context.clock
+    )
 
 
 def _service(request: web.Request) -> BulkTaskService:

@@ -33,7 +33,7 @@ def task_service_for(context: ApiContext) -> TaskService | None:
     repository = context.repository
     if not isinstance(repository, SqlDeviceRepository):
         return None
-    return TaskService(SqlTaskStore(repository.db), clock=context.clock)
+    return TaskService(SqlTaskStore(repository.db, repository.secrets), clock=context.clock)
 
 
 def _service(request: web.Request) -> TaskService:
