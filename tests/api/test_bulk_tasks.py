@@ -24,7 +24,7 @@ async def test_bulk_job_queues_one_paced_task_per_matching_device(api: Api) -> N
     assert job["connection_request"] is False
     assert (job["starts_at"], job["ends_at"]) == (5000.0, 5000.5)
 
-    store = SqlTaskStore(api.repo.db)
+    store = SqlTaskStore(api.repo.db, api.repo.secrets)
     released = {}
     for serial in ("A1", "A2", "A3"):
         (task,) = await store.device_tasks(OUI, serial)
@@ -65,7 +65,7 @@ async def test_bad_bulk_requests_are_refused_and_store_nothing(
     response, answer = await api.call("POST", "/api/tasks/bulk" + query, json=body)
     assert response.status == 400, answer
     assert message in answer["error"]["message"]
-    assert await SqlTaskStore(api.repo.db).device_tasks(OUI, "A1") == []
+    assert await SqlTaskStore(api.repo.db, api.repo.secrets).device_tasks(OUI, "A1") == []
 
 
 async def test_whole_fleet_needs_all_and_reads_need_a_job(api: Api) -> None:

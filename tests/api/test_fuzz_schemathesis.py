@@ -79,7 +79,9 @@ async def seed(repo: SqlDeviceRepository) -> None:
     await repo.put_profile_document(name, {"name": name, "services": ["internet"]}, "3")
     device = await repo.get_device(OUI, serial)
     assert device is not None
-    await TaskService(SqlTaskStore(repo.db), clock=lambda: NOW).add(device, "reboot", {})
+    await TaskService(SqlTaskStore(repo.db, repo.secrets), clock=lambda: NOW).add(
+        device, "reboot", {}
+    )
 
 
 @pytest.fixture(

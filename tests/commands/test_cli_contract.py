@@ -46,7 +46,7 @@ def stocked(cli: Cli, tmp_path: Path) -> Cli:
         await SqlTraceStore(repository.db).write_spans(failed_verify_trace(TRACE_ID, SERIAL))
         device = await repository.get_device_by_serial(SERIAL)
         assert device is not None
-        await TaskService(SqlTaskStore(repository.db)).add(device, "reboot", {})
+        await TaskService(SqlTaskStore(repository.db, repository.secrets)).add(device, "reboot", {})
         await SqlApiStore(repository.db).record_audit(
             at=1_700_000_000.0,
             token_id=1,

@@ -75,7 +75,7 @@ async def test_presets_apply_once_with_precedence(tmp_path: Path) -> None:
             assert applied["low"].attributes["cpe.preset.overridden_count"] == 1
             assert applied["high"].parent is not None
             assert applied["high"].parent.span_id == root.context.span_id
-            store = SqlTaskStore(acs.acs.repository.db)  # type: ignore[attr-defined]
+            store = SqlTaskStore(acs.acs.repository.db, acs.acs.repository.secrets)  # type: ignore[attr-defined]
             (task,) = await store.device_tasks(cpe.identity.oui, serial)
             assert (task.name, task.status.value) == ("setParameterValues", "done")
 

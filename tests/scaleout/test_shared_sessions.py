@@ -144,7 +144,7 @@ async def cluster(
                 firmware_files=FileStoreUrls(files, tokens, public) if files else None,
             )
             if with_tasks:  # provisioning then tasks, as `traceacs serve` runs them
-                tasks = TaskHandlerFactory(SqlTaskStore(repo.db), telemetry=telemetry)
+                tasks = TaskHandlerFactory(SqlTaskStore(repo.db, repo.secrets), telemetry=telemetry)
                 factory = CompositeHandlerFactory(factory, tasks)
             endpoint = CwmpEndpoint(
                 factory,
@@ -303,7 +303,7 @@ async def test_tasks_run_across_processes_inside_the_provisioning_trace(
     async with cluster(tmp_path, fleet, with_tasks=True) as acs:
         runner = FleetRunner(fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
         assert await runner.run_session(cpe)  # bootstrap: provisioned
-        store = SqlTaskStore(acs.repo.db)
+        store = SqlTaskStore(acs.repo.db, acs.repo.secrets)
         oui, serial = cpe.identity.oui, cpe.identity.serial_number
         root = cpe.root
         read = await store.add_task(

@@ -241,3 +241,47 @@ async def test_the_acs_seals_existing_rows_when_it_starts(tmp_path: Path) -> Non
         assert await read_back(repo) == (CR_SECRET, WIFI_SECRET, SIP_SECRET, TASK_SECRET)
     finally:
         await repo.close()
+
+
+async def test_preset_actions_and_bulk_job_arguments_are_sealed_too(store_url: str) -> None:
+    """Presets and bulk jobs carry parameter values an operator may fill with a key."""
+    from traceacs.presets.model import parse_preset
+    from traceacs.storage.bulk_tasks import SqlBulkStore
+    from traceacs.storage.presets import SqlPresetStore
+    from traceacs.tasks.bulk import BulkRequest
+
+    preset_secret, bulk_secret = "preset-secret-at-rest-6", "bulk-secret-at-rest-7"
+    repo = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        await repo.import_devices([_entry()], 1.0)
+        presets = SqlPresetStore(repo.db, repo.secrets)
+        preset = parse_preset(
+            "vip-wifi", {"parameterValues": [[WIFI_KEY, preset_secret, "xsd:string"]]}
+        )
+        stored, created = await presets.put_preset(preset, 2.0)
+        assert created
+        assert stored.revision == 1
+        # the same document again is no change, though each seal differs (random nonce)
+        again, created = await presets.put_preset(preset, 3.0)
+        assert not created
+        assert again.revision == 1
+        jobs = SqlBulkStore(repo.db, repo.secrets)
+        arguments = {"parameterValues": [[WIFI_KEY, bulk_secret, "xsd:string"]]}
+        request = BulkRequest("setParameterValues", arguments, {"model": "RG"}, 5.0, False)
+        job = await jobs.create_job(request, [("00D09E", "SN-AT-REST")], [4.0], 4.0)
+
+        dump: list[Any] = []
+        for table in ("presets", "bulk_jobs", "tasks"):
+            dump.extend(tuple(r.values()) for r in await repo.db.fetch(f"SELECT * FROM {table}"))
+        assert preset_secret not in repr(dump)
+        assert bulk_secret not in repr(dump)
+
+        [read] = await presets.list_presets()
+        assert read.parameter_values[0][1] == preset_secret
+        reread = await jobs.get_job(job.id)
+        assert reread is not None
+        assert reread.arguments["parameterValues"][0][1] == bulk_secret
+        [task] = await SqlTaskStore(repo.db, repo.secrets).device_tasks("00D09E", "SN-AT-REST")
+        assert task.arguments["parameterValues"][0][1] == bulk_secret
+    finally:
+        await repo.close()

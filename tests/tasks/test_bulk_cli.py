@@ -34,7 +34,7 @@ def _tasks(url: str, serial: str) -> list[tuple[str, int | None, float]]:
     async def read() -> list[tuple[str, int | None, float]]:
         repo = await open_repository(url)
         try:
-            tasks = await SqlTaskStore(repo.db).device_tasks("00D09E", serial)
+            tasks = await SqlTaskStore(repo.db, repo.secrets).device_tasks("00D09E", serial)
             return [(t.name, t.bulk_id, t.next_attempt_at) for t in tasks]
         finally:
             await repo.close()

@@ -21,7 +21,7 @@ async def _device(repo: SqlDeviceRepository, serial: str) -> None:
 async def test_tasks_are_queued_due_in_order_and_saved(repo: SqlDeviceRepository) -> None:
     await _device(repo, "S1")
     await _device(repo, "S2")
-    store = SqlTaskStore(repo.db)
+    store = SqlTaskStore(repo.db, repo.secrets)
     first = await store.add_task(OUI, "S1", "reboot", {}, 2000.0)
     args = {"parameterValues": [["Device.X", "1", "unsignedInt"]]}
     second = await store.add_task(OUI, "S1", "setParameterValues", args, 2001.0)
@@ -57,7 +57,7 @@ async def test_tasks_are_queued_due_in_order_and_saved(repo: SqlDeviceRepository
 
 async def test_delete_and_cascade_with_the_device(repo: SqlDeviceRepository) -> None:
     await _device(repo, "S1")
-    store = SqlTaskStore(repo.db)
+    store = SqlTaskStore(repo.db, repo.secrets)
     task = await store.add_task(OUI, "S1", "reboot", {}, 1.0)
     other = await store.add_task(OUI, "S1", "reboot", {}, 2.0)
     assert await store.delete_task(task.id)
@@ -70,4 +70,4 @@ async def test_delete_and_cascade_with_the_device(repo: SqlDeviceRepository) -> 
 
 async def test_a_task_for_an_unknown_device_is_refused(repo: SqlDeviceRepository) -> None:
     with pytest.raises(TaskError, match="no device"):
-        await SqlTaskStore(repo.db).add_task(OUI, "NOPE", "reboot", {}, 1.0)
+        await SqlTaskStore(repo.db, repo.secrets).add_task(OUI, "NOPE", "reboot", {}, 1.0)

@@ -137,7 +137,9 @@ def cmd_presets_put(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(repository: SqlDeviceRepository) -> int:
-        stored, created = await SqlPresetStore(repository.db).put_preset(preset, time.time())
+        stored, created = await SqlPresetStore(repository.db, repository.secrets).put_preset(
+            preset, time.time()
+        )
         if args.json:
             print_json(preset_view(stored))
         else:
@@ -153,7 +155,7 @@ def cmd_presets_list(args: argparse.Namespace) -> int:
     from traceacs.storage.presets import SqlPresetStore
 
     async def work(repository: SqlDeviceRepository) -> int:
-        presets = await SqlPresetStore(repository.db).list_presets()
+        presets = await SqlPresetStore(repository.db, repository.secrets).list_presets()
         if args.json:
             print_json([preset_view(p) for p in presets])
         else:
@@ -181,7 +183,7 @@ def cmd_presets_show(args: argparse.Namespace) -> int:
     from traceacs.storage.presets import SqlPresetStore
 
     async def work(repository: SqlDeviceRepository) -> int:
-        preset = await SqlPresetStore(repository.db).get_preset(args.name)
+        preset = await SqlPresetStore(repository.db, repository.secrets).get_preset(args.name)
         if preset is None:
             error("traceacs presets show", f"no preset {args.name!r}")
             return EXIT_NOT_FOUND
@@ -196,7 +198,7 @@ def cmd_presets_delete(args: argparse.Namespace) -> int:
     from traceacs.storage.presets import SqlPresetStore
 
     async def work(repository: SqlDeviceRepository) -> int:
-        if not await SqlPresetStore(repository.db).delete_preset(args.name):
+        if not await SqlPresetStore(repository.db, repository.secrets).delete_preset(args.name):
             error("traceacs presets delete", f"no preset {args.name!r}")
             return EXIT_NOT_FOUND
         print(f"preset {args.name} deleted")

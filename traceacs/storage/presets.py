@@ -2,7 +2,8 @@
 """Presets in SQL, and which revision of each preset a device has got.
 
 `put_preset` bumps the revision only when the condition, action or weight changed, so
-re-sending the same document (an idempotent deploy script) pushes nothing again.
+re-sending the same document (an idempotent deploy script) pushes nothing again. The
+action is sealed at rest (`traceacs.storage.secret_box`): a preset may set a password.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Final
 from traceacs.presets.model import Preset, PresetCondition
 from traceacs.storage.database import Database, Row
 from traceacs.storage.rows import dumps
+from traceacs.storage.secret_box import SecretBox, open_with, seal_with
 
 _SELECT_ONE: Final = (
     "SELECT name, weight, condition, action, revision, created_at, updated_at"
@@ -22,10 +24,11 @@ _SELECT_ALL: Final = (
     "SELECT name, weight, condition, action, revision, created_at, updated_at"
     " FROM presets ORDER BY weight DESC, name"
 )
+PRESET_ACTION: Final = "presets.action"
 
 
-def _preset(row: Row) -> Preset:
-    action: dict[str, Any] = json.loads(row["action"])
+def _preset(row: Row, secrets: SecretBox | None) -> Preset:
+    action: dict[str, Any] = json.loads(open_with(secrets, row["action"], PRESET_ACTION))
     return Preset(
         name=row["name"],
         weight=int(row["weight"]),
@@ -39,15 +42,16 @@ def _preset(row: Row) -> Preset:
 
 
 class SqlPresetStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, secrets: SecretBox | None = None) -> None:
         self.db = db
+        self.secrets = secrets
 
     async def list_presets(self) -> list[Preset]:
-        return [_preset(r) for r in await self.db.fetch(_SELECT_ALL)]
+        return [_preset(r, self.secrets) for r in await self.db.fetch(_SELECT_ALL)]
 
     async def get_preset(self, name: str) -> Preset | None:
         row = await self.db.fetchrow(_SELECT_ONE, name)
-        return None if row is None else _preset(row)
+        return None if row is None else _preset(row, self.secrets)
 
     async def put_preset(self, preset: Preset, now: float) -> tuple[Preset, bool]:
         """Store ``preset`` (create or replace); (stored preset, created)."""
@@ -62,10 +66,14 @@ class SqlPresetStore:
                     preset.name,
                     preset.weight,
                     condition,
-                    action,
+                    seal_with(self.secrets, action, PRESET_ACTION),
                     float(now),
                 )
-            elif (row["weight"], row["condition"], row["action"]) != (
+            elif (
+                row["weight"],
+                row["condition"],
+                open_with(self.secrets, row["action"], PRESET_ACTION),
+            ) != (
                 preset.weight,
                 condition,
                 action,
@@ -76,12 +84,12 @@ class SqlPresetStore:
                     preset.name,
                     preset.weight,
                     condition,
-                    action,
+                    seal_with(self.secrets, action, PRESET_ACTION),
                     float(now),
                 )
             stored = await tx.fetchrow(_SELECT_ONE, preset.name)
         assert stored is not None
-        return _preset(stored), row is None
+        return _preset(stored, self.secrets), row is None
 
     async def delete_preset(self, name: str) -> bool:
         async with self.db.transaction() as tx:

@@ -64,6 +64,7 @@ SEALED_COLUMNS: Final = (
     ("profile_documents", "name", "document"),
     ("tasks", "id", "arguments"),
     ("bulk_jobs", "id", "arguments"),
+    ("presets", "name", "action"),
 )
 """(table, key column, sealed column): every column `SecretBox` protects."""
 RESEAL_CHUNK: Final = 1000

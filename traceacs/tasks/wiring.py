@@ -69,7 +69,7 @@ def build_task_wiring(
         gate=PacedDispatchGate(bulk_store),
     )
     wakes = ConnectionRequestTraces()
-    presets = PresetApplier(SqlPresetStore(db), SqlTagStore(db), store)
+    presets = PresetApplier(SqlPresetStore(db, secrets), SqlTagStore(db), store)
     service = TaskService(store, limiter=limiter, signal=signal, telemetry=telemetry, wakes=wakes)
     return TaskWiring(
         factory=CompositeHandlerFactory(provisioning, tasks, wakes, presets),

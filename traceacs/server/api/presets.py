@@ -8,7 +8,7 @@ device's tags). See `traceacs.presets.model` for the preset document.
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from aiohttp import web
 
@@ -22,6 +22,9 @@ from traceacs.storage.presets import SqlPresetStore
 from traceacs.storage.tags import SqlTagStore
 from traceacs.tasks.view import preset_view
 
+if TYPE_CHECKING:
+    from traceacs.storage.repository import SqlDeviceRepository
+
 
 class PresetsChanged(Protocol):
     """Told after every preset write (the in-process applier reloads at once)."""
@@ -33,12 +36,21 @@ PRESETS_CHANGED_KEY: Final = web.AppKey("api_presets_changed", PresetsChanged)
 
 
 def _db(request: web.Request) -> Database:
+    return _sql(request).db
+
+
+def _presets(request: web.Request) -> SqlPresetStore:
+    repository = _sql(request)
+    return SqlPresetStore(repository.db, repository.secrets)
+
+
+def _sql(request: web.Request) -> SqlDeviceRepository:
     from traceacs.storage.repository import SqlDeviceRepository
 
     repository = context_of(request).repository
     if not isinstance(repository, SqlDeviceRepository):
         raise ApiError(503, "presets and tags need the SQL store")
-    return repository.db
+    return repository
 
 
 def _changed(request: web.Request) -> None:
@@ -48,13 +60,13 @@ def _changed(request: web.Request) -> None:
 
 
 async def list_presets(request: web.Request) -> web.Response:
-    presets = await SqlPresetStore(_db(request)).list_presets()
+    presets = await _presets(request).list_presets()
     return web.json_response({"items": [preset_view(p) for p in presets]})
 
 
 async def get_preset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    preset = await SqlPresetStore(_db(request)).get_preset(name)
+    preset = await _presets(request).get_preset(name)
     if preset is None:
         raise not_found(f"no preset {name[:64]!r}")
     return web.json_response(preset_view(preset))
@@ -69,16 +81,14 @@ async def put_preset(request: web.Request) -> web.Response:
         preset = parse_preset(name, body)
     except PresetError as exc:
         raise bad_request(str(exc)) from None
-    stored, created = await SqlPresetStore(_db(request)).put_preset(
-        preset, context_of(request).clock()
-    )
+    stored, created = await _presets(request).put_preset(preset, context_of(request).clock())
     _changed(request)
     return web.json_response(preset_view(stored), status=201 if created else 200)
 
 
 async def delete_preset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    if not await SqlPresetStore(_db(request)).delete_preset(name):
+    if not await _presets(request).delete_preset(name):
         raise not_found(f"no preset {name[:64]!r}")
     _changed(request)
     return web.Response(status=204)
