@@ -32,6 +32,7 @@ from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.fleet import Fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
+from traceacs.storage.secret_key import load_secret_box
 
 FLEET_SIZE = 12
 
@@ -60,7 +61,9 @@ class Deployment:
 @pytest.fixture
 async def deployment(nginx: str, pg_database: str, tmp_path: Path) -> AsyncIterator[Deployment]:
     fleet = fleet_of(*[NO_FAULTS] * FLEET_SIZE)
-    repo = await open_repository(pg_database)
+    # The key the workers load from their data directory, so this side reads what
+    # they seal (generated connection-request passwords).
+    repo = await open_repository(pg_database, secrets=load_secret_box(tmp_path / "data"))
     try:
         await load_fleet(repo, fleet)
         async with (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from traceacs.cli import main
 from traceacs.provisioning.device import InventoryEntry
 from traceacs.storage import open_repository
+from traceacs.storage.secret_key import existing_secret_box
 from traceacs.storage.tasks import SqlTaskStore
 
 
@@ -32,7 +34,9 @@ def _store(tmp_path: Path) -> str:
 
 def _tasks(url: str, serial: str) -> list[tuple[str, int | None, float]]:
     async def read() -> list[tuple[str, int | None, float]]:
-        repo = await open_repository(url)
+        # the key the command sealed the task arguments with (the test's data dir)
+        secrets = existing_secret_box(Path(os.environ["TRACEACS_DATA_DIR"]))
+        repo = await open_repository(url, secrets=secrets)
         try:
             tasks = await SqlTaskStore(repo.db, repo.secrets).device_tasks("00D09E", serial)
             return [(t.name, t.bulk_id, t.next_attempt_at) for t in tasks]
