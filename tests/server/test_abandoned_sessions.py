@@ -35,7 +35,8 @@ from traceacs.provisioning.session_handler import SessionHandler
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME, connection_closed
-from traceacs.simulator.faults import NO_FAULTS
+from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
+from traceacs.simulator.runner import COMPLETED, DROPPED, FleetRunner, RunnerConfig
 from traceacs.storage import open_repository
 
 DEVICE = "00D09E-{}"  # the registry key of the test CPEs (OUI-serial)
@@ -269,5 +270,37 @@ async def test_the_abandoned_attempt_ends_once_with_its_reason_and_the_cpe_provi
         assert new_outcome.result == "success"
         assert new_trace.trace_id == new.trace_id
         assert telemetry.active == 0
+    finally:
+        await repo.close()
+
+
+@pytest.mark.parametrize("failure", [Failure.DROP, Failure.CRASH])
+async def test_a_simulated_cpe_that_drops_mid_session_is_admitted_on_its_retry(
+    tmp_path: Path, failure: Failure
+) -> None:
+    fleet = fleet_of(FaultPlan(failure))
+    cpe = fleet.cpes[0]
+    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    try:
+        await load_fleet(repo, fleet)
+        telemetry = RecordingTelemetry()
+        factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo), telemetry)
+        endpoint = CwmpEndpoint(factory, authenticator=None)
+        device_key = f"{cpe.identity.oui}-{cpe.identity.serial_number}"
+        async with running(endpoint, sweep_interval=3600) as url:
+            runner = FleetRunner([cpe], RunnerConfig(url, connection_requests=False))
+            assert not await runner.run_session(cpe)  # dropped after the first RPC
+            await connection_seen_closed(endpoint, device_key)
+            assert await runner.run_session(cpe)  # at once: no 8005 for 30 s
+        assert runner.stats.results == {DROPPED: 1, COMPLETED: 1}
+        [new, old] = await repo.list_attempts(
+            AttemptFilter(serial_number=cpe.identity.serial_number)
+        )
+        assert old.result == "session_abandoned"
+        assert new.result == "success"
+        assert [o.result for _, o in telemetry.finished if o is not None] == [
+            "session_abandoned",
+            "success",
+        ]
     finally:
         await repo.close()
