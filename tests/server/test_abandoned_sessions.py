@@ -153,6 +153,30 @@ async def test_a_session_silent_past_the_grace_is_replaced_even_if_its_connectio
         assert factory.journal.ends == ["abandoned"]
 
 
+async def test_an_inform_inside_the_session_starts_a_new_one(factory: OneRpcFactory) -> None:
+    # A CPE that gave up on its session (an HTTP timeout) and starts over, keeping its
+    # cookie: no Inform is legal inside a session, so the old one was abandoned.
+    clock = FakeClock()
+    endpoint = new_endpoint(factory, clock)
+    async with running(endpoint, sweep_interval=3600) as url:
+        async with aiohttp.ClientSession() as cpe:
+            async with cpe.post(url, data=inform("KEEP1")) as resp:
+                old_cookie = resp.cookies[COOKIE_NAME].value
+            async with cpe.post(url, data=b"") as resp:
+                assert isinstance(decode(await resp.read()).body, m.GetParameterValues)
+            headers = {"Cookie": f"{COOKIE_NAME}={old_cookie}"}
+            async with cpe.post(url, data=inform("KEEP1"), headers=headers) as resp:
+                assert isinstance(decode(await resp.read()).body, m.InformResponse)
+                new_cookie = resp.cookies[COOKIE_NAME].value
+            assert new_cookie != old_cookie
+            assert factory.journal.ends == ["abandoned"]
+            headers = {"Cookie": f"{COOKIE_NAME}={new_cookie}"}
+            async with cpe.post(url, data=b"", headers=headers) as resp:
+                assert isinstance(decode(await resp.read()).body, m.GetParameterValues)
+            assert (await cpe.post(url, data=gpv_response(), headers=headers)).status == 204
+        assert factory.journal.ends == ["abandoned", "completed"]
+
+
 class StallingHandler(OneRpcHandler):
     """Holds the answer to the empty POST until the test releases it."""
 

@@ -425,11 +425,12 @@ class CwmpEndpoint:
     async def _guarded(
         self, session: LiveSession, request: web.Request, body: bytes, now: float
     ) -> web.StreamResponse | None:
-        """Answer a POST of ``session``; None when it is another device's Inform.
+        """Answer a POST of ``session``; None when it is an Inform (a new session).
 
         A cookie (or a keep-alive connection) of device A presented with device B's
         Inform is not A's business: A's session is left untouched and the POST is
-        handled as a new session, authenticated as such.
+        handled as a new session, authenticated as such. With device A's own Inform,
+        A has started over: its session ends as ``abandoned`` first.
         """
         envelope: m.Envelope | None = None
         try:
@@ -449,6 +450,15 @@ class CwmpEndpoint:
                     "device's Inform; handled as a new session",
                     session.session_id,
                 )
+                return None
+            if isinstance(message, m.Inform):
+                # No Inform is legal inside a session: the CPE started over (it gave up
+                # on this one, e.g. after a timeout, keeping its cookie or connection).
+                log.info(
+                    "cwmp: session %s: the device sent a new Inform; this one was abandoned",
+                    session.session_id,
+                )
+                await self._end(session, "abandoned", now)
                 return None
             self._bind(session, request)
             return await self._message(session, envelope, now)
