@@ -172,3 +172,29 @@ async def test_a_row_whose_inform_is_still_answered_is_not_taken(tmp_path: Path)
         assert status == 200
         assert answer is not None
         assert isinstance(answer.body, m.InformResponse)
+
+
+async def test_an_inform_with_the_old_cookie_ends_that_session_once_and_opens_a_new_one(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(time.time())
+    fleet = fleet_of(NO_FAULTS)
+    cpe = fleet.cpes[0]
+    async with cluster(tmp_path, fleet, clock) as acs, aiohttp.ClientSession() as http:
+        a, b = acs.processes
+        old_cookie = await start_and_stall(acs, http, cpe, clock)
+        cpe.session_failed()
+        clock.advance(1.0)  # within the grace: only the in-session Inform tells
+        status, answer, cookie, _ = await post(http, a.url, cpe.build_inform(at(clock)), old_cookie)
+        assert status == 200
+        assert answer is not None
+        assert isinstance(answer.body, m.InformResponse)
+        assert cookie
+        assert cookie != old_cookie
+        assert await run_to_end(http, [b.url, a.url], cpe, clock, cookie) == 204
+        outcomes = [o for p in acs.processes for _, o in p.telemetry.finished]
+        assert sorted(o.result for o in outcomes if o is not None) == [
+            "session_abandoned",
+            "success",
+        ]
+        assert await acs.repo.db.fetchval("SELECT count(*) FROM cwmp_sessions") == 0
