@@ -265,6 +265,22 @@ class CwmpEndpoint:
             return None
         return session
 
+    def _replaceable(self, session: LiveSession, now: float) -> SessionEndReason | None:
+        """Why a new Inform of ``session``'s device may end it; None keeps it (8005).
+
+        A POST being answered (locked) is never cut. Otherwise a session past its timeout
+        ends as ``timeout``; one whose connection is closed, or that has been silent for
+        ``abandoned_after`` seconds, as ``abandoned``: its CPE has started over.
+        """
+        if session.ended or session.lock.locked():
+            return None
+        if session.machine.is_expired(now):
+            return "timeout"
+        silent = now - session.machine.last_activity
+        if connection_closed(session.connection) or silent >= self.settings.abandoned_after:
+            return "abandoned"
+        return None
+
     # ------------------------------------------------------------------ new session
 
     async def _without_session(
@@ -327,22 +343,6 @@ class CwmpEndpoint:
         if len(self.registry) >= self.settings.max_sessions:  # filled while authenticating
             return self._overloaded(device_key)
         return await self._open(request, envelope, inform, device_key, now)
-
-    def _replaceable(self, session: LiveSession, now: float) -> SessionEndReason | None:
-        """Why a new Inform of ``session``'s device may end it; None keeps it (8005).
-
-        A POST being answered (locked) is never cut. Otherwise a session past its timeout
-        ends as ``timeout``; one whose connection is closed, or that has been silent for
-        ``abandoned_after`` seconds, as ``abandoned``: its CPE has started over.
-        """
-        if session.ended or session.lock.locked():
-            return None
-        if session.machine.is_expired(now):
-            return "timeout"
-        silent = now - session.machine.last_activity
-        if connection_closed(session.connection) or silent >= self.settings.abandoned_after:
-            return "abandoned"
-        return None
 
     def _overloaded(self, device_key: str | None) -> web.Response:
         """503 + Retry-After for a new session beyond ``max_sessions``."""
