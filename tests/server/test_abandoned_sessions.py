@@ -48,8 +48,8 @@ def new_endpoint(factory: OneRpcFactory, clock: FakeClock) -> CwmpEndpoint:
 
 
 async def connection_seen_closed(endpoint: CwmpEndpoint, device_key: str) -> None:
-    """Wait (deadline 5 s) until the server saw the session's connection close."""
-    deadline = time.monotonic() + 5.0
+    """Wait (deadline 10 s) until the server saw the session's connection close."""
+    deadline = time.monotonic() + 10.0
     while True:
         session = endpoint.registry.for_device(device_key)
         assert session is not None
