@@ -37,7 +37,12 @@ def default_cpe_answer(request: Message) -> Message:
     return make_fault(METHOD_NOT_SUPPORTED)
 
 
-SessionEndReason = Literal["completed", "timeout", "cpe_fault", "protocol_error", "dropped"]
+SessionEndReason = Literal[
+    "completed", "timeout", "cpe_fault", "protocol_error", "dropped", "abandoned"
+]
+"""Why a session ended. ``abandoned``: the CPE opened a new session (a fresh Inform)
+while this one waited on it with its connection gone or idle past a short grace (it
+rebooted, lost power or dropped the connection); the old one is ended for the new one."""
 
 
 class SessionHandler(Protocol):

@@ -15,6 +15,10 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
   agents retry the Inform on 8005, and by then the first session has ended or timed
   out. 503 + Retry-After is kept for overload (more than ``max_sessions``), answered
   before authentication and parsing so that refusing stays cheap.
+- Except when that first session was abandoned: a CPE that rebooted, lost power or
+  dropped its connection re-Informs at once. A session with no POST being answered
+  whose connection is closed, or silent for ``abandoned_after`` seconds (a half-open
+  connection), is ended as ``abandoned`` and the new Inform admitted, not refused.
 - An empty ACS answer is HTTP 204 with no body (a 200 with an empty body broke CPEs).
 - An empty POST is any zero-length (or whitespace-only) body: Content-Length 0, no
   length, or chunked. aiohttp decodes gzip/deflate bodies and answers
@@ -65,11 +69,12 @@ from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     LiveSession,
     SessionRegistry,
+    connection_closed,
     new_cookie,
     new_session_id,
 )
 from traceacs.server.log_throttle import LogThrottle
-from traceacs.server.shared_sessions import SharedSessions
+from traceacs.server.shared_sessions import OPENING, SharedSessions
 
 log = logging.getLogger("traceacs.server.cwmp")
 
@@ -88,6 +93,9 @@ class EndpointSettings:
     max_body_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
     retry_after_seconds: int = 30
     secure_cookie: bool = False
+    abandoned_after: float = 10.0
+    """Seconds of silence after which a new Inform of the device replaces its session even
+    if the session's connection still looks open (shorter than ``session_timeout``)."""
     body_read_timeout: float = 30.0
     """Seconds to receive a whole request body; a client that stalls gets 408."""
     worker_name: str = ""
@@ -257,6 +265,22 @@ class CwmpEndpoint:
             return None
         return session
 
+    def _replaceable(self, session: LiveSession, now: float) -> SessionEndReason | None:
+        """Why a new Inform of ``session``'s device may end it; None keeps it (8005).
+
+        A POST being answered (locked) is never cut. Otherwise a session past its timeout
+        ends as ``timeout``; one whose connection is closed, or that has been silent for
+        ``abandoned_after`` seconds, as ``abandoned``: its CPE has started over.
+        """
+        if session.ended or session.lock.locked():
+            return None
+        if session.machine.is_expired(now):
+            return "timeout"
+        silent = now - session.machine.last_activity
+        if connection_closed(session.connection) or silent >= self.settings.abandoned_after:
+            return "abandoned"
+        return None
+
     # ------------------------------------------------------------------ new session
 
     async def _without_session(
@@ -303,9 +327,16 @@ class CwmpEndpoint:
                 )
                 return self._fault(envelope, make_fault(REQUEST_DENIED))
         busy = self.registry.for_device(device_key) if self.shared is None else None
-        if busy is not None and busy.machine.is_expired(now) and not busy.lock.locked():
-            await self._end(busy, "timeout", now)
-            busy = None
+        while busy is not None and (reason := self._replaceable(busy, now)) is not None:
+            if reason == "abandoned":
+                log.info(
+                    "cwmp: device %s sent a new Inform; its session %s was abandoned",
+                    loggable(device_key),
+                    busy.session_id,
+                )
+            await self._end(busy, reason, now)
+            # Another Inform of the device may have opened a session meanwhile.
+            busy = self.registry.for_device(device_key)
         if busy is not None:
             log.info("cwmp: device %s already in session; answered 8005", loggable(device_key))
             return self._fault(envelope, make_fault(RETRY_REQUEST))
@@ -394,11 +425,12 @@ class CwmpEndpoint:
     async def _guarded(
         self, session: LiveSession, request: web.Request, body: bytes, now: float
     ) -> web.StreamResponse | None:
-        """Answer a POST of ``session``; None when it is another device's Inform.
+        """Answer a POST of ``session``; None when it is an Inform (a new session).
 
         A cookie (or a keep-alive connection) of device A presented with device B's
         Inform is not A's business: A's session is left untouched and the POST is
-        handled as a new session, authenticated as such.
+        handled as a new session, authenticated as such. With device A's own Inform,
+        A has started over: its session ends as ``abandoned`` first.
         """
         envelope: m.Envelope | None = None
         try:
@@ -418,6 +450,15 @@ class CwmpEndpoint:
                     "device's Inform; handled as a new session",
                     session.session_id,
                 )
+                return None
+            if isinstance(message, m.Inform):
+                # No Inform is legal inside a session: the CPE started over (it gave up
+                # on this one, e.g. after a timeout, keeping its cookie or connection).
+                log.info(
+                    "cwmp: session %s: the device sent a new Inform; this one was abandoned",
+                    session.session_id,
+                )
+                await self._end(session, "abandoned", now)
                 return None
             self._bind(session, request)
             return await self._message(session, envelope, now)
@@ -566,13 +607,40 @@ class CwmpEndpoint:
             self._forget_device_copy(device_key)
             return True
         holder = await self.shared.store.for_device(device_key)
-        if holder is None or holder.expires_at < now:
-            if holder is not None:
-                await self._end_row(holder, now)
+        reason = self._row_replaceable(holder, now) if holder is not None else None
+        if holder is None or reason is not None:
+            if holder is not None and reason is not None:
+                if reason == "abandoned":
+                    log.info(
+                        "cwmp: device %s sent a new Inform; its session %s was abandoned",
+                        loggable(device_key),
+                        holder.session_id,
+                    )
+                await self._end_row(holder, now, reason)
             if await self.shared.claim(cookie, device_key, session_id, expires_at):
                 self._forget_device_copy(device_key)
                 return True
         return False
+
+    def _row_replaceable(self, row: StoredSession, now: float) -> SessionEndReason | None:
+        """Why a new Inform of the row's device may end the row's session; None keeps it.
+
+        Which connection a session's CPE uses is not known across processes, so only
+        silence tells: a row not written for ``abandoned_after`` seconds (its expiry less
+        the session timeout) is abandoned. A row whose Inform is still being answered,
+        or whose copy here is answering a POST, is kept. Exactly one process ends the
+        session: `_end_row` takes the row by its version (compare-and-set).
+        """
+        assert self.shared is not None
+        if row.expires_at < now:
+            return "timeout"
+        if row.state == OPENING:
+            return None
+        cached = self.registry.for_device(row.device_key)
+        if cached is not None and cached.lock.locked():
+            return None
+        silent = now - (row.expires_at - self.settings.session_timeout)
+        return "abandoned" if silent >= self.settings.abandoned_after else None
 
     def _forget_device_copy(self, device_key: str) -> None:
         cached = self.registry.for_device(device_key)
@@ -629,8 +697,10 @@ class CwmpEndpoint:
                 count += 1
         return count
 
-    async def _end_row(self, row: StoredSession, now: float) -> bool:
-        """End the session of an expired row, if this process wins it (take)."""
+    async def _end_row(
+        self, row: StoredSession, now: float, reason: SessionEndReason = "timeout"
+    ) -> bool:
+        """End the session of an expired (or abandoned) row, if this process wins it (take)."""
         assert self.shared is not None
         if not await self.shared.store.take(row.key, row.version):
             return False
@@ -639,7 +709,7 @@ class CwmpEndpoint:
         except SnapshotError as exc:
             log.warning("cwmp: expired session %s not resumable: %s", row.session_id, exc)
             return True
-        await self._end(session, "timeout", now, claimed=False)
+        await self._end(session, reason, now, claimed=False)
         return True
 
     # ------------------------------------------------------------------ responses

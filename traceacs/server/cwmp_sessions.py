@@ -22,6 +22,17 @@ from traceacs.provisioning.session_handler import SessionHandler
 COOKIE_NAME = "traceacs_session"
 
 
+def connection_closed(connection: object | None) -> bool:
+    """Whether a session's last TCP connection is gone (``None``: none is known).
+
+    A CPE that reboots, loses power or gives up mid-session leaves its connection
+    closed; a CPE between two POSTs of a live session on a keep-alive connection does not.
+    """
+    if connection is None:
+        return True
+    return isinstance(connection, asyncio.BaseTransport) and connection.is_closing()
+
+
 def new_session_id() -> str:
     """A public, random id for logs and handlers (not the cookie)."""
     return secrets.token_hex(8)
