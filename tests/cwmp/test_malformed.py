@@ -162,6 +162,33 @@ def test_missing_required_element_names_the_path() -> None:
     assert err.message == "AddObjectResponse: missing element InstanceNumber"
 
 
+_GPV = (
+    '<cwmp:GetParameterValuesResponse><ParameterList s:arrayType="cwmp:ParameterValueStruct[2]">'
+    "<ParameterValueStruct><Name>A.B</Name><Value>1</Value></ParameterValueStruct>"
+    "<ParameterValueStruct>{second}</ParameterValueStruct>"
+    "</ParameterList></cwmp:GetParameterValuesResponse>"
+)
+
+
+def test_a_parameter_without_a_name_names_its_place_in_the_array() -> None:
+    err = parse_error(envelope(_GPV.format(second="<Value>s3cr3t</Value>")))
+    assert err.message == "GetParameterValuesResponse/ParameterList[1]: missing element Name"
+    assert "s3cr3t" not in str(err)
+
+
+def test_parameter_fields_qualified_duplicated_or_missing_value() -> None:
+    """First Name and Value win, a prefix is no matter, no Value reads as an empty string."""
+    body = m.GetParameterValuesResponse
+    parsed = parse_envelope(
+        envelope(_GPV.format(second="<cwmp:Name>C.D</cwmp:Name><Name>E.F</Name>"))
+    ).body
+    assert isinstance(parsed, body)
+    assert parsed.parameters == (
+        m.ParameterValueStruct("A.B", "1"),
+        m.ParameterValueStruct("C.D", "", "string"),
+    )
+
+
 def test_bad_scalar_value_names_the_field_but_not_the_text() -> None:
     err = parse_error(
         envelope("<cwmp:ScheduleInform><DelaySeconds>s3cr3t</DelaySeconds></cwmp:ScheduleInform>")

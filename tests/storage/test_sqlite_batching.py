@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from traceacs.provisioning.repository import RepositoryError, StorageUnavailable
-from traceacs.storage.database import UniqueViolation
+from traceacs.storage import database as stmt
+from traceacs.storage.database import TransactionScript, UniqueViolation
 from traceacs.storage.sqlite import SqliteDatabase
 
 
@@ -109,3 +110,37 @@ async def test_a_long_read_moves_to_the_thread_with_its_full_result(db: Counting
 async def test_an_inline_read_error_is_a_repository_error(db: CountingDatabase) -> None:
     with pytest.raises(RepositoryError):
         await db.fetchrow("SELECT nonsense FROM nowhere")
+
+
+def _three_statements(k: int) -> TransactionScript[int]:
+    yield stmt.execute("INSERT INTO t (k, v) VALUES ($1, 'a')", k)
+    yield stmt.execute("UPDATE t SET v = 'b' WHERE k = $1", k)
+    value = yield stmt.fetchval("SELECT v FROM t WHERE k = $1", k)
+    assert value == "b"
+    return k
+
+
+async def test_a_transaction_script_is_one_trip(db: CountingDatabase) -> None:
+    assert await db.run_transaction(_three_statements(1)) == 1
+    assert db.trips == 1  # BEGIN, three statements, COMMIT: five with transaction()
+
+
+async def test_concurrent_scripts_and_statements_share_trips(db: CountingDatabase) -> None:
+    work = [db.run_transaction(_three_statements(k)) for k in range(20)]
+    work += [db.execute("INSERT INTO t (k, v) VALUES ($1, 'x')", 100 + k) for k in range(20)]
+    assert await asyncio.gather(*work) == list(range(20)) + [1] * 20
+    assert db.trips < 10  # one per transaction without batching: 20, plus 20 inserts
+    assert await db.fetchval("SELECT count(*) FROM t WHERE v = 'b'") == 20
+
+
+def _fails_late() -> TransactionScript[None]:
+    yield stmt.execute("INSERT INTO t (k, v) VALUES (1, 'kept?')")
+    yield stmt.fetchrow("SELECT nonsense FROM nowhere")
+
+
+async def test_a_failed_script_leaves_no_transaction_open(db: CountingDatabase) -> None:
+    with pytest.raises(RepositoryError):
+        await db.run_transaction(_fails_late())
+    assert not db.conn.in_transaction
+    assert await db.fetchval("SELECT count(*) FROM t") == 0
+    assert await db.execute("INSERT INTO t (k, v) VALUES (1, 'later')") == 1

@@ -248,7 +248,7 @@ def _parse_field(field: Field, el: etree._Element, where: str) -> Any:
         item = field.item
         items = _elements(el)  # whatever arrayType says, and whatever the items are named
         if item is Kind.PARAM_VALUE:
-            return tuple(_parse_param_value(i, f"{where}[{n}]") for n, i in enumerate(items))
+            return tuple(_parse_param_value(i, where, n) for n, i in enumerate(items))
         if isinstance(item, StructSpec):
             return tuple(_parse_struct(item, i, f"{where}[{n}]") for n, i in enumerate(items))
         assert item is not None
@@ -270,20 +270,39 @@ def _scalar(kind: Kind, el: etree._Element, where: str) -> Any:
         raise CwmpParseError(f"{where}: {exc.message}") from None
 
 
-def _parse_param_value(el: etree._Element, where: str) -> ParameterValueStruct:
-    children = _by_local_name(el)
-    name_el = children.get("Name")
+def _parse_param_value(el: etree._Element, array: str, index: int) -> ParameterValueStruct:
+    """One ``ParameterValueStruct``: the hot loop of every Inform and GPV response.
+
+    Written out rather than through `_by_local_name` (a dict and a list per item), and
+    the item's place (``array[index]``) is only formatted for an error message.
+    """
+    name_el = value_el = None
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        local = tag.rpartition("}")[2] if tag[:1] == "{" else tag
+        if local == "Name":
+            if name_el is None:
+                name_el = child
+        elif local == "Value" and value_el is None:
+            value_el = child
     if name_el is None:
-        raise CwmpParseError(f"{where}: missing element Name")
-    value_el = children.get("Value")
-    text = "" if value_el is None else _text(value_el)
-    declared = None if value_el is None else value_el.get(_XSI_TYPE)
-    xsd_type = declared.rpartition(":")[2].strip() if declared else "string"
-    try:
-        value = parse_value(text, xsd_type)
-    except CwmpParseError:
-        value = text  # keep what the CPE said; see the module docstring
-    return ParameterValueStruct(name=_text(name_el), value=value, xsd_type=xsd_type)
+        raise CwmpParseError(f"{array}[{index}]: missing element Name")
+    if value_el is None:
+        text, xsd_type = "", "string"
+    else:
+        text = value_el.text or ""
+        declared = value_el.get(_XSI_TYPE)
+        xsd_type = declared.rpartition(":")[2].strip() if declared else "string"
+    if xsd_type == "string":
+        value: Any = text
+    else:
+        try:
+            value = parse_value(text, xsd_type)
+        except CwmpParseError:
+            value = text  # keep what the CPE said; see the module docstring
+    return ParameterValueStruct(name=name_el.text or "", value=value, xsd_type=xsd_type)
 
 
 # ------------------------------------------------------------------------------- fault

@@ -9,9 +9,12 @@ credential-free messages) and `UniqueViolation`, so no driver exception leaks ou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar
+
+T = TypeVar("T")
 
 Dialect = Literal["sqlite", "postgresql"]
 Row = dict[str, Any]
@@ -41,6 +44,69 @@ class Executor(Protocol):
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
 
 
+StatementKind = Literal["fetchrow", "fetch", "fetchval", "execute", "executemany"]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement of a transaction script: what `Executor` method to call, with what.
+
+    A script yields these and is sent each one's result (what the `Executor` method of
+    the same name returns), or has the translated error thrown in at the ``yield``.
+    """
+
+    kind: StatementKind
+    sql: str
+    args: tuple[Any, ...]
+
+
+def fetchrow(sql: str, *args: Any) -> Statement:
+    return Statement("fetchrow", sql, args)
+
+
+def fetch(sql: str, *args: Any) -> Statement:
+    return Statement("fetch", sql, args)
+
+
+def fetchval(sql: str, *args: Any) -> Statement:
+    return Statement("fetchval", sql, args)
+
+
+def execute(sql: str, *args: Any) -> Statement:
+    return Statement("execute", sql, args)
+
+
+def executemany(sql: str, rows: Iterable[Sequence[Any]]) -> Statement:
+    return Statement("executemany", sql, (list(rows),))
+
+
+TransactionScript: TypeAlias = Generator[Statement, Any, T]
+"""A transaction written as a generator: ``row = yield fetchrow(...)``; its ``return``
+value is the transaction's. Plain computation between statements only (no awaiting,
+no event-loop objects): on SQLite the whole script runs on the database thread, in one
+trip, which is why it exists (a ``transaction()`` block costs a trip per statement)."""
+
+
+async def run_script(tx: Executor, script: TransactionScript[T]) -> T:
+    """Drive ``script`` statement by statement on ``tx`` (an open transaction)."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            statement = script.send(result) if error is None else script.throw(error)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        result, error = None, None
+        try:
+            if statement.kind == "executemany":
+                await tx.executemany(statement.sql, *statement.args)
+            else:
+                result = await getattr(tx, statement.kind)(statement.sql, *statement.args)
+        except Exception as exc:  # handed to the script, which may catch it
+            error = exc
+
+
 class Database(Executor, Protocol):
     """A connection (pool) to one database; statements outside a transaction autocommit."""
 
@@ -52,6 +118,16 @@ class Database(Executor, Protocol):
 
         ``lock`` names a cluster-wide mutex held until the end of the transaction (a
         PostgreSQL advisory lock; SQLite's single writer already serialises them).
+        """
+        ...
+
+    async def run_transaction(self, script: TransactionScript[T], *, lock: int | None = None) -> T:
+        """Run ``script`` as one transaction (as `transaction` would) and return its value.
+
+        Committed when the script returns, rolled back when it raises (its own error or
+        a statement's, translated like any other). On SQLite the whole transaction is
+        one trip to the database thread; once there it completes even if the caller is
+        cancelled meanwhile (like a ``COMMIT`` already sent).
         """
         ...
 

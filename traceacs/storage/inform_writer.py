@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from traceacs.provisioning.repository import RepositoryError
-from traceacs.storage.database import Database
+from traceacs.storage.database import Database, TransactionScript, executemany
 
 log = logging.getLogger("traceacs.storage")
 
@@ -82,13 +82,15 @@ class InformWriter:
             if not batch:
                 return
             try:
-                async with self._db.transaction() as tx:
-                    await tx.executemany(self._statement, batch)
+                await self._db.run_transaction(self._write(batch))
             except BaseException:
                 self._pending[:0] = batch
                 self._keys |= keys
                 raise
             self.batches += 1
+
+    def _write(self, batch: list[Sequence[Any]]) -> TransactionScript[None]:
+        yield executemany(self._statement, batch)
 
     async def close(self) -> None:
         """Flush what is queued (best effort) and stop the timer."""

@@ -18,7 +18,14 @@ import asyncpg
 import asyncpg.exceptions as pgerr
 
 from traceacs.provisioning.repository import RepositoryError, StorageUnavailable
-from traceacs.storage.database import Dialect, Executor, Row, UniqueViolation
+from traceacs.storage.database import (
+    Dialect,
+    Executor,
+    Row,
+    TransactionScript,
+    UniqueViolation,
+    run_script,
+)
 from traceacs.storage.url import StoreLocation
 
 T = TypeVar("T")
@@ -144,6 +151,12 @@ class PostgresDatabase(_PgConnection):
             if lock is not None:
                 await tx.execute("SELECT pg_advisory_xact_lock($1)", lock)
             yield tx
+
+    async def run_transaction(self, script: TransactionScript[T], *, lock: int | None = None) -> T:
+        """The script's statements one by one in `transaction` (a round trip each, as a
+        hand-written block would: the server is remote, there is no thread to save)."""
+        async with self.transaction(lock=lock) as tx:
+            return await run_script(tx, script)
 
     async def close(self) -> None:
         try:

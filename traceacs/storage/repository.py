@@ -41,7 +41,14 @@ from traceacs.provisioning.repository import (
     ImportRejected,
     ImportResult,
 )
-from traceacs.storage.database import Database, Executor, Row, UniqueViolation
+from traceacs.storage import database as stmt
+from traceacs.storage.database import (
+    Database,
+    Executor,
+    Row,
+    TransactionScript,
+    UniqueViolation,
+)
 from traceacs.storage.inform_writer import InformWriter
 from traceacs.storage.migrations import apply_migrations
 from traceacs.storage.rows import (
@@ -250,6 +257,45 @@ def _device_where(filters: DeviceFilter) -> _Where:
 def _newer(reported: str | None, stored: str | None) -> str | None:
     """``COALESCE(reported, stored)``: what the Inform update leaves in a column."""
     return reported if reported is not None else stored
+
+
+def _start_attempt(
+    identity: DeviceIdentity, now: float, trace_id: str | None, supersede_before: float | None
+) -> TransactionScript[int]:
+    """Open an attempt (superseding a dead one first) and mark the device provisioning."""
+    oui = identity.oui.upper()
+    if supersede_before is not None:
+        yield stmt.execute(
+            _SUPERSEDE,
+            oui,
+            float(supersede_before),
+            float(now),
+            RESULT_EXPIRED,
+            _SUPERSEDED_DETAILS,
+            identity.serial_number,
+        )
+    row = yield stmt.fetchrow(_START_ATTEMPT, oui, identity.serial_number, float(now), trace_id)
+    if row is None:
+        raise DeviceNotFound(f"no device {identity.oui}/{identity.serial_number}")
+    yield stmt.execute(
+        "UPDATE devices SET state = 'provisioning', updated_at = $2 WHERE id = $1",
+        row["device_id"],
+        float(now),
+    )
+    return int(row["id"])
+
+
+def _finish_attempt(
+    attempt_id: int, attempt_args: tuple[Any, ...], device_args: tuple[Any, ...]
+) -> TransactionScript[Row]:
+    """Close an attempt, update its device from it; the attempt's row as it now is."""
+    row = yield stmt.fetchrow(_FINISH_ATTEMPT, attempt_id, *attempt_args)
+    if row is None:
+        raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
+    yield stmt.execute(_DEVICE_AFTER_ATTEMPT, row["device_id"], *device_args)
+    finished: Row | None = yield stmt.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
+    assert finished is not None  # updated in this very transaction
+    return finished
 
 
 def _check_page(limit: int, offset: int) -> None:
@@ -523,32 +569,43 @@ class SqlDeviceRepository:
         replace: bool = False,
     ) -> None:
         lock_row = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
-        async with self.db.transaction() as tx:
-            row = await tx.fetchrow(
-                "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2"
-                + lock_row,
-                oui.upper(),
-                serial_number,
-            )
-            if row is None:
-                raise DeviceNotFound(f"no device {oui}/{serial_number}")
-            merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
-            merged.update(
-                {
-                    str(k): (
-                        seal_with(self.secrets, str(v), LAST_VALUES)
-                        if is_secret_parameter(str(k)) and self.secrets is not None
-                        else str(v)
-                    )
-                    for k, v in values.items()
-                }
-            )
-            await tx.execute(
-                "UPDATE devices SET last_values = $2, updated_at = $3 WHERE id = $1",
-                row["id"],
-                dumps(merged),
-                float(now),
-            )
+        await self.db.run_transaction(
+            self._save_last_values(oui, serial_number, values, now, replace, lock_row)
+        )
+
+    def _save_last_values(
+        self,
+        oui: str,
+        serial_number: str,
+        values: Mapping[str, str],
+        now: float,
+        replace: bool,
+        lock_row: str,
+    ) -> TransactionScript[None]:
+        row = yield stmt.fetchrow(
+            "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2" + lock_row,
+            oui.upper(),
+            serial_number,
+        )
+        if row is None:
+            raise DeviceNotFound(f"no device {oui}/{serial_number}")
+        merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
+        merged.update(
+            {
+                str(k): (
+                    seal_with(self.secrets, str(v), LAST_VALUES)
+                    if is_secret_parameter(str(k)) and self.secrets is not None
+                    else str(v)
+                )
+                for k, v in values.items()
+            }
+        )
+        yield stmt.execute(
+            "UPDATE devices SET last_values = $2, updated_at = $3 WHERE id = $1",
+            row["id"],
+            dumps(merged),
+            float(now),
+        )
 
     # -- provisioning attempts -------------------------------------------------------
 
@@ -562,37 +619,14 @@ class SqlDeviceRepository:
     ) -> int:
         identity = device.identity if isinstance(device, Device) else device
         try:
-            async with self.db.transaction() as tx:
-                if supersede_before is not None:
-                    await tx.execute(
-                        _SUPERSEDE,
-                        identity.oui.upper(),
-                        float(supersede_before),
-                        float(now),
-                        RESULT_EXPIRED,
-                        _SUPERSEDED_DETAILS,
-                        identity.serial_number,
-                    )
-                row = await tx.fetchrow(
-                    _START_ATTEMPT,
-                    identity.oui.upper(),
-                    identity.serial_number,
-                    float(now),
-                    trace_id,
-                )
-                if row is None:
-                    raise DeviceNotFound(f"no device {identity.oui}/{identity.serial_number}")
-                await tx.execute(
-                    "UPDATE devices SET state = 'provisioning', updated_at = $2 WHERE id = $1",
-                    row["device_id"],
-                    float(now),
-                )
+            return await self.db.run_transaction(
+                _start_attempt(identity, now, trace_id, supersede_before)
+            )
         except UniqueViolation:
             raise AttemptInProgress(
                 f"device {identity.oui}/{identity.serial_number} already has a provisioning"
                 " attempt in progress"
             ) from None
-        return int(row["id"])
 
     async def finish_attempt(
         self,
@@ -619,31 +653,20 @@ class SqlDeviceRepository:
                 else ProvisioningState.FAILED
             )
         failed = state is ProvisioningState.FAILED
-        async with self.db.transaction() as tx:
-            row = await tx.fetchrow(
-                _FINISH_ATTEMPT,
+        finished = await self.db.run_transaction(
+            _finish_attempt(
                 attempt_id,
-                float(now),
-                result,
-                failing_step,
-                fault_code,
-                fault_string,
-                details_text,
+                (float(now), result, failing_step, fault_code, fault_string, details_text),
+                (
+                    state.value,
+                    failing_step if failed else None,
+                    (failure_reason or fault_string or result) if failed else None,
+                    parameter_key,
+                    profile_version,
+                    float(now),
+                ),
             )
-            if row is None:
-                raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
-            await tx.execute(
-                _DEVICE_AFTER_ATTEMPT,
-                row["device_id"],
-                state.value,
-                failing_step if failed else None,
-                (failure_reason or fault_string or result) if failed else None,
-                parameter_key,
-                profile_version,
-                float(now),
-            )
-            finished = await tx.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
-        assert finished is not None  # updated in this very transaction
+        )
         return attempt_from_row(finished)
 
     async def get_attempt(self, attempt_id: int) -> ProvisioningAttempt | None:

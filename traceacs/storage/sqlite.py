@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from traceacs.provisioning.repository import RepositoryError, StorageUnavailable
-from traceacs.storage.database import Dialect, Executor, Row, UniqueViolation
+from traceacs.storage.database import (
+    Dialect,
+    Executor,
+    Row,
+    Statement,
+    TransactionScript,
+    UniqueViolation,
+)
 
 T = TypeVar("T")
 
@@ -92,6 +99,25 @@ def _outcome(
         return True, statement(conn)
     except Exception as exc:
         return False, exc
+
+
+def _fetchval(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> Any:
+    row = conn.execute(query, args).fetchone()
+    return None if row is None else next(iter(row.values()))
+
+
+def _executemany(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> None:
+    conn.executemany(query, args[0]).close()
+
+
+_RUN: Final[dict[str, Callable[[sqlite3.Connection, str, tuple[Any, ...]], Any]]] = {
+    "fetchrow": lambda conn, query, args: conn.execute(query, args).fetchone(),
+    "fetch": lambda conn, query, args: conn.execute(query, args).fetchall(),
+    "fetchval": _fetchval,
+    "execute": lambda conn, query, args: conn.execute(query, args).rowcount,
+    "executemany": _executemany,
+}
+"""How each `Statement` kind runs on the connection (on the database thread)."""
 
 
 class _Connection(Executor):
@@ -324,6 +350,49 @@ class SqliteDatabase:
             except BaseException:
                 await asyncio.shield(self._rollback(conn))
                 raise
+
+    async def run_transaction(self, script: TransactionScript[T], *, lock: int | None = None) -> T:
+        """The whole transaction, ``BEGIN IMMEDIATE`` to ``COMMIT``, in one thread trip.
+
+        It joins the autocommit queue as one more entry of a batch (`_autocommit`), so
+        under load several sessions' transactions and statements share a trip; each
+        still commits or rolls back on its own.
+        """
+        del lock  # the single writer already serialises transactions
+        result: T = await self._autocommit(functools.partial(self._run_script, script))
+        return result
+
+    def _run_script(self, script: TransactionScript[T], conn: sqlite3.Connection) -> T:
+        """Drive ``script`` on the database thread inside ``BEGIN IMMEDIATE``/``COMMIT``.
+
+        A statement's driver error is translated before the script sees it (so it can
+        catch `UniqueViolation` as on PostgreSQL); whatever ends the script with an
+        error rolls the transaction back.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    statement: Statement = (
+                        script.send(result) if error is None else script.throw(error)
+                    )
+                except StopIteration as stop:
+                    value: T = stop.value
+                    break
+                result, error = None, None
+                try:
+                    result = _RUN[statement.kind](conn, _to_sqlite(statement.sql), statement.args)
+                except (sqlite3.Error, OSError) as exc:
+                    error = self._translate(exc)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the first error is worth reporting
+                    conn.execute("ROLLBACK")
+            raise
+        return value
 
     async def _rollback(self, conn: sqlite3.Connection) -> None:
         with contextlib.suppress(RepositoryError):  # the original error is worth reporting

@@ -12,6 +12,7 @@ Two guards, both applied at export time to whatever the workflow recorded:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -100,13 +101,21 @@ _NAME_VALUE = re.compile(r"([A-Za-z0-9_.{}]+)\s*=\s*(\S+)")
 REDACTED = "[REDACTED]"
 
 
+@functools.lru_cache(maxsize=8192)
 def is_secret_parameter(name: str) -> bool:
-    """True when a parameter of that name carries a secret value."""
+    """True when a parameter of that name carries a secret value.
+
+    Cached: every session asks about the same few hundred names of its data model
+    (each parameter written, read back and saved), and the case-blind search of the
+    pattern costs microseconds per name.
+    """
     return SECRET_NAME_PATTERN.search(name) is not None
 
 
 def redact_text(text: str) -> str:
     """Mask the value of every ``Name=value`` pair whose name is a secret parameter."""
+    if SECRET_NAME_PATTERN.search(text) is None:
+        return text  # no secret name anywhere in it, so no pair to mask (most texts)
 
     def _mask(match: re.Match[str]) -> str:
         if is_secret_parameter(match.group(1)):
