@@ -33,11 +33,11 @@ from traceacs.assembly import open_acs
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
 from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
 from traceacs.simulator.fleet import Fleet, build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.repository import SqlDeviceRepository
@@ -95,25 +95,7 @@ def small_fleet() -> Fleet:
 
 
 async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
-    for profile in fleet.profiles:
-        await repo.put_profile_document(
-            profile.name, profile_to_document(profile), profile.version or "1"
-        )
-    await repo.import_devices(
-        [
-            InventoryEntry(
-                serial_number=r.serial_number,
-                oui=r.oui,
-                product_class=r.product_class,
-                customer_id=r.customer_id,
-                service_plan=r.service_plan,
-                location_id=r.location_id,
-                mac=r.mac,
-            )
-            for r in fleet.inventory
-        ],
-        time.time(),
-    )
+    await store_fleet(repo, fleet, time.time())
     # ... and its customer's profile pushes an SSID that is HTML (read back as such)
     row = fleet.inventory[-1]
     plan = next(p for p in fleet.profiles if p.name == row.service_plan)

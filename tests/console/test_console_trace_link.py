@@ -26,10 +26,9 @@ from traceacs.app import serve
 from traceacs.assembly import open_acs
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
-from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.fleet import build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.repository import SqlDeviceRepository
@@ -50,27 +49,7 @@ async def test_the_woken_session_links_to_its_connection_request(tmp_path: Path)
         repo = running.repository
         assert isinstance(repo, SqlDeviceRepository)
         assert running.telemetry is not None
-        for profile in fleet.profiles:
-            await repo.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await repo.import_devices(
-            [
-                InventoryEntry(
-                    r.serial_number,
-                    r.oui,
-                    r.product_class,
-                    r.customer_id,
-                    r.service_plan,
-                    r.location_id,
-                    mac=r.mac,
-                    connection_request_username=r.serial_number,
-                    connection_request_password=CR_PASSWORD,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
-        )
+        await store_fleet(repo, fleet, time.time(), connection_request_password=CR_PASSWORD)
         loop = asyncio.get_running_loop()
         cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
         api_ready: asyncio.Future[list[str]] = loop.create_future()

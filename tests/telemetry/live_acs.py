@@ -20,11 +20,10 @@ import aiohttp
 from traceacs.app import serve
 from traceacs.assembly import Acs, open_acs
 from traceacs.config import Settings
-from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.server.cpe_auth import CpeCredentialStore
 from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.simulator.stats import FleetStats
 
@@ -64,25 +63,6 @@ class LiveAcs:
         assert await asyncio.to_thread(telemetry.force_flush, 20_000)
 
 
-def inventory_of(
-    fleet: Fleet, connection_request_password: str | None = None
-) -> list[InventoryEntry]:
-    return [
-        InventoryEntry(
-            serial_number=r.serial_number,
-            oui=r.oui,
-            product_class=r.product_class,
-            customer_id=r.customer_id,
-            service_plan=r.service_plan,
-            location_id=r.location_id,
-            mac=r.mac,
-            connection_request_username=r.serial_number if connection_request_password else None,
-            connection_request_password=connection_request_password,
-        )
-        for r in fleet.inventory
-    ]
-
-
 @contextlib.asynccontextmanager
 async def live_acs(
     tmp_path: Path,
@@ -104,12 +84,12 @@ async def live_acs(
     )
     config = replace(base, **settings)  # type: ignore[arg-type]
     async with open_acs(config, environ=environ, sweep_interval=None) as acs:
-        for profile in profiles if profiles is not None else fleet.profiles:
-            await acs.repository.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await acs.repository.import_devices(
-            inventory_of(fleet, connection_request_password), time.time()
+        stored = fleet if profiles is None else replace(fleet, profiles=tuple(profiles))
+        await store_fleet(
+            acs.repository,
+            stored,
+            time.time(),
+            connection_request_password=connection_request_password,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
