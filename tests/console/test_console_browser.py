@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from traceacs.app import serve
+from tests.serving import serving
 from traceacs.assembly import open_acs
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
@@ -123,23 +123,7 @@ async def acs(tmp_path: Path, store_url: str) -> AsyncIterator[RunningAcs]:
         assert isinstance(repo, SqlDeviceRepository)
         fleet = small_fleet()
         await load_fleet(repo, fleet)
-        loop = asyncio.get_running_loop()
-        cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
-        api_ready: asyncio.Future[list[str]] = loop.create_future()
-        stop = asyncio.Event()
-        server = asyncio.create_task(
-            serve(
-                settings,
-                running.factory,
-                stop=stop,
-                on_ready=cwmp_ready.set_result,
-                repository=repo,
-                on_api_ready=api_ready.set_result,
-            )
-        )
-        try:
-            [api_url, *_] = await asyncio.wait_for(asyncio.shield(api_ready), 30)
-            [cwmp_url, *_] = await asyncio.wait_for(asyncio.shield(cwmp_ready), 30)
+        async with serving(settings, running.factory, repository=repo) as (cwmp_url, api_url):
             runner = FleetRunner(
                 fleet.cpes, RunnerConfig(cwmp_url, ramp_seconds=0.2, connection_requests=False)
             )
@@ -167,9 +151,6 @@ async def acs(tmp_path: Path, store_url: str) -> AsyncIterator[RunningAcs]:
                 mismatched=mismatched,
                 xss_serial=fleet.cpes[-1].identity.serial_number,
             )
-        finally:
-            stop.set()
-            await asyncio.wait_for(server, 30)
 
 
 @pytest.fixture

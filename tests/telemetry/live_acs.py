@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from traceacs.app import serve
+from tests.serving import serving
 from traceacs.assembly import Acs, open_acs
 from traceacs.config import Settings
 from traceacs.provisioning.profile import ServiceProfile
@@ -91,34 +91,15 @@ async def live_acs(
             time.time(),
             connection_request_password=connection_request_password,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
-        api_ready: asyncio.Future[list[str]] = loop.create_future()
         registry = acs.telemetry.prometheus_registry if acs.telemetry else None
-        task = asyncio.create_task(
-            serve(
-                config,
-                acs.factory,
-                credentials=credentials,
-                stop=stop,
-                on_ready=cwmp_ready.set_result,
-                repository=acs.repository,
-                on_api_ready=api_ready.set_result,
-                metrics=registry,
-            )
-        )
-        try:
-            started: list[asyncio.Future[object]] = [task, cwmp_ready]  # type: ignore[list-item]
-            await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()  # serve failed to start: raise its error
-            [cwmp_url, *_] = await asyncio.wait_for(cwmp_ready, timeout=30)
-            [api_url, *_] = await asyncio.wait_for(api_ready, timeout=30)
+        async with serving(
+            config,
+            acs.factory,
+            credentials=credentials,
+            repository=acs.repository,
+            metrics=registry,
+        ) as (cwmp_url, api_url):
             yield LiveAcs(acs, cwmp_url, api_url, fleet)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
 
 
 def samples(exposition: str) -> dict[str, list[tuple[dict[str, str], float]]]:
