@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO_ROOT, RESULTS_DIR, percentile, process_cpu_seconds, record, stamp
-from bench.loadgen import BenchDevice, build_devices
+from bench.loadgen import BenchDevice, build_devices, read_answer
 from bench.run import telemetry_env
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
 
@@ -73,21 +73,8 @@ async def _post(
     if cookie is not None:
         head += b"Cookie: " + cookie + b"\r\n"
     writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    raw = await reader.readuntil(b"\r\n\r\n")
-    lines = raw.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length, set_cookie, retry_after = 0, None, None
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        lname = name.strip().lower()
-        if lname == b"content-length":
-            length = int(value)
-        elif lname == b"set-cookie":
-            set_cookie = value.strip().split(b";", 1)[0]
-        elif lname == b"retry-after":
-            retry_after = float(value)
-    payload = await reader.readexactly(length) if length else b""
-    return status, payload, set_cookie, retry_after
+    status, payload, set_cookie, retry_after = await read_answer(reader)
+    return status, payload, set_cookie, float(retry_after) if retry_after is not None else None
 
 
 async def session(port: int, device: BenchDevice, tally: StormTally) -> float | None:

@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.common import percentile, process_cpu_seconds
 from traceacs.cwmp import events as ev
@@ -62,6 +62,43 @@ def build_devices(count: int, seed: int) -> list[BenchDevice]:
     return [BenchDevice(cpe, serialize_envelope(cpe.build_inform(now))) for cpe in fleet.cpes]
 
 
+class HttpAnswer(NamedTuple):
+    status: int
+    payload: bytes
+    set_cookie: bytes | None
+    """The ``Set-Cookie`` value without its attributes: what the next POST echoes."""
+    retry_after: bytes | None
+
+
+async def read_answer(reader: asyncio.StreamReader) -> HttpAnswer:
+    """One HTTP/1.1 response: the status line, the headers the generators act on, the
+    Content-Length body (the ACS never answers chunked; refused rather than misread).
+
+    Hand-parsed, shared by every raw-stream generator (`HttpConnection`, the open-loop
+    overload and the boot storm), because an HTTP client library costs more CPU per
+    session than the ACS under test.
+    """
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    set_cookie = None
+    retry_after = None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        lname = name.strip().lower()
+        if lname == b"content-length":
+            length = int(value)
+        elif lname == b"set-cookie":
+            set_cookie = value.strip().split(b";", 1)[0]
+        elif lname == b"retry-after":
+            retry_after = value.strip()
+        elif lname == b"transfer-encoding":
+            raise BenchProtocolError("chunked responses are not supported")
+    payload = await reader.readexactly(length) if length else b""
+    return HttpAnswer(status, payload, set_cookie, retry_after)
+
+
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection, POST only, Content-Length bodies only."""
 
@@ -72,28 +109,19 @@ class HttpConnection:
             b'Content-Type: text/xml; charset="utf-8"\r\n'
         )
 
-    async def post(self, body: bytes, cookie: bytes | None) -> tuple[int, bytes, bytes | None]:
+    async def exchange(self, body: bytes, cookie: bytes | None) -> HttpAnswer:
+        """POST ``body`` (``cookie`` echoed when given) and read the whole answer."""
         head = self._head
         if body:
             head += b'SOAPAction: ""\r\n'
         if cookie is not None:
             head += b"Cookie: " + cookie + b"\r\n"
         self._writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        raw = await self._reader.readuntil(b"\r\n\r\n")
-        lines = raw.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = 0
-        set_cookie = None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            lname = name.strip().lower()
-            if lname == b"content-length":
-                length = int(value)
-            elif lname == b"set-cookie":
-                set_cookie = value.strip().split(b";", 1)[0]
-            elif lname == b"transfer-encoding":
-                raise BenchProtocolError("chunked responses are not supported")
-        payload = await self._reader.readexactly(length) if length else b""
+        return await read_answer(self._reader)
+
+    async def post(self, body: bytes, cookie: bytes | None) -> tuple[int, bytes, bytes | None]:
+        """`exchange`, as status, body and the cookie to echo."""
+        status, payload, set_cookie, _ = await self.exchange(body, cookie)
         return status, payload, set_cookie
 
     def close(self) -> None:

@@ -69,28 +69,7 @@ class OverloadConnection(HttpConnection):
     """`HttpConnection` that turns a 503 into `Rejected`, keeping its Retry-After."""
 
     async def post(self, body: bytes, cookie: bytes | None) -> tuple[int, bytes, bytes | None]:
-        head = self._head
-        if body:
-            head += b'SOAPAction: ""\r\n'
-        if cookie is not None:
-            head += b"Cookie: " + cookie + b"\r\n"
-        self._writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        raw = await self._reader.readuntil(b"\r\n\r\n")
-        lines = raw.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = 0
-        set_cookie = None
-        retry_after = None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            lname = name.strip().lower()
-            if lname == b"content-length":
-                length = int(value)
-            elif lname == b"set-cookie":
-                set_cookie = value.strip().split(b";", 1)[0]
-            elif lname == b"retry-after":
-                retry_after = value.strip()
-        payload = await self._reader.readexactly(length) if length else b""
+        status, payload, set_cookie, retry_after = await self.exchange(body, cookie)
         if status == 503:
             raise Rejected(retry_after)
         return status, payload, set_cookie

@@ -85,33 +85,14 @@ def floor_server(mode: str, core: int | None) -> Iterator[Server]:
 
 async def prepare_database(database_url: str, devices: int, seed: int) -> None:
     """The bench fleet's inventory and profiles imported into the store at ``database_url``."""
-    from traceacs.profiles.document import profile_to_document
-    from traceacs.provisioning.device import InventoryEntry
     from traceacs.simulator.fleet import build_fleet
+    from traceacs.simulator.fleet_store import store_fleet
     from traceacs.storage import open_repository
 
     fleet = build_fleet(devices, data_model="tr181", seed=seed)
     repo = await open_repository(database_url)
     try:
-        for profile in fleet.profiles:
-            await repo.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await repo.import_devices(
-            [
-                InventoryEntry(
-                    serial_number=r.serial_number,
-                    oui=r.oui,
-                    product_class=r.product_class,
-                    customer_id=r.customer_id,
-                    service_plan=r.service_plan,
-                    location_id=r.location_id,
-                    mac=r.mac,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
-        )
+        await store_fleet(repo, fleet, time.time())
     finally:
         await repo.close()
 

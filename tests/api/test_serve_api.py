@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.serving import serving
 from traceacs.app import serve
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
@@ -24,39 +25,23 @@ async def test_serve_starts_the_api_next_to_cwmp(tmp_path: Path) -> None:
     )
     repo = await open_repository(settings.database_url)
     token = await issue_token(SqlApiStore(repo.db), "ops", "read", now=1.0)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
-    api_ready: asyncio.Future[list[str]] = loop.create_future()
-    task = asyncio.create_task(
-        serve(
-            settings,
-            stop=stop,
-            on_ready=cwmp_ready.set_result,
-            repository=repo,
-            on_api_ready=api_ready.set_result,
-        )
-    )
     try:
-        [api_url, *_] = await asyncio.wait_for(asyncio.shield(api_ready), timeout=30)
-        [cwmp_url, *_] = await asyncio.wait_for(asyncio.shield(cwmp_ready), timeout=30)
-        assert api_url != cwmp_url
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{api_url}api/openapi.json") as response:
-                assert response.status == 200
-            async with http.get(f"{api_url}api/summary") as response:
-                assert response.status == 401
-            headers = {"Authorization": f"Bearer {token.plaintext}"}
-            async with http.get(f"{api_url}api/summary", headers=headers) as response:
-                assert response.status == 200
-                body = await response.json()
-            # live numbers from the CWMP endpoint and the settings
-            assert body["sessions"] == {"active": 0, "capacity": 42}
-            async with http.get(f"{cwmp_url}api/summary") as response:
-                assert response.status == 405  # the CWMP port only takes POSTs
+        async with serving(settings, repository=repo) as (cwmp_url, api_url):
+            assert api_url != cwmp_url
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{api_url}api/openapi.json") as response:
+                    assert response.status == 200
+                async with http.get(f"{api_url}api/summary") as response:
+                    assert response.status == 401
+                headers = {"Authorization": f"Bearer {token.plaintext}"}
+                async with http.get(f"{api_url}api/summary", headers=headers) as response:
+                    assert response.status == 200
+                    body = await response.json()
+                # live numbers from the CWMP endpoint and the settings
+                assert body["sessions"] == {"active": 0, "capacity": 42}
+                async with http.get(f"{cwmp_url}api/summary") as response:
+                    assert response.status == 405  # the CWMP port only takes POSTs
     finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
         await repo.close()
 
 

@@ -28,16 +28,16 @@ from typing import Any
 
 import pytest
 
-from traceacs.app import serve
+from tests.serving import serving
 from traceacs.assembly import open_acs
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
 from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
 from traceacs.simulator.fleet import Fleet, build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage.api_store import SqlApiStore
 from traceacs.storage.repository import SqlDeviceRepository
@@ -95,25 +95,7 @@ def small_fleet() -> Fleet:
 
 
 async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
-    for profile in fleet.profiles:
-        await repo.put_profile_document(
-            profile.name, profile_to_document(profile), profile.version or "1"
-        )
-    await repo.import_devices(
-        [
-            InventoryEntry(
-                serial_number=r.serial_number,
-                oui=r.oui,
-                product_class=r.product_class,
-                customer_id=r.customer_id,
-                service_plan=r.service_plan,
-                location_id=r.location_id,
-                mac=r.mac,
-            )
-            for r in fleet.inventory
-        ],
-        time.time(),
-    )
+    await store_fleet(repo, fleet, time.time())
     # ... and its customer's profile pushes an SSID that is HTML (read back as such)
     row = fleet.inventory[-1]
     plan = next(p for p in fleet.profiles if p.name == row.service_plan)
@@ -141,23 +123,7 @@ async def acs(tmp_path: Path, store_url: str) -> AsyncIterator[RunningAcs]:
         assert isinstance(repo, SqlDeviceRepository)
         fleet = small_fleet()
         await load_fleet(repo, fleet)
-        loop = asyncio.get_running_loop()
-        cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
-        api_ready: asyncio.Future[list[str]] = loop.create_future()
-        stop = asyncio.Event()
-        server = asyncio.create_task(
-            serve(
-                settings,
-                running.factory,
-                stop=stop,
-                on_ready=cwmp_ready.set_result,
-                repository=repo,
-                on_api_ready=api_ready.set_result,
-            )
-        )
-        try:
-            [api_url, *_] = await asyncio.wait_for(asyncio.shield(api_ready), 30)
-            [cwmp_url, *_] = await asyncio.wait_for(asyncio.shield(cwmp_ready), 30)
+        async with serving(settings, running.factory, repository=repo) as (cwmp_url, api_url):
             runner = FleetRunner(
                 fleet.cpes, RunnerConfig(cwmp_url, ramp_seconds=0.2, connection_requests=False)
             )
@@ -185,9 +151,6 @@ async def acs(tmp_path: Path, store_url: str) -> AsyncIterator[RunningAcs]:
                 mismatched=mismatched,
                 xss_serial=fleet.cpes[-1].identity.serial_number,
             )
-        finally:
-            stop.set()
-            await asyncio.wait_for(server, 30)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from tests.deploy.promtool import RULE_FILES
-from tests.telemetry.live_acs import LiveAcs, inventory_of, live_acs
+from tests.telemetry.live_acs import LiveAcs, live_acs
 from traceacs.simulator.faults import Failure, assign_faults, parse_fail_spec
 from traceacs.simulator.fleet import Fleet, build_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
@@ -199,7 +199,7 @@ async def provision_in_waves(live: LiveAcs, failures: str, stop: asyncio.Event) 
             for plan in assign_faults(WAVE, parse_fail_spec(failures), seed=wave)
         ]
         fleet: Fleet = build_fleet(WAVE, data_model="tr181", plans=plans, seed=wave)
-        await live.acs.repository.import_devices(inventory_of(fleet), time.time())
+        await live.acs.repository.import_devices(fleet.inventory_entries(), time.time())
         runner = FleetRunner(
             fleet.cpes,
             RunnerConfig(

@@ -15,7 +15,6 @@ import aiohttp
 
 from tests.server.cwmp_client import running
 from traceacs.cwmp import messages as m
-from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.provisioning.config_types import DesiredConfig
 from traceacs.provisioning.cr_credentials import (
@@ -25,11 +24,12 @@ from traceacs.provisioning.cr_credentials import (
     credentials_for,
     profile_sets_credentials,
 )
-from traceacs.provisioning.device import Device, DeviceIdentity, InventoryEntry
+from traceacs.provisioning.device import Device, DeviceIdentity
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.connection_request import send_connection_request
 from traceacs.server.cwmp_endpoint import CwmpEndpoint
 from traceacs.simulator.fleet import build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import COMPLETED, FleetRunner, RunnerConfig
 from traceacs.storage import open_repository
 from traceacs.storage.secret_box import SecretBox, new_key
@@ -41,24 +41,7 @@ async def test_each_cpe_gets_its_own_connection_request_password(tmp_path: Path)
     fleet = build_fleet(3, data_model="mixed", seed=5)
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}", secrets=SecretBox(new_key()))
     try:
-        for profile in fleet.profiles:
-            await repo.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await repo.import_devices(
-            [
-                InventoryEntry(
-                    serial_number=r.serial_number,
-                    oui=r.oui,
-                    product_class=r.product_class,
-                    customer_id=r.customer_id,
-                    service_plan=r.service_plan,
-                    location_id=r.location_id,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
-        )
+        await store_fleet(repo, fleet, time.time())
         endpoint = CwmpEndpoint(
             ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo)), authenticator=None
         )

@@ -21,13 +21,13 @@ from traceacs.cli import main
 from traceacs.config import Settings
 from traceacs.files import chunks_of
 from traceacs.files.store import FIRMWARE_IMAGE
-from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.provisioning.profile import FirmwareTarget
 from traceacs.server.file_server import FileServer
 from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.firmware import firmware_image
 from traceacs.simulator.fleet import build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.telemetry.prometheus import render_metrics
 
@@ -50,23 +50,10 @@ async def test_assembled_acs_upgrades_and_the_trace_command_shows_every_step(
     async with open_acs(
         settings, environ={"TRACEACS_TRACE_STORE": "on"}, sweep_interval=None
     ) as acs:
-        for profile in fleet.profiles:
-            target = FirmwareTarget(cpe.identity.product_class, TARGET, IMAGE)
-            document = profile_to_document(dataclasses.replace(profile, firmware=(target,)))
-            await acs.repository.put_profile_document(profile.name, document, "1")
-        await acs.repository.import_devices(
-            [
-                InventoryEntry(
-                    r.serial_number,
-                    r.oui,
-                    r.product_class,
-                    r.customer_id,
-                    r.service_plan,
-                    r.location_id,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
+        target = FirmwareTarget(cpe.identity.product_class, TARGET, IMAGE)
+        upgrading = tuple(dataclasses.replace(p, firmware=(target,)) for p in fleet.profiles)
+        await store_fleet(
+            acs.repository, dataclasses.replace(fleet, profiles=upgrading), time.time()
         )
         await acs.files.put(
             IMAGE,

@@ -27,7 +27,7 @@ from traceacs.files import DiskFileStore, FileAccessTokens, chunks_of
 from traceacs.files.store import FIRMWARE_IMAGE
 from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
-from traceacs.provisioning.device import InventoryEntry, ProvisioningAttempt, ProvisioningState
+from traceacs.provisioning.device import ProvisioningAttempt, ProvisioningState
 from traceacs.provisioning.profile import FirmwareTarget
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
@@ -93,21 +93,7 @@ async def acs(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[A
                 cpe.identity, software_version=options["software_version"]
             )
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
-    await repo.import_devices(
-        [
-            InventoryEntry(
-                serial_number=r.serial_number,
-                oui=r.oui,
-                product_class=r.product_class,
-                customer_id=r.customer_id,
-                service_plan=r.service_plan,
-                location_id=r.location_id,
-                mac=r.mac,
-            )
-            for r in fleet.inventory
-        ],
-        time.time(),
-    )
+    await repo.import_devices(fleet.inventory_entries(), time.time())
     files = DiskFileStore(tmp_path / "files")
     await files.put(
         IMAGE, chunks_of(firmware_image(TARGET, 20_000)), file_type=FIRMWARE_IMAGE, now=time.time()

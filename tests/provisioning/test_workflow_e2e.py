@@ -18,10 +18,9 @@ import pytest
 
 from tests.server.cwmp_client import running
 from traceacs.cwmp.messages import FactoryReset
-from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.profiles.source import ProfileSourceUnavailable
-from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.provisioning.session_trace import SessionTrace
@@ -31,6 +30,7 @@ from traceacs.server.cwmp_endpoint import CwmpEndpoint
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
 from traceacs.simulator.fleet import Fleet, build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
 
@@ -92,25 +92,7 @@ async def start_acs(
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[Acs]:
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
-    for profile in fleet.profiles:
-        await repo.put_profile_document(
-            profile.name, profile_to_document(profile), profile.version or "1"
-        )
-    await repo.import_devices(
-        [
-            InventoryEntry(
-                serial_number=r.serial_number,
-                oui=r.oui,
-                product_class=r.product_class,
-                customer_id=r.customer_id,
-                service_plan=r.service_plan,
-                location_id=r.location_id,
-                mac=r.mac,
-            )
-            for r in fleet.inventory
-        ],
-        time.time(),
-    )
+    await store_fleet(repo, fleet, time.time())
     telemetry = RecordingTelemetry()
     source = DeadBss() if dead_bss else EmbeddedProfileSource(repo)
     factory = ProvisioningHandlerFactory(repo, source, telemetry, clock=clock)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.provisioning.test_firmware_e2e import IMAGE, MODEL, TARGET
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of, span_names
-from tests.scaleout.test_shared_sessions import FULL_TRACE, load_fleet
+from tests.scaleout.test_shared_sessions import FULL_TRACE
 from traceacs.cwmp import events as ev
 from traceacs.cwmp import messages as m
 from traceacs.files import DiskFileStore, FileAccessTokens, chunks_of
@@ -37,6 +37,7 @@ from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
 from traceacs.simulator.firmware import firmware_image
 from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.tasks.transfer_urls import FileStoreUrls, PublicUrl
 
@@ -73,7 +74,7 @@ async def open_session(
 ) -> tuple[SqlDeviceRepository, Fleet]:
     fleet = fleet_of(plan)
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
-    await load_fleet(repo, fleet)
+    await store_fleet(repo, fleet, time.time())
     return repo, fleet
 
 

@@ -23,10 +23,8 @@ from aiohttp import web
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
-from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.profiles.source import ProfileSource
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cpe_auth import CpeAuthenticator
 from traceacs.server.cwmp_app import make_cwmp_application
@@ -34,6 +32,7 @@ from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME
 from traceacs.server.limits import LimitedTCPSite, ServerLimits, runner_options
 from traceacs.simulator.fleet import Fleet, build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
 
@@ -92,25 +91,7 @@ async def real_acs(
     fleet = build_fleet(devices, data_model="tr181", seed=9)
     repo = await open_repository(store_url or f"sqlite:///{tmp_path / 'acs.db'}")
     try:
-        for profile in fleet.profiles:
-            await repo.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await repo.import_devices(
-            [
-                InventoryEntry(
-                    serial_number=r.serial_number,
-                    oui=r.oui,
-                    product_class=r.product_class,
-                    customer_id=r.customer_id,
-                    service_plan=r.service_plan,
-                    location_id=r.location_id,
-                    mac=r.mac,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
-        )
+        await store_fleet(repo, fleet, time.time())
         factory = ProvisioningHandlerFactory(repo, profiles or EmbeddedProfileSource(repo))
         endpoint = CwmpEndpoint(factory, authenticator=authenticator, settings=settings)
         app = make_cwmp_application(endpoint)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,12 +25,13 @@ import pytest
 
 from tests.provisioning.test_workflow_e2e import fleet_of
 from tests.scaleout.cluster import nginx_binary, nginx_in_front, serve_workers
-from tests.scaleout.test_shared_sessions import FULL_TRACE, load_fleet, post
+from tests.scaleout.test_shared_sessions import FULL_TRACE, post
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import RETRY_REQUEST
 from traceacs.provisioning.device import ProvisioningState
 from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.secret_key import load_secret_box
@@ -65,7 +67,7 @@ async def deployment(nginx: str, pg_database: str, tmp_path: Path) -> AsyncItera
     # they seal (generated connection-request passwords).
     repo = await open_repository(pg_database, secrets=load_secret_box(tmp_path / "data"))
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         async with (
             serve_workers(pg_database, tmp_path / "data", 2) as workers,
             nginx_in_front(nginx, tmp_path / "nginx", workers) as url,

@@ -27,9 +27,8 @@ from traceacs.cwmp.codec import serialize_envelope
 from traceacs.cwmp.faults import RETRY_REQUEST
 from traceacs.files import DiskFileStore, FileAccessTokens, FileStore, chunks_of
 from traceacs.files.store import FIRMWARE_IMAGE
-from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
-from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.provisioning.profile import FirmwareTarget
 from traceacs.provisioning.repository import AttemptFilter, StorageUnavailable
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory
@@ -42,6 +41,7 @@ from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.firmware import firmware_image
 from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.database import Database
@@ -93,28 +93,6 @@ class RecordingStore(SqlSessionStore):
         return await super().save(session, expected_version)
 
 
-async def load_fleet(repo: SqlDeviceRepository, fleet: Fleet) -> None:
-    for profile in fleet.profiles:
-        await repo.put_profile_document(
-            profile.name, profile_to_document(profile), profile.version or "1"
-        )
-    await repo.import_devices(
-        [
-            InventoryEntry(
-                serial_number=r.serial_number,
-                oui=r.oui,
-                product_class=r.product_class,
-                customer_id=r.customer_id,
-                service_plan=r.service_plan,
-                location_id=r.location_id,
-                mac=r.mac,
-            )
-            for r in fleet.inventory
-        ],
-        time.time(),
-    )
-
-
 @contextlib.asynccontextmanager
 async def cluster(
     tmp_path: Path,
@@ -133,7 +111,7 @@ async def cluster(
     file_routes = FileServer(files, tokens).add_routes if files is not None else None
     saved: list[str] = []
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         processes = []
         for name in ("a", "b"):
             telemetry = RecordingTelemetry()
@@ -373,7 +351,7 @@ async def test_an_unreachable_session_store_answers_503_with_retry_after(tmp_pat
     fleet = fleet_of(NO_FAULTS)
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo))
         endpoint = CwmpEndpoint(factory, authenticator=None, store=UnreachableStore())
         clock = FakeClock(time.time())
@@ -434,7 +412,7 @@ async def test_two_processes_answering_one_post_only_one_advances_the_session(
     clock = FakeClock(time.time())
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         shared = MemorySessionStore()
         gated = GatedStore(shared)
         endpoints = [

@@ -23,8 +23,7 @@ from traceacs.assembly import Acs, open_acs
 from traceacs.auth.tokens import issue_token
 from traceacs.config import Settings
 from traceacs.cwmp import messages as m
-from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry, ProvisioningState
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.provisioning.repository import DeviceFilter
 from traceacs.provisioning.session_handler import (
     SessionEndReason,
@@ -36,6 +35,7 @@ from traceacs.server.file_server import FileServer
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.faults import NO_FAULTS
 from traceacs.simulator.fleet import Fleet, build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import SqlDeviceRepository
 from traceacs.storage.api_store import SqlApiStore
@@ -167,27 +167,7 @@ async def live(
         repo = acs.repository
         assert isinstance(repo, SqlDeviceRepository)
         assert acs.tasks is not None
-        for profile in fleet.profiles:
-            await repo.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await repo.import_devices(
-            [
-                InventoryEntry(
-                    r.serial_number,
-                    r.oui,
-                    r.product_class,
-                    r.customer_id,
-                    r.service_plan,
-                    r.location_id,
-                    mac=r.mac,
-                    connection_request_username=r.serial_number,
-                    connection_request_password=CR_PASSWORD,
-                )
-                for r in fleet.inventory
-            ],
-            time.time(),
-        )
+        await store_fleet(repo, fleet, time.time(), connection_request_password=CR_PASSWORD)
         store = SqlApiStore(repo.db)
         token = (await issue_token(store, "tests", "write", time.time())).plaintext
         api = make_api_application(

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import aiohttp
 
-from traceacs.app import serve
+from tests.serving import serving
 from traceacs.assembly import Acs, open_acs
 from traceacs.config import Settings
-from traceacs.profiles.document import profile_to_document
-from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.server.cpe_auth import CpeCredentialStore
 from traceacs.simulator.fleet import Fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.simulator.stats import FleetStats
 
@@ -64,25 +63,6 @@ class LiveAcs:
         assert await asyncio.to_thread(telemetry.force_flush, 20_000)
 
 
-def inventory_of(
-    fleet: Fleet, connection_request_password: str | None = None
-) -> list[InventoryEntry]:
-    return [
-        InventoryEntry(
-            serial_number=r.serial_number,
-            oui=r.oui,
-            product_class=r.product_class,
-            customer_id=r.customer_id,
-            service_plan=r.service_plan,
-            location_id=r.location_id,
-            mac=r.mac,
-            connection_request_username=r.serial_number if connection_request_password else None,
-            connection_request_password=connection_request_password,
-        )
-        for r in fleet.inventory
-    ]
-
-
 @contextlib.asynccontextmanager
 async def live_acs(
     tmp_path: Path,
@@ -104,41 +84,22 @@ async def live_acs(
     )
     config = replace(base, **settings)  # type: ignore[arg-type]
     async with open_acs(config, environ=environ, sweep_interval=None) as acs:
-        for profile in profiles if profiles is not None else fleet.profiles:
-            await acs.repository.put_profile_document(
-                profile.name, profile_to_document(profile), profile.version or "1"
-            )
-        await acs.repository.import_devices(
-            inventory_of(fleet, connection_request_password), time.time()
+        stored = fleet if profiles is None else replace(fleet, profiles=tuple(profiles))
+        await store_fleet(
+            acs.repository,
+            stored,
+            time.time(),
+            connection_request_password=connection_request_password,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        cwmp_ready: asyncio.Future[list[str]] = loop.create_future()
-        api_ready: asyncio.Future[list[str]] = loop.create_future()
         registry = acs.telemetry.prometheus_registry if acs.telemetry else None
-        task = asyncio.create_task(
-            serve(
-                config,
-                acs.factory,
-                credentials=credentials,
-                stop=stop,
-                on_ready=cwmp_ready.set_result,
-                repository=acs.repository,
-                on_api_ready=api_ready.set_result,
-                metrics=registry,
-            )
-        )
-        try:
-            started: list[asyncio.Future[object]] = [task, cwmp_ready]  # type: ignore[list-item]
-            await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()  # serve failed to start: raise its error
-            [cwmp_url, *_] = await asyncio.wait_for(cwmp_ready, timeout=30)
-            [api_url, *_] = await asyncio.wait_for(api_ready, timeout=30)
+        async with serving(
+            config,
+            acs.factory,
+            credentials=credentials,
+            repository=acs.repository,
+            metrics=registry,
+        ) as (cwmp_url, api_url):
             yield LiveAcs(acs, cwmp_url, api_url, fleet)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
 
 
 def samples(exposition: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -19,11 +19,11 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter
 
 from tests.server.test_serve_command import read_until
-from tests.telemetry.live_acs import inventory_of, samples
+from tests.telemetry.live_acs import samples
 from traceacs.app import serve
 from traceacs.config import Settings, default_database_url
-from traceacs.profiles.document import profile_to_document
 from traceacs.simulator.fleet import build_fleet
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
 from traceacs.storage import open_repository
 
@@ -42,9 +42,7 @@ async def test_traceacs_serve_exposes_the_seeds_metrics_without_a_token(tmp_path
     fleet = build_fleet(1, data_model="tr181", seed=3)
     repo = await open_repository(default_database_url(data))
     try:
-        for profile in fleet.profiles:
-            await repo.put_profile_document(profile.name, profile_to_document(profile), "1")
-        await repo.import_devices(inventory_of(fleet), time.time())
+        await store_fleet(repo, fleet, time.time())
     finally:
         await repo.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEACS_", "OTEL_"))}

@@ -9,20 +9,10 @@ from __future__ import annotations
 import argparse
 
 from traceacs.commands.output import EXIT_OK, format_time, print_json, print_table
-from traceacs.commands.parsing import Commands, leaf_parser
+from traceacs.commands.parsing import Commands, leaf_parser, non_negative_int
 from traceacs.storage.repository import SqlDeviceRepository
 
 PAGE = 50
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def add_audit_command(commands: Commands) -> None:
@@ -37,8 +27,8 @@ def add_audit_command(commands: Commands) -> None:
         "traceacs audit --limit 20\ntraceacs audit --token-id 3 --json",
     )
     parser.add_argument("--token-id", type=int, metavar="ID", help="only this token's writes")
-    parser.add_argument("--limit", type=_positive, default=PAGE, help=f"page size ({PAGE})")
-    parser.add_argument("--offset", type=_positive, default=0, help="entries to skip")
+    parser.add_argument("--limit", type=non_negative_int, default=PAGE, help=f"page size ({PAGE})")
+    parser.add_argument("--offset", type=non_negative_int, default=0, help="entries to skip")
     parser.add_argument("--json", action="store_true", help="print the page as JSON")
     parser.set_defaults(func=cmd_audit)
 

@@ -25,7 +25,7 @@ from traceacs.commands.output import (
     print_table,
     show,
 )
-from traceacs.commands.parsing import Commands, group_parser, leaf_parser
+from traceacs.commands.parsing import Commands, group_parser, leaf_parser, non_negative_int
 from traceacs.provisioning.device import Device, ProvisioningState
 from traceacs.provisioning.repository import (
     AmbiguousSerial,
@@ -39,16 +39,6 @@ from traceacs.provisioning.repository import (
 SORT_KEYS: tuple[str, ...] = get_args(DeviceSortKey)
 STATES: tuple[str, ...] = tuple(state.value for state in ProvisioningState)
 HISTORY_DEFAULT = 5
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def add_devices_command(commands: Commands) -> None:
@@ -92,8 +82,8 @@ def add_devices_command(commands: Commands) -> None:
     lst.add_argument("--oui")
     lst.add_argument("--failed-step", help="e.g. fetch_profile, push_config, verify")
     lst.add_argument("--tag", help="devices carrying this tag")
-    lst.add_argument("--limit", type=_non_negative, default=50, help="page size (50)")
-    lst.add_argument("--offset", type=_non_negative, default=0)
+    lst.add_argument("--limit", type=non_negative_int, default=50, help="page size (50)")
+    lst.add_argument("--offset", type=non_negative_int, default=0)
     lst.add_argument(
         "--sort",
         choices=SORT_KEYS,
@@ -116,7 +106,7 @@ def add_devices_command(commands: Commands) -> None:
     _identity_arguments(shw)
     shw.add_argument(
         "--history",
-        type=_non_negative,
+        type=non_negative_int,
         default=HISTORY_DEFAULT,
         metavar="N",
         help=f"attempts to list ({HISTORY_DEFAULT})",

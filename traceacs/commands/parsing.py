@@ -17,6 +17,18 @@ from traceacs.config import add_store_arguments
 Commands = Any  # argparse's _SubParsersAction is private
 
 
+def non_negative_int(text: str) -> int:
+    """An ``argparse`` type for counts such as ``--limit`` and ``--offset``: a clear
+    usage error for ``abc`` or ``-1`` instead of a traceback or a silent empty page."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def _epilog(examples: str) -> str:
     if not examples:
         return EXIT_CODES_HELP

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 
 from traceacs.profiles.document import profile_to_document
+from traceacs.provisioning.device import InventoryEntry
 from traceacs.provisioning.profile import (
     IptvConfig,
     ServiceProfile,
@@ -114,6 +115,32 @@ class Fleet:
     inventory: tuple[InventoryRecord, ...]
     """Rows for the inventory: every CPE except the ``unknown`` ones."""
     profiles: tuple[ServiceProfile, ...]
+
+    def inventory_entries(
+        self, *, connection_request_password: str | None = None
+    ) -> list[InventoryEntry]:
+        """The inventory as the ACS imports it.
+
+        With ``connection_request_password``, each device's connection-request username
+        is its serial number (what a per-device credential looks like in an inventory);
+        without, the entries carry none and the ACS keeps whatever it has.
+        """
+        return [
+            InventoryEntry(
+                serial_number=r.serial_number,
+                oui=r.oui,
+                product_class=r.product_class,
+                customer_id=r.customer_id,
+                service_plan=r.service_plan,
+                location_id=r.location_id,
+                mac=r.mac,
+                connection_request_username=(
+                    r.serial_number if connection_request_password else None
+                ),
+                connection_request_password=connection_request_password,
+            )
+            for r in self.inventory
+        ]
 
 
 def build_fleet(

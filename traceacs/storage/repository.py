@@ -84,19 +84,7 @@ _MAX_CHAR: Final = "\U0010ffff"  # sorts after every other character, byte-wise 
 _GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
 _GET_BY_SERIAL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = $1 LIMIT 2"
 
-_RECORD_INFORM = f"""
-UPDATE devices SET
-    last_inform_at = $3,
-    last_boot_at = CASE WHEN $4 = 1 THEN $3 ELSE last_boot_at END,
-    manufacturer = COALESCE($5, manufacturer),
-    model = COALESCE($6, model),
-    firmware_version = COALESCE($7, firmware_version),
-    data_model_root = COALESCE($8, data_model_root),
-    connection_request_url = COALESCE($9, connection_request_url),
-    updated_at = $3
-WHERE oui = $1 AND serial_number = $2
-RETURNING {DEVICE_COLUMNS}"""
-
+# an Inform's facts; written behind (batched) when the caller needs no row back
 _INFORM_LATER = """
 UPDATE devices SET
     last_inform_at = $3,
@@ -108,6 +96,8 @@ UPDATE devices SET
     connection_request_url = COALESCE($9, connection_request_url),
     updated_at = $3
 WHERE oui = $1 AND serial_number = $2"""
+
+_RECORD_INFORM = f"{_INFORM_LATER}\nRETURNING {DEVICE_COLUMNS}"
 
 _UPSERT_DEVICE = """
 INSERT INTO devices (
