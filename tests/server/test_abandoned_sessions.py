@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of
-from tests.scaleout.test_shared_sessions import at, load_fleet, post
+from tests.scaleout.test_shared_sessions import at, post
 from tests.server.cwmp_client import (
     FakeClock,
     Journal,
@@ -36,6 +36,7 @@ from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME, connection_closed
 from traceacs.simulator.faults import NO_FAULTS, Failure, FaultPlan
+from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import COMPLETED, DROPPED, FleetRunner, RunnerConfig
 from traceacs.storage import open_repository
 
@@ -239,7 +240,7 @@ async def test_the_abandoned_attempt_ends_once_with_its_reason_and_the_cpe_provi
     cpe = fleet.cpes[0]
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         telemetry = RecordingTelemetry()
         factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo), telemetry)
         endpoint = CwmpEndpoint(factory, authenticator=None, clock=clock)
@@ -306,7 +307,7 @@ async def test_a_simulated_cpe_that_drops_mid_session_is_admitted_on_its_retry(
     cpe = fleet.cpes[0]
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     try:
-        await load_fleet(repo, fleet)
+        await store_fleet(repo, fleet, time.time())
         telemetry = RecordingTelemetry()
         factory = ProvisioningHandlerFactory(repo, EmbeddedProfileSource(repo), telemetry)
         endpoint = CwmpEndpoint(factory, authenticator=None)
