@@ -1,6 +1,11 @@
 """A/B: the ACS of another git revision against the working tree, in the same run.
 
     python -m bench.ab periodic|bootstrap --base REV [--new REV] [--rounds 2] [options]
+    python -m bench.ab periodic --base REV --new REV --base-telemetry off --telemetry default
+
+The second form measures what telemetry costs, robustly on a loaded host: the same
+revision with telemetry off and on, alternately, instead of `bench.run telemetry`'s
+one measurement of each mode after the other.
 
 What one optimisation bought, measured honestly on a shared machine: the two ACS
 versions are measured alternately (base, new, base, new, ...) with the same load
@@ -60,7 +65,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(args)
-    telemetry = TELEMETRY[args.scenario]
+    telemetry = args.telemetry or TELEMETRY[args.scenario]
+    base_telemetry = args.base_telemetry or telemetry
     with tempfile.TemporaryDirectory(prefix="traceacs-ab-") as tmp:
         base_root = Path(tmp) / "base"
         base_root.mkdir()
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         new: list[dict[str, Any]] = []
         for _ in range(args.rounds):
             bench.progress(f"base {base_rev}")
-            base.append(bench.acs(args.scenario, telemetry, base_root))
+            base.append(bench.acs(args.scenario, base_telemetry, base_root))
             bench.progress(f"new {new_rev}")
             new.append(bench.acs(args.scenario, telemetry, new_root))
     b, n = _summary(base), _summary(new)
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "base_revision": base_rev,
         "new_revision": new_rev,
         "telemetry": telemetry,
+        "base_telemetry": base_telemetry,
         "base": b,
         "new": n,
         "ratios": {
@@ -108,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", default=None, help="git revision measured as new (tree)")
     parser.add_argument("--rounds", type=int, default=2, help="alternations (2)")
     parser.add_argument("--note", default="", help="what changed (kept in the result)")
+    modes = ("off", "default", "full")
+    parser.add_argument(
+        "--telemetry",
+        choices=modes,
+        help="telemetry of both sides (periodic: default, bootstrap: full)",
+    )
+    parser.add_argument("--base-telemetry", choices=modes, help="the base side's, if other")
     args = parser.parse_args(argv)
     if args.scenario not in TELEMETRY:
         parser.error("A/B runs periodic or bootstrap")

@@ -37,7 +37,9 @@ def test_log_throttle_reports_the_count_once_per_interval() -> None:
 async def test_a_flood_beyond_max_sessions_gets_503_and_one_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = EndpointSettings(max_sessions=HELD, retry_after_seconds=13, session_timeout=0.5)
+    settings = EndpointSettings(
+        max_sessions=HELD, retry_after_seconds=13, retry_after=None, session_timeout=0.5
+    )
     async with real_acs(tmp_path, devices=HELD + 2, settings=settings) as acs:
         async with contextlib.AsyncExitStack() as stack:
             for index in range(HELD):  # sessions that stay open: the ACS is full

@@ -24,10 +24,11 @@ from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import serialize_envelope
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_sessions import COOKIE_NAME
+from traceacs.server.retry_after import RetryAfterPolicy
 
 
 def new_endpoint(
-    factory: OneRpcFactory, clock: FakeClock | None = None, **settings: int | float
+    factory: OneRpcFactory, clock: FakeClock | None = None, **settings: object
 ) -> CwmpEndpoint:
     return CwmpEndpoint(
         factory,
@@ -400,7 +401,7 @@ async def test_illegal_move_in_session_is_a_protocol_error(
 async def test_overload_answers_503_with_retry_after(
     factory: OneRpcFactory, cpe: aiohttp.ClientSession
 ) -> None:
-    endpoint = new_endpoint(factory, max_sessions=2, retry_after_seconds=17)
+    endpoint = new_endpoint(factory, max_sessions=2, retry_after_seconds=17, retry_after=None)
     async with running(endpoint) as url:
         for serial in ("A1", "A2"):
             async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as c:
@@ -408,6 +409,28 @@ async def test_overload_answers_503_with_retry_after(
         async with cpe.post(url, data=inform("A3")) as resp:
             assert resp.status == 503
             assert resp.headers["Retry-After"] == "17"
+        assert len(factory.journal.informs) == 2
+
+
+async def test_overload_retry_after_books_refused_cpes_at_the_admission_rate(
+    factory: OneRpcFactory,
+) -> None:
+    """The default: each refused CPE gets the next appointment of a schedule spaced at
+    the rate sessions were admitted (here 2 in the current second: one every 0.5 s)."""
+    policy = RetryAfterPolicy(minimum=7, maximum=60, overbook=1.0, jitter=0.0)
+    endpoint = new_endpoint(factory, max_sessions=2, retry_after=policy)
+    async with running(endpoint) as url:
+        for serial in ("A1", "A2"):
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as c:
+                assert (await c.post(url, data=inform(serial))).status == 200
+        answers = []
+        for serial in ("B1", "B2", "B3", "B4"):
+            async with (
+                aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as c,
+                c.post(url, data=inform(serial)) as resp,
+            ):
+                answers.append((resp.status, resp.headers.get("Retry-After")))
+        assert answers == [(503, "7"), (503, "8"), (503, "8"), (503, "9")]
         assert len(factory.journal.informs) == 2
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, NumberDataPoint
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    HistogramDataPoint,
+    NumberDataPoint,
+    Sum,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -22,7 +27,7 @@ from tests.telemetry.traces import (
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
 from traceacs.telemetry.exporter import OtelProvisioningTelemetry
-from traceacs.telemetry.instruments import Instruments
+from traceacs.telemetry.instruments import MAX_EVENT_CODES, OVERFLOW_EVENT_CODE, Instruments
 
 
 @pytest.mark.parametrize("result", RESULTS)
@@ -239,6 +244,46 @@ def test_rpc_and_inform_metrics(harness: Harness) -> None:
         for p in harness.points("cwmp.informs")
     }
     assert informs == {"0 BOOTSTRAP": 1, "1 BOOT": 1, "X": 1, "2 PERIODIC": 1}
+
+
+def test_session_and_inform_counts_are_cumulative_sums_across_collections(
+    harness: Harness,
+) -> None:
+    """Counted in plain integers, reported as the synchronous instruments were: a
+    cumulative Sum (monotonic for informs, not for active sessions) that keeps
+    growing from one collection to the next."""
+    port = harness.port
+    port.session_started()
+    port.inform_received(["2 PERIODIC"])
+    first = harness.metric_map()
+    port.session_started()
+    port.inform_received(["2 PERIODIC"])
+    second = harness.metric_map()
+    for metric, monotonic in (
+        (first["cwmp.informs"], True),
+        (first["cpe.provision.active_sessions"], False),
+    ):
+        assert isinstance(metric.data, Sum)
+        assert metric.data.is_monotonic is monotonic
+        assert metric.data.aggregation_temporality is AggregationTemporality.CUMULATIVE
+    assert first["cwmp.informs"].unit == "{event}"
+    assert [p.value for p in second["cwmp.informs"].data.data_points] == [2]  # type: ignore[union-attr]
+    assert [p.value for p in second["cpe.provision.active_sessions"].data.data_points] == [2]  # type: ignore[union-attr]
+
+
+def test_made_up_event_codes_cannot_grow_the_inform_counter_without_bound(
+    harness: Harness,
+) -> None:
+    codes = [f"{n} MADE UP" for n in range(MAX_EVENT_CODES + 10)]
+    harness.port.inform_received(codes)
+    harness.port.inform_received([codes[0]])  # a code already counted keeps its own point
+    informs = {
+        (p.attributes or {})["cwmp.event_code"]: p.value  # type: ignore[union-attr]
+        for p in harness.points("cwmp.informs")
+    }
+    assert len(informs) == MAX_EVENT_CODES + 1
+    assert informs[OVERFLOW_EVENT_CODE] == 10
+    assert informs[codes[0]] == 2
 
 
 def test_export_failure_never_reaches_the_session(harness: Harness) -> None:

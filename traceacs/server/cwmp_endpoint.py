@@ -74,6 +74,7 @@ from traceacs.server.cwmp_sessions import (
     new_session_id,
 )
 from traceacs.server.log_throttle import LogThrottle
+from traceacs.server.retry_after import DEFAULT_POLICY, AdaptiveRetryAfter, RetryAfterPolicy
 from traceacs.server.shared_sessions import OPENING, SharedSessions
 
 log = logging.getLogger("traceacs.server.cwmp")
@@ -92,6 +93,10 @@ class EndpointSettings:
     max_sessions: int = 10_000
     max_body_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
     retry_after_seconds: int = 30
+    retry_after: RetryAfterPolicy | None = DEFAULT_POLICY
+    """Overload 503s get an adaptive Retry-After within these bounds (an appointment at
+    the measured admission rate, `traceacs.server.retry_after`); None answers the fixed
+    ``retry_after_seconds``, which the other 503s always use."""
     secure_cookie: bool = False
     abandoned_after: float = 10.0
     """Seconds of silence after which a new Inform of the device replaces its session even
@@ -166,6 +171,8 @@ class CwmpEndpoint:
         self.clock = clock
         self.registry = SessionRegistry()
         self._refusals = LogThrottle()
+        policy = self.settings.retry_after
+        self._retry_after = AdaptiveRetryAfter(policy) if policy is not None else None
         self.shared: SharedSessions | None = None
         if store is not None:
             if not isinstance(factory, ResumableHandlerFactory):
@@ -346,7 +353,8 @@ class CwmpEndpoint:
 
     def _overloaded(self, device_key: str | None) -> web.Response:
         """503 + Retry-After for a new session beyond ``max_sessions``."""
-        refused = self._refusals.tick(self.clock())
+        now = self.clock()
+        refused = self._refusals.tick(now)
         if refused is not None:  # one line per interval: an overload must not flood logs
             log.warning(
                 "cwmp: %d sessions open, refused %d new session(s) with 503 since the last "
@@ -355,10 +363,14 @@ class CwmpEndpoint:
                 refused,
                 f" (latest {loggable(device_key)})" if device_key else "",
             )
+        if self._retry_after is not None:
+            retry_after = self._retry_after.refused(now)
+        else:
+            retry_after = self.settings.retry_after_seconds
         return web.Response(
             status=503,
             text="too many CWMP sessions",
-            headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+            headers={hdrs.RETRY_AFTER: str(retry_after)},
         )
 
     async def _open(
@@ -396,6 +408,8 @@ class CwmpEndpoint:
         session.connection = request.transport
         async with session.lock:
             self.registry.add(session)
+            if self._retry_after is not None:
+                self._retry_after.admitted(now)
             try:
                 answer = await session.handler.on_inform(inform, now)
             except Exception as exc:

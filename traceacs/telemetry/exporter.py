@@ -84,13 +84,13 @@ class OtelProvisioningTelemetry:
     # -- the port -------------------------------------------------------------------
 
     def session_started(self) -> None:
-        self._instruments.active_sessions.add(1)
+        self._instruments.add_active_sessions(1)
 
     def session_released(self) -> None:
-        self._instruments.active_sessions.add(-1)
+        self._instruments.add_active_sessions(-1)
 
     def session_finished(self, trace: SessionTrace, outcome: ProvisioningOutcome | None) -> None:
-        self._instruments.active_sessions.add(-1)
+        self._instruments.add_active_sessions(-1)
         root: SpanContext | None = None
         try:
             if trace.spans and self._sampler.keep(trace):

@@ -9,10 +9,19 @@ every instrument has a View that keeps *only* its documented attribute keys, so 
 serial number (or anything else of high cardinality) can never become a metric label
 even if a caller passes one; histograms are recorded with the session's root span as
 context, so the SDK's trace-based exemplar filter links points to traces.
+
+Cheap on the hot path: the two instruments every session touches (the active-session
+count and the Inform event counter, three SDK measurements per quiet periodic session,
+each ~10 µs per metric reader) are kept as plain integers under a lock and reported by
+observable instruments when a reader collects. Same names, units, descriptions, kinds
+(a sum, monotonic or not) and attributes on the wire; the SDK's per-measurement path
+(attribute hashing, view matching, one aggregation per reader) runs once per
+collection instead of per call.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from opentelemetry.context import Context
@@ -93,6 +102,13 @@ def views() -> list[View]:
     return result
 
 
+MAX_EVENT_CODES = 256
+"""Distinct ``cwmp.event_code`` values kept (TR-069 defines ~20, vendors collapse to
+``X``): a CPE sending made-up codes cannot grow the counter table without bound."""
+OVERFLOW_EVENT_CODE = "other"
+"""Where Informs with event codes beyond `MAX_EVENT_CODES` distinct ones are counted."""
+
+
 def _metric_event_code(code: str) -> str:
     """Vendor event codes (``X <OUI> <name>``) collapse to ``X``: bounded cardinality."""
     return "X" if code.startswith("X ") else code
@@ -127,8 +143,12 @@ class Instruments:
             description="Duration of each provisioning step",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS_MS,
         )
-        self.active_sessions = meter.create_up_down_counter(
+        self._lock = threading.Lock()
+        self._active_sessions = 0
+        self._informs: dict[str, int] = {}
+        meter.create_observable_up_down_counter(
             ACTIVE_SESSIONS,
+            callbacks=[self._observe_active_sessions],
             unit="{session}",
             description="Currently active provisioning sessions",
         )
@@ -148,8 +168,9 @@ class Instruments:
             unit="{fault}",
             description="CWMP faults returned by CPEs, by fault code",
         )
-        self.informs = meter.create_counter(
+        meter.create_observable_counter(
             INFORMS,
+            callbacks=[self._observe_informs],
             unit="{event}",
             description="Inform event codes received",
         )
@@ -174,6 +195,24 @@ class Instruments:
     def _observe_capacity(self, options: CallbackOptions) -> Iterable[Observation]:
         value = self._capacity() if self._capacity is not None else None
         return [] if value is None else [Observation(value)]
+
+    def _observe_active_sessions(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(self._active_sessions)]
+
+    def _observe_informs(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:  # a collection runs on the reader's thread
+            counts = list(self._informs.items())
+        return [Observation(count, {"cwmp.event_code": code}) for code, count in counts]
+
+    def add_active_sessions(self, delta: int) -> None:
+        """Sessions this process holds: +1 when one starts here, -1 when it leaves."""
+        with self._lock:
+            self._active_sessions += delta
+
+    @property
+    def active_sessions(self) -> int:
+        """The current count (what the next collection reports)."""
+        return self._active_sessions
 
     def record_provisioning(
         self,
@@ -208,8 +247,13 @@ class Instruments:
         self.rpc_duration.record(max(duration_s * 1000.0, 0.0), attributes)
 
     def record_inform(self, event_codes: Sequence[str]) -> None:
-        for code in event_codes:
-            self.informs.add(1, {"cwmp.event_code": _metric_event_code(code)})
+        with self._lock:
+            informs = self._informs
+            for code in event_codes:
+                key = _metric_event_code(code)
+                if key not in informs and len(informs) >= MAX_EVENT_CODES:
+                    key = OVERFLOW_EVENT_CODE
+                informs[key] = informs.get(key, 0) + 1
 
     def record_task(self, name: str, result: str, duration_ms: float | None) -> None:
         """One task outcome; ``duration_ms`` None when it did not run in this session."""
