@@ -65,9 +65,8 @@ class Received:
             }
 
 
-@pytest.fixture
-async def http_receiver() -> AsyncIterator[tuple[str, Received]]:
-    received = Received()
+def receiver_app(received: Received) -> web.Application:
+    """An OTLP/HTTP receiver (``/v1/traces``, ``/v1/metrics``) filling ``received``."""
 
     async def traces(request: web.Request) -> web.Response:
         message = ExportTraceServiceRequest.FromString(await request.read())
@@ -84,10 +83,17 @@ async def http_receiver() -> AsyncIterator[tuple[str, Received]]:
         body = ExportMetricsServiceResponse().SerializeToString()
         return web.Response(body=body, content_type="application/x-protobuf")
 
-    app = web.Application()
+    app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/traces", traces)
     app.router.add_post("/v1/metrics", metrics)
-    runner = web.AppRunner(app)
+    return app
+
+
+@pytest.fixture
+async def http_receiver() -> AsyncIterator[tuple[str, Received]]:
+    received = Received()
+
+    runner = web.AppRunner(receiver_app(received))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

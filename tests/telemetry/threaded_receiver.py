@@ -13,38 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
-from tests.telemetry.test_otlp_export import Received
-
-
-def _app(received: Received) -> web.Application:
-    async def traces(request: web.Request) -> web.Response:
-        message = ExportTraceServiceRequest.FromString(await request.read())
-        with received.lock:
-            received.traces.append(message)
-            received.headers.append(dict(request.headers))
-        body = ExportTraceServiceResponse().SerializeToString()
-        return web.Response(body=body, content_type="application/x-protobuf")
-
-    async def metrics(request: web.Request) -> web.Response:
-        message = ExportMetricsServiceRequest.FromString(await request.read())
-        with received.lock:
-            received.metrics.append(message)
-        body = ExportMetricsServiceResponse().SerializeToString()
-        return web.Response(body=body, content_type="application/x-protobuf")
-
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_post("/v1/traces", traces)
-    app.router.add_post("/v1/metrics", metrics)
-    return app
+from tests.telemetry.test_otlp_export import Received, receiver_app
 
 
 @pytest.fixture
@@ -52,7 +22,7 @@ def otlp_receiver() -> Iterator[tuple[str, Received]]:
     """``(endpoint, received)``: an OTLP/HTTP receiver on 127.0.0.1, own thread."""
     received = Received()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(_app(received))
+    runner = web.AppRunner(receiver_app(received))
     ready = threading.Event()
     ports: list[int] = []
 

@@ -74,6 +74,7 @@ from traceacs.provisioning.repository import (
     StorageUnavailable,
 )
 from traceacs.provisioning.results import Result
+from traceacs.provisioning.rpc_outcome import close_rpc
 from traceacs.provisioning.session_handler import (
     SessionEndReason,
     SessionHandler,
@@ -618,16 +619,7 @@ class ProvisioningSession:
             return
         request, rpc_span, sent_at = self._rpc
         self._rpc = None
-        fault = response if isinstance(response, m.CwmpFault) else None
-        self._telemetry.rpc_finished(
-            request.method, max(0.0, now - sent_at), fault.fault_code if fault else None
-        )
-        if fault is not None:
-            rpc_span.attributes["cwmp.fault_code"] = fault.fault_code
-            rpc_span.attributes["cwmp.fault_string"] = fault.fault_string
-            rpc_span.end(to_ns(now), error=f"{request.method} fault {fault.fault_code}")
-        else:
-            rpc_span.end(to_ns(now))
+        fault = close_rpc(self._telemetry, request, rpc_span, sent_at, response, now)
 
         if isinstance(request, m.Download):
             await self._after_download(response, fault, now)

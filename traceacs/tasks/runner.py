@@ -25,6 +25,7 @@ from typing import Protocol
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import make_fault
 from traceacs.provisioning.repository import RepositoryError
+from traceacs.provisioning.rpc_outcome import close_rpc
 from traceacs.provisioning.session_handler import SessionEndReason
 from traceacs.provisioning.session_snapshot import (
     Json,
@@ -183,16 +184,7 @@ class TaskSession:
             return
         request, span, sent_at = self._rpc
         self._rpc = None
-        fault = response if isinstance(response, m.CwmpFault) else None
-        self._telemetry.rpc_finished(
-            request.method, max(0.0, now - sent_at), fault.fault_code if fault else None
-        )
-        if fault is not None:
-            span.attributes["cwmp.fault_code"] = fault.fault_code
-            span.attributes["cwmp.fault_string"] = fault.fault_string
-            span.end(to_ns(now), error=f"{request.method} fault {fault.fault_code}")
-        else:
-            span.end(to_ns(now))
+        close_rpc(self._telemetry, request, span, sent_at, response, now)
         step = self._plan.answer(request, response)
         if isinstance(step, m.Message):
             self._next = step
