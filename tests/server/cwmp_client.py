@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,8 +13,10 @@ from aiohttp import web
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
 from traceacs.provisioning.session_handler import SessionEndReason, SessionHandler
-from traceacs.server.cwmp_app import make_cwmp_application
 from traceacs.server.cwmp_endpoint import CwmpEndpoint
+from traceacs.server.cwmp_server import serving
+from traceacs.server.file_server import FileServer, make_file_application
+from traceacs.server.limits import ServerLimits
 
 NS = "urn:dslforum-org:cwmp-1-0"
 GPV_NAME = "Device.DeviceInfo.SoftwareVersion"
@@ -116,20 +118,25 @@ async def running(
     endpoint: CwmpEndpoint,
     *,
     sweep_interval: float | None = None,
-    add_routes: Callable[[web.Application], None] | None = None,
+    limits: ServerLimits | None = None,
 ) -> AsyncIterator[str]:
-    """Serve ``endpoint`` on 127.0.0.1 (free port); yields its base URL.
+    """Serve ``endpoint`` on 127.0.0.1 (free port) as `traceacs serve` does; yields its URL."""
+    async with serving(
+        endpoint, limits=limits, sweep_interval=sweep_interval, grace=1.0
+    ) as server:
+        host, port = server.addresses[0]
+        yield f"http://{host}:{port}/acs"
 
-    ``add_routes`` adds more routes to the same application (the file server)."""
-    app = make_cwmp_application(endpoint, sweep_interval=sweep_interval)
-    if add_routes is not None:
-        add_routes(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+
+@contextlib.asynccontextmanager
+async def files_running(files: FileServer) -> AsyncIterator[str]:
+    """Serve ``files`` on their own port (127.0.0.1, free port); yields ``http://host:port``."""
+    runner = web.AppRunner(make_file_application(files), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}/acs"
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()

@@ -21,20 +21,20 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
   connection), is ended as ``abandoned`` and the new Inform admitted, not refused.
 - An empty ACS answer is HTTP 204 with no body (a 200 with an empty body broke CPEs).
 - An empty POST is any zero-length (or whitespace-only) body: Content-Length 0, no
-  length, or chunked. aiohttp decodes gzip/deflate bodies and answers
-  ``Expect: 100-continue`` itself; no SOAPAction header is needed.
+  length, or chunked. The HTTP server (`traceacs.server.http11`) decodes gzip/deflate
+  bodies and answers ``Expect: 100-continue``; no SOAPAction header is needed.
+
+The endpoint sees a `CwmpRequest` (body already read, under the size cap) and answers
+a `CwmpReply`; it knows no HTTP library.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from aiohttp import hdrs, web
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import DEFAULT_MAX_ENVELOPE_BYTES, parse_envelope, serialize_envelope
@@ -65,6 +65,13 @@ from traceacs.provisioning.session_handler import SessionEndReason, SessionHandl
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory, SnapshotError
 from traceacs.provisioning.session_store import SessionStore, StoredSession, cookie_key
 from traceacs.server.cpe_auth import AuthOutcome, CpeAuthenticator, username_names_device
+from traceacs.server.exchange import (
+    NO_CONTENT,
+    TEXT_XML,
+    CwmpReply,
+    CwmpRequest,
+    text_reply,
+)
 from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     LiveSession,
@@ -117,9 +124,9 @@ def negotiate_cwmp_version(supported: str | None) -> str | None:
     return common[-1] if common else None
 
 
-def session_cookie(request: web.Request) -> str | None:
+def session_cookie(request: CwmpRequest) -> str | None:
     """The session cookie, also from CPEs that separate cookies with ``,``."""
-    for header in request.headers.getall(hdrs.COOKIE, []):
+    for header in request.cookies:
         for part in _COOKIE_SPLIT.split(header):
             name, _, value = part.strip().partition("=")
             if name.strip() == COOKIE_NAME:
@@ -183,27 +190,9 @@ class CwmpEndpoint:
 
     # ------------------------------------------------------------------ entry
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        declared = request.content_length
-        if declared is not None and declared > self.settings.max_body_bytes:
-            # Refused before reading: waiting for 10**12 announced bytes ties a socket up.
-            too_large = web.Response(status=413, text="request body too large")
-            too_large.force_close()
-            return too_large
-        try:
-            async with asyncio.timeout(self.settings.body_read_timeout):
-                body = await request.read()
-        except TimeoutError:
-            # A stalled or dribbling body (slowloris, lying Content-Length): drop it.
-            log.info("cwmp: request body not received within %g s", self.settings.body_read_timeout)
-            timed_out = web.Response(status=408, text="request body timeout")
-            timed_out.force_close()
-            return timed_out
-        except web.HTTPException:
-            raise  # 413 over the size cap (counted after decompression)
-        except Exception as exc:  # a corrupt gzip/deflate body, a connection reset
-            log.info("cwmp: unreadable request body: %s", type(exc).__name__)
-            return web.Response(status=400, text="unreadable request body")
+    async def handle(self, request: CwmpRequest) -> CwmpReply:
+        """Answer one POST (its body was read, de-chunked and decompressed by the server)."""
+        body = request.body
         now = self.clock()
         try:
             session = await self._find(request, now)
@@ -225,10 +214,10 @@ class CwmpEndpoint:
             # The shared session store is unreachable: the POST is refused, and a session
             # whose new state could not be written is not continued from this copy.
             log.warning("cwmp: session store unavailable: %s", type(exc).__name__)
-            return web.Response(
-                status=503,
-                text="session store unavailable",
-                headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+            return text_reply(
+                503,
+                "session store unavailable",
+                headers=(("Retry-After", str(self.settings.retry_after_seconds)),),
             )
 
     async def expire_sessions(self) -> int:
@@ -259,14 +248,14 @@ class CwmpEndpoint:
 
     # ------------------------------------------------------------------ lookup
 
-    async def _find(self, request: web.Request, now: float) -> LiveSession | None:
+    async def _find(self, request: CwmpRequest, now: float) -> LiveSession | None:
         cookie = session_cookie(request)
         if self.shared is not None:
             # By cookie only: behind a balancer one upstream connection carries many
             # CPEs' POSTs, so a connection names no session (see README, Scaling out).
             session = await self._find_shared(cookie, now) if cookie else None
         else:
-            session = self.registry.find(cookie, request.transport)
+            session = self.registry.find(cookie, request.connection)
         if session is not None and session.machine.is_expired(now) and not session.lock.locked():
             await self._end(session, "timeout", now)
             return None
@@ -291,25 +280,23 @@ class CwmpEndpoint:
     # ------------------------------------------------------------------ new session
 
     async def _without_session(
-        self, request: web.Request, body: bytes, now: float
-    ) -> web.StreamResponse:
+        self, request: CwmpRequest, body: bytes, now: float
+    ) -> CwmpReply:
         outcome: AuthOutcome | None = None
         if self.authenticator is not None:
             outcome = await self.authenticator.authenticate(
-                request.headers.get(hdrs.AUTHORIZATION),
+                request.authorization,
                 method=request.method,
                 request_uri=request.raw_path,
                 now=now,
             )
             if not outcome.accepted:
                 log.debug("cwmp: 401 for a new session (%s)", outcome.failure)
-                response = web.Response(status=401, text="authentication required")
-                for challenge in outcome.challenges:
-                    response.headers.add(hdrs.WWW_AUTHENTICATE, challenge)
-                return response
+                challenges = tuple(("WWW-Authenticate", c) for c in outcome.challenges)
+                return text_reply(401, "authentication required", headers=challenges)
         if not body.strip():
             # An empty POST outside any session (e.g. after a timeout): nothing to do.
-            return web.Response(status=204)
+            return NO_CONTENT
         try:
             envelope = parse_envelope(body, max_size=self.settings.max_body_bytes)
         except CwmpParseError as exc:
@@ -351,7 +338,7 @@ class CwmpEndpoint:
             return self._overloaded(device_key)
         return await self._open(request, envelope, inform, device_key, now)
 
-    def _overloaded(self, device_key: str | None) -> web.Response:
+    def _overloaded(self, device_key: str | None) -> CwmpReply:
         """503 + Retry-After for a new session beyond ``max_sessions``."""
         now = self.clock()
         refused = self._refusals.tick(now)
@@ -367,20 +354,16 @@ class CwmpEndpoint:
             retry_after = self._retry_after.refused(now)
         else:
             retry_after = self.settings.retry_after_seconds
-        return web.Response(
-            status=503,
-            text="too many CWMP sessions",
-            headers={hdrs.RETRY_AFTER: str(retry_after)},
-        )
+        return text_reply(503, "too many CWMP sessions", headers=(("Retry-After", str(retry_after)),))
 
     async def _open(
         self,
-        request: web.Request,
+        request: CwmpRequest,
         envelope: m.Envelope,
         inform: m.Inform,
         device_key: str,
         now: float,
-    ) -> web.StreamResponse:
+    ) -> CwmpReply:
         session_id = new_session_id()
         cookie = new_cookie()
         if self.shared is not None and not await self._claim(cookie, device_key, session_id, now):
@@ -405,7 +388,7 @@ class CwmpEndpoint:
             cookie=cookie,
             event_codes=inform.event_codes,
         )
-        session.connection = request.transport
+        session.connection = request.connection
         async with session.lock:
             self.registry.add(session)
             if self._retry_after is not None:
@@ -424,21 +407,14 @@ class CwmpEndpoint:
                 namespace=envelope.namespace,
                 use_cwmp_version=negotiate_cwmp_version(envelope.supported_cwmp_versions),
             )
-            response = self._soap(reply)
-            response.set_cookie(
-                COOKIE_NAME,
-                session.cookie,
-                path="/",
-                httponly=True,
-                secure=self.settings.secure_cookie,
-            )
+            response = self._soap(reply, self._cookie_header(session.cookie))
             return await self._shared_after(session, response)
 
     # ------------------------------------------------------------------ in session
 
     async def _guarded(
-        self, session: LiveSession, request: web.Request, body: bytes, now: float
-    ) -> web.StreamResponse | None:
+        self, session: LiveSession, request: CwmpRequest, body: bytes, now: float
+    ) -> CwmpReply | None:
         """Answer a POST of ``session``; None when it is an Inform (a new session).
 
         A cookie (or a keep-alive connection) of device A presented with device B's
@@ -485,13 +461,13 @@ class CwmpEndpoint:
         except Exception as exc:
             return await self._internal_error(session, envelope, exc, now)
 
-    def _bind(self, session: LiveSession, request: web.Request) -> None:
-        if request.transport is not None and session.connection is not request.transport:
-            self.registry.bind_connection(session, request.transport)
+    def _bind(self, session: LiveSession, request: CwmpRequest) -> None:
+        if request.connection is not None and session.connection is not request.connection:
+            self.registry.bind_connection(session, request.connection)
 
     async def _message(
         self, session: LiveSession, envelope: m.Envelope, now: float
-    ) -> web.StreamResponse:
+    ) -> CwmpReply:
         message = envelope.body
         if isinstance(message, m.Inform):
             session.machine.handle(InformReceived(), now)  # raises: a second Inform
@@ -509,7 +485,7 @@ class CwmpEndpoint:
         await session.handler.on_cpe_response(message, now)
         return await self._next_rpc(session, now)
 
-    async def _next_rpc(self, session: LiveSession, now: float) -> web.StreamResponse:
+    async def _next_rpc(self, session: LiveSession, now: float) -> CwmpReply:
         rpc = await session.handler.next_acs_request(now)
         if rpc is None:
             session.machine.handle(NoMoreAcsRequests(), now)
@@ -517,7 +493,7 @@ class CwmpEndpoint:
                 "cpe_fault" if session.last_response_was_fault else "completed"
             )
             await self._end(session, reason, now)
-            return web.Response(status=204)
+            return NO_CONTENT
         session.machine.next_state(AcsRequestSent(rpc.method))
         reply = m.Envelope(body=rpc, cwmp_id=session.next_cwmp_id(), namespace=session.namespace)
         response = self._soap(reply)  # may raise on an unwritable message: state unchanged
@@ -527,7 +503,7 @@ class CwmpEndpoint:
 
     async def _parse_error_in_session(
         self, session: LiveSession, exc: CwmpParseError, now: float
-    ) -> web.StreamResponse:
+    ) -> CwmpReply:
         if exc.fault_code == METHOD_NOT_SUPPORTED and session.machine.state is State.CPE_REQUESTS:
             # An RPC the ACS does not know: refuse it, the session goes on.
             session.machine.handle(CpeRequestReceived("unknown"), now)
@@ -541,7 +517,7 @@ class CwmpEndpoint:
 
     async def _internal_error(
         self, session: LiveSession, envelope: m.Envelope | None, exc: Exception, now: float
-    ) -> web.StreamResponse:
+    ) -> CwmpReply:
         # Only the type: a handler's exception text may carry device data or secrets.
         log.error("cwmp: session %s: handler failed: %s", session.session_id, type(exc).__name__)
         response = self._fault_for(session, envelope, make_fault(INTERNAL_ERROR))
@@ -662,8 +638,8 @@ class CwmpEndpoint:
             self._drop_copy(cached)
 
     async def _shared_after(
-        self, session: LiveSession, response: web.StreamResponse
-    ) -> web.StreamResponse:
+        self, session: LiveSession, response: CwmpReply
+    ) -> CwmpReply:
         """Write the session's new state after answering; a lost race answers 503."""
         if self.shared is None or session.ended:
             return response
@@ -675,15 +651,15 @@ class CwmpEndpoint:
         except SnapshotError as exc:
             log.error("cwmp: session %s cannot be shared: %s", session.session_id, exc)
             await self._end(session, "dropped", session.machine.last_activity)
-            return web.Response(status=500, text="session state could not be saved")
+            return text_reply(500, "session state could not be saved")
         if saved:
             return response
         log.warning("cwmp: session %s advanced in another process", session.session_id)
         self._drop_copy(session, in_use=True)
-        return web.Response(
-            status=503,
-            text="session advanced elsewhere",
-            headers={hdrs.RETRY_AFTER: str(self.settings.retry_after_seconds)},
+        return text_reply(
+            503,
+            "session advanced elsewhere",
+            headers=(("Retry-After", str(self.settings.retry_after_seconds)),),
         )
 
     def _drop_copy(self, session: LiveSession, *, in_use: bool = False) -> None:
@@ -728,32 +704,33 @@ class CwmpEndpoint:
 
     # ------------------------------------------------------------------ responses
 
-    def _soap(self, envelope: m.Envelope) -> web.Response:
-        return web.Response(
-            body=serialize_envelope(envelope),
-            content_type="text/xml",
-            charset="utf-8",
-        )
+    def _soap(self, envelope: m.Envelope, set_cookie: str | None = None) -> CwmpReply:
+        return CwmpReply(200, serialize_envelope(envelope), TEXT_XML, set_cookie=set_cookie)
 
-    def _fault(self, envelope: m.Envelope, fault: m.CwmpFault) -> web.Response:
+    def _cookie_header(self, cookie: str) -> str:
+        """The ``Set-Cookie`` value of a new session (HttpOnly; Secure over TLS)."""
+        secure = "; Secure" if self.settings.secure_cookie else ""
+        return f"{COOKIE_NAME}={cookie}; HttpOnly; Path=/{secure}"
+
+    def _fault(self, envelope: m.Envelope, fault: m.CwmpFault) -> CwmpReply:
         return self._soap(
             m.Envelope(body=fault, cwmp_id=envelope.cwmp_id, namespace=envelope.namespace)
         )
 
     def _fault_for(
         self, session: LiveSession, envelope: m.Envelope | None, fault: m.CwmpFault
-    ) -> web.Response:
+    ) -> CwmpReply:
         cwmp_id = envelope.cwmp_id if envelope is not None else None
         try:
             return self._soap(m.Envelope(body=fault, cwmp_id=cwmp_id, namespace=session.namespace))
         except CwmpError:
-            return web.Response(status=400, text="CWMP protocol error")
+            return text_reply(400, "CWMP protocol error")
 
     def _parse_error_response(
         self, exc: CwmpParseError, fallback_namespace: str | None = None
-    ) -> web.Response:
+    ) -> CwmpReply:
         namespace = exc.namespace or fallback_namespace
         if namespace is None:
-            return web.Response(status=400, text="not a CWMP SOAP envelope")
+            return text_reply(400, "not a CWMP SOAP envelope")
         fault = make_fault(exc.fault_code)
         return self._soap(m.Envelope(body=fault, cwmp_id=exc.cwmp_id, namespace=namespace))

@@ -15,11 +15,19 @@ import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from traceacs.cwmp.session import CwmpSession
 from traceacs.provisioning.session_handler import SessionHandler
 
 COOKIE_NAME = "traceacs_session"
+
+
+@runtime_checkable
+class Connection(Protocol):
+    """What a session knows of the connection its POSTs came on (the HTTP server's)."""
+
+    def is_closing(self) -> bool: ...
 
 
 def connection_closed(connection: object | None) -> bool:
@@ -30,7 +38,7 @@ def connection_closed(connection: object | None) -> bool:
     """
     if connection is None:
         return True
-    return isinstance(connection, asyncio.BaseTransport) and connection.is_closing()
+    return isinstance(connection, Connection) and connection.is_closing()
 
 
 def new_session_id() -> str:

@@ -1,19 +1,20 @@
-"""What one client may hold of the CWMP server: connections, idle time, log lines.
+"""What one client may hold of a CPE-facing server: connections, idle time, log lines.
 
-aiohttp gives a keep-alive timeout and header size limits, but its default idle
-timeout is an hour, it has no connection limit, and it logs every malformed request
-at ERROR with a traceback (anyone on the internet can then flood the log and page the
-operator). This module closes those gaps; the endpoint itself bounds the time to read
-a body (`EndpointSettings.body_read_timeout`).
+`ServerLimits` bounds both CPE-facing ports: the CWMP port (served by
+`traceacs.server.http11`, which applies every limit itself) and the file port (an
+aiohttp application, for which this module closes aiohttp's gaps: its default idle
+timeout is an hour, it has no connection limit, and it logs every malformed request at
+ERROR with a traceback, so anyone on the internet could flood the log and page the
+operator).
 
+- ``keepalive_timeout`` closes a connection that sends no complete request head for
+  that long: a client dribbling headers byte by byte (slowloris) and a CPE that never
+  sends the response to an RPC both lose their socket. It is longer than the CWMP
+  session timeout, so a slow but live CPE keeps its connection for as long as its session.
+- Connections beyond ``max_connections`` get a 503 and are closed, before any byte of
+  theirs is read (`LimitedTCPSite` on aiohttp).
 - A body unread after an early answer (408, 413) is drained for ``lingering_time``,
   not aiohttp's 10 s.
-- ``keepalive_timeout`` closes a connection that sends no complete request for that
-  long: a client dribbling headers byte by byte (slowloris) and a CPE that never sends
-  the response to an RPC both lose their socket. It is longer than the CWMP session
-  timeout, so a slow but live CPE keeps its connection for as long as its session.
-- `LimitedTCPSite` answers connections beyond ``max_connections`` with a 503 and
-  closes them, before any byte of theirs is read.
 - `ClientErrorLogger` logs malformed HTTP (4xx) at WARNING without a traceback or the
   offending bytes; real server errors keep their ERROR and traceback.
 
@@ -46,6 +47,10 @@ class ServerLimits:
     lingering_time: float = 2.0
     """Seconds to drain a body left unread (after a 408/413) before closing; aiohttp's
     default of 10 s would let a stalled client keep its socket that much longer."""
+    max_header_bytes: int = 32_768
+    """Bytes of a request head (request line and headers); beyond it, 431 and close."""
+    max_headers: int = 100
+    """Header fields of a request; beyond it, 431 and close."""
 
 
 class ClientErrorLogger(logging.LoggerAdapter[logging.Logger]):
