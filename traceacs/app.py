@@ -23,10 +23,10 @@ from traceacs.provisioning.repository import DeviceRepository
 from traceacs.provisioning.session_handler import SessionHandlerFactory
 from traceacs.provisioning.session_store import SessionStore
 from traceacs.server.cpe_auth import CpeAuthenticator, CpeCredentialStore, StaticCredentialStore
-from traceacs.server.cwmp_app import ENDPOINT_KEY, make_cwmp_application
 from traceacs.server.cwmp_endpoint import Clock, CwmpEndpoint, EndpointSettings
+from traceacs.server.cwmp_server import CwmpServer
 from traceacs.server.default_handler import AcceptAllHandlerFactory
-from traceacs.server.file_server import FileServer
+from traceacs.server.file_server import FileServer, make_file_application
 from traceacs.server.limits import LimitedTCPSite, ServerLimits, runner_options
 from traceacs.server.stun import BindingTable, StunListener
 
@@ -79,21 +79,6 @@ def build_cwmp_endpoint(
         clock=clock,
         store=sessions,
     )
-
-
-def build_cwmp_app(
-    settings: Settings,
-    factory: SessionHandlerFactory | None = None,
-    *,
-    credentials: CpeCredentialStore | None = None,
-    clock: Clock = time.time,
-    sessions: SessionStore | None = None,
-) -> web.Application:
-    """The aiohttp application of the CWMP endpoint, ready to be served."""
-    endpoint = build_cwmp_endpoint(
-        settings, factory, credentials=credentials, clock=clock, sessions=sessions
-    )
-    return make_cwmp_application(endpoint)
 
 
 def build_api_app(
@@ -180,37 +165,52 @@ async def serve(
     on_api_ready: Callable[[list[str]], None] | None = None,
     metrics: CollectorRegistry | None = None,
     file_server: FileServer | None = None,
+    on_files_ready: Callable[[list[str]], None] | None = None,
     stun_bindings: BindingTable | None = None,
     sessions: SessionStore | None = None,
     tasks: TaskWiring | None = None,
 ) -> None:
     """Serve the CWMP endpoint until ``stop`` is set; then end open sessions and return.
 
-    With a ``repository``, the REST API is served too, on ``settings.api_port``; with a
-    ``metrics`` registry, ``GET /metrics`` is served on that port (alone when there is
-    no repository).
-    ``on_ready`` / ``on_api_ready`` receive the listening URLs (useful with port 0).
+    The CWMP port is served by `traceacs.server.http11` (no aiohttp on the CPE's hot
+    path). With a ``file_server``, files are served on ``settings.files_port`` (aiohttp,
+    CPE-facing limits). With a ``repository``, the REST API is served too, on
+    ``settings.api_port``; with a ``metrics`` registry, ``GET /metrics`` is served on
+    that port (alone when there is no repository).
+    ``on_ready`` / ``on_files_ready`` / ``on_api_ready`` receive the listening URLs
+    (useful with port 0).
     """
-    app = build_cwmp_app(settings, factory, credentials=credentials, sessions=sessions)
-    if file_server is not None:
-        file_server.add_routes(app)  # CPEs fetch firmware and upload backups here
+    endpoint = build_cwmp_endpoint(settings, factory, credentials=credentials, sessions=sessions)
     stun: StunListener | None = None
     context = ssl_context(settings)
     scheme = "https" if context is not None else "http"
+    limits = ServerLimits(max_connections=2 * settings.max_sessions)
+    cwmp = CwmpServer(endpoint, limits)
     runners: list[web.AppRunner] = []
+    started = False
     try:
-        limits = ServerLimits(max_connections=2 * settings.max_sessions)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, **runner_options(limits))
-        runners.append(runner)
-        await runner.setup()
-        site = LimitedTCPSite(
-            runner, settings.bind, settings.cwmp_port, limits, ssl_context=context
-        )
-        await site.start()
-        urls = [f"{scheme}://{host}:{port}/" for host, port, *_ in runner.addresses]
+        await cwmp.start(settings.bind, settings.cwmp_port, ssl_context=context)
+        started = True
+        urls = [_url(scheme, host, port) for host, port in cwmp.addresses]
         log.info("CWMP endpoint listening on %s", ", ".join(urls))
+        if file_server is not None:
+            files_runner = web.AppRunner(
+                make_file_application(file_server),
+                access_log=None,
+                shutdown_timeout=5.0,
+                **runner_options(limits),
+            )
+            runners.append(files_runner)
+            await files_runner.setup()
+            files_site = LimitedTCPSite(
+                files_runner, settings.bind, settings.files_port, limits, ssl_context=context
+            )
+            await files_site.start()
+            files_urls = [_url(scheme, host, port) for host, port, *_ in files_runner.addresses]
+            log.info("file server (CPE downloads and uploads) on %s", ", ".join(files_urls))
+            if on_files_ready is not None:
+                on_files_ready(files_urls)
         if repository is not None or metrics is not None:
-            endpoint = app[ENDPOINT_KEY]
             api = (
                 build_api_app(
                     settings,
@@ -230,7 +230,7 @@ async def serve(
                 api_runner, settings.bind, settings.api_port, ssl_context=context
             )
             await api_site.start()
-            api_urls = [f"{scheme}://{host}:{port}/" for host, port, *_ in api_runner.addresses]
+            api_urls = [_url(scheme, host, port) for host, port, *_ in api_runner.addresses]
             log.info("API listening on %s", ", ".join(api_urls))
             if on_api_ready is not None:
                 on_api_ready(api_urls)
@@ -245,8 +245,14 @@ async def serve(
     finally:
         if stun is not None:
             stun.close()
-        for started in reversed(runners):
-            await started.cleanup()
+        if started:
+            await cwmp.stop()
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://[{host}]:{port}/" if ":" in host else f"{scheme}://{host}:{port}/"
 
 
 def run(
@@ -280,8 +286,8 @@ def run(
                     acs.file_tokens,
                     authenticator=build_authenticator(settings, credentials),
                 ),
+                on_files_ready=acs.use_listening_url,
                 stun_bindings=acs.stun_bindings,
-                on_ready=acs.use_listening_url,
                 sessions=acs.sessions,
                 tasks=acs.tasks,
             )

@@ -126,7 +126,8 @@ class Acs:
 
     def use_listening_url(self, urls: list[str]) -> None:
         """Without ``--public-url``, CPEs fetch files (firmware Downloads, transfer
-        tasks) at the CWMP listening address, unless it is a wildcard they cannot use."""
+        tasks) at the file server's listening address (``--files-port``), unless it is
+        a wildcard they cannot use."""
         if self.tasks is None or self.tasks.public_url.url is not None:
             return
         usable = [u for u in urls if not any(w in u for w in _WILDCARD_HOSTS)]

@@ -22,6 +22,7 @@ from traceacs.server.cpe_auth import AuthMode
 
 DEFAULT_CWMP_PORT: Final = 7547
 DEFAULT_API_PORT: Final = 7557
+DEFAULT_FILES_PORT: Final = 7567
 DEFAULT_BIND: Final = "127.0.0.1"
 DEFAULT_DATA_DIR: Final = "traceacs-data"
 DEFAULT_SESSION_TIMEOUT: Final = 30.0
@@ -44,6 +45,8 @@ class Settings:
 
     cwmp_port: int = DEFAULT_CWMP_PORT
     api_port: int = DEFAULT_API_PORT
+    files_port: int = DEFAULT_FILES_PORT
+    """Where CPEs fetch files (Downloads) and upload (Uploads), as GenieACS's 7567."""
     bind: str = DEFAULT_BIND
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database_url: str = ""
@@ -76,7 +79,7 @@ class Settings:
             raise SettingsError("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
         if self.connection_request_rate <= 0:
             raise SettingsError("the connection request rate must be positive")
-        for name in ("cwmp_port", "api_port", "stun_port"):
+        for name in ("cwmp_port", "api_port", "files_port", "stun_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise SettingsError(f"{name} must be a TCP port (0-65535), not {port}")
@@ -94,10 +97,10 @@ class Settings:
                     "--workers above 1 needs a shared PostgreSQL store "
                     "(--database-url postgresql://...); SQLite has one writer process"
                 )
-            if self.cwmp_port == 0 or self.api_port == 0:
+            if self.cwmp_port == 0 or self.api_port == 0 or self.files_port == 0:
                 raise SettingsError(
                     "--workers needs fixed base ports: worker i listens on CWMP port "
-                    "--cwmp-port + i and API port --api-port + i"
+                    "--cwmp-port + i, API port --api-port + i and file port --files-port + i"
                 )
         if self.cpe_auth not in AUTH_MODES:
             raise SettingsError(f"CPE auth must be one of {', '.join(AUTH_MODES)}")
@@ -140,6 +143,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-port",
         type=int,
         help=f"API and console port (env TRACEACS_API_PORT; {DEFAULT_API_PORT})",
+    )
+    parser.add_argument(
+        "--files-port",
+        type=int,
+        help="port where CPEs download firmware and files and upload backups "
+        f"(env TRACEACS_FILES_PORT; {DEFAULT_FILES_PORT})",
     )
     parser.add_argument("--bind", help=f"address to listen on (env TRACEACS_BIND; {DEFAULT_BIND})")
     parser.add_argument("--tls-cert", help="PEM certificate for HTTPS (env TRACEACS_TLS_CERT)")
@@ -202,7 +211,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        help="run N ACS processes; worker i listens on --cwmp-port + i and --api-port + i "
+        help="run N ACS processes; worker i listens on --cwmp-port + i, --api-port + i and "
+        "--files-port + i "
         "for a balancer in front (see deploy/nginx); needs --database-url postgresql://... "
         "and implies --session-store database (env TRACEACS_WORKERS; 1)",
     )
@@ -267,9 +277,11 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     allow = get("allow_unauthenticated_cpes")
     timeout, max_sessions = get("session_timeout"), get("max_sessions")
     cwmp_port, api_port = get("cwmp_port"), get("api_port")
+    files_port = get("files_port")
     return Settings(
         cwmp_port=_int(cwmp_port, "CWMP port") if cwmp_port else DEFAULT_CWMP_PORT,
         api_port=_int(api_port, "API port") if api_port else DEFAULT_API_PORT,
+        files_port=_int(files_port, "file port") if files_port else DEFAULT_FILES_PORT,
         bind=get("bind") or DEFAULT_BIND,
         data_dir=data_dir,
         database_url=get("database_url") or "",

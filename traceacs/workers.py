@@ -1,11 +1,11 @@
 """`traceacs serve --workers N`: N ACS processes on consecutive ports, one supervisor.
 
-Why processes on their own ports (worker i on ``--cwmp-port + i`` and ``--api-port +
-i``) rather than one port shared with SO_REUSEPORT: the balancer in front (nginx, see
-deploy/nginx/traceacs.conf) then lists each process as an upstream, health-checks it and
-spreads POSTs evenly, and a test can tell which process answered. The kernel's
-SO_REUSEPORT hashing would pin each CPE connection to one process, hiding whether
-sessions really move. Each worker is a plain ``traceacs serve`` with
+Why processes on their own ports (worker i on ``--cwmp-port + i``, ``--api-port + i``
+and ``--files-port + i``) rather than one port shared with SO_REUSEPORT: the balancer
+in front (nginx, see deploy/nginx/traceacs.conf) then lists each process as an
+upstream, health-checks it and spreads POSTs evenly, and a test can tell which process
+answered. The kernel's SO_REUSEPORT hashing would pin each CPE connection to one
+process, hiding whether sessions really move. Each worker is a plain ``traceacs serve`` with
 ``--session-store database``: sessions live in the shared PostgreSQL database, so any
 worker continues any session, and a worker can stop without ending the sessions it
 served (the CPEs' next POSTs go to the others).
@@ -42,6 +42,7 @@ def worker_arguments(argv: Sequence[str], settings: Settings, index: int) -> lis
         "--session-store", "database",
         "--cwmp-port", str(settings.cwmp_port + index),
         "--api-port", str(settings.api_port + index),
+        "--files-port", str(settings.files_port + index),
     ]  # fmt: skip
     if index > 0:
         own += ["--stun-port", "0"]  # one STUN listener (UDP port) for the set

@@ -19,15 +19,13 @@ from datetime import UTC, datetime
 
 import aiohttp
 import atheris
-from aiohttp.test_utils import TestServer
 
 with atheris.instrument_imports():
     from traceacs.cwmp import messages as m
     from traceacs.cwmp.codec import parse_envelope, serialize_envelope
-    from traceacs.server.cwmp_app import make_cwmp_application
     from traceacs.server.cwmp_endpoint import CwmpEndpoint
+    from traceacs.server.cwmp_server import CwmpServer
     from traceacs.server.default_handler import AcceptAllHandlerFactory
-    from traceacs.server.limits import ServerLimits, runner_options
 
 ALLOWED = {200, 204, 400, 401, 413}
 
@@ -58,11 +56,11 @@ class Harness:
         self.errors = _Errors()
         logging.getLogger().addHandler(self.errors)
         self.endpoint = CwmpEndpoint(AcceptAllHandlerFactory(), authenticator=None)
-        app = make_cwmp_application(self.endpoint)
-        self.server = TestServer(app, host="127.0.0.1", **runner_options(ServerLimits()))
-        self.loop.run_until_complete(self.server.start_server())
+        self.server = CwmpServer(self.endpoint)  # served as `traceacs serve` serves it
+        self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
         self.http = self.loop.run_until_complete(self._client())
-        self.url = str(self.server.make_url("/acs"))
+        host, port = self.server.addresses[0]
+        self.url = f"http://{host}:{port}/acs"
         self.inform = _inform()
 
     async def _client(self) -> aiohttp.ClientSession:

@@ -2,8 +2,8 @@
 inside provisioning, and an operator sees it: each step in ``traceacs trace SERIAL
 --all`` and the ``firmware`` step label on ``cpe.provision.step_duration``.
 
-No ``--public-url``: the Download's URL comes from the listening address
-(`Acs.use_listening_url`, as ``traceacs serve`` wires it).
+No ``--public-url``: the Download's URL comes from the file server's listening address
+(`Acs.use_listening_url`, as ``traceacs serve`` wires it to ``--files-port``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ async def test_assembled_acs_upgrades_and_the_trace_command_shows_every_step(
     settings = Settings(
         cwmp_port=0,
         api_port=0,
+        files_port=0,
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'acs.db'}",
         allow_unauthenticated_cpes=True,
@@ -65,7 +66,6 @@ async def test_assembled_acs_upgrades_and_the_trace_command_shows_every_step(
         ready: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
 
         def on_ready(urls: list[str]) -> None:
-            acs.use_listening_url(urls)
             ready.set_result(urls)
 
         server = asyncio.create_task(
@@ -75,6 +75,7 @@ async def test_assembled_acs_upgrades_and_the_trace_command_shows_every_step(
                 stop=stop,
                 on_ready=on_ready,
                 file_server=FileServer(acs.files, acs.file_tokens),
+                on_files_ready=acs.use_listening_url,
             )
         )
         try:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, span_names
+from tests.server.cwmp_client import files_running, running
 from traceacs.cwmp import events as ev
 from traceacs.files import DiskFileStore, FileAccessTokens, chunks_of
 from traceacs.files.store import FIRMWARE_IMAGE
@@ -32,7 +32,6 @@ from traceacs.provisioning.profile import FirmwareTarget
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory, WorkflowSettings
-from traceacs.server.cwmp_app import make_cwmp_application
 from traceacs.server.cwmp_endpoint import CwmpEndpoint
 from traceacs.server.file_server import FileServer
 from traceacs.simulator.cpe import SimulatedCpe
@@ -114,19 +113,12 @@ async def acs(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[A
     endpoint = CwmpEndpoint(
         factory, authenticator=None, clock=lambda: time.time() + state.clock_offset[0]
     )
-    app = make_cwmp_application(endpoint)
-    FileServer(files, tokens).add_routes(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    public.url = f"http://{host}:{port}"
-    state.url = f"http://{host}:{port}/acs"
     try:
-        yield state
+        async with running(endpoint) as url, files_running(FileServer(files, tokens)) as origin:
+            public.url = origin  # files on their own port, as `traceacs serve` serves them
+            state.url = url
+            yield state
     finally:
-        await runner.cleanup()
         await repo.close()
 
 

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
@@ -27,10 +26,10 @@ from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.profiles.source import ProfileSource
 from traceacs.provisioning.workflow import ProvisioningHandlerFactory
 from traceacs.server.cpe_auth import CpeAuthenticator
-from traceacs.server.cwmp_app import make_cwmp_application
 from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
+from traceacs.server.cwmp_server import CwmpServer, serving
 from traceacs.server.cwmp_sessions import COOKIE_NAME
-from traceacs.server.limits import LimitedTCPSite, ServerLimits, runner_options
+from traceacs.server.limits import ServerLimits
 from traceacs.simulator.fleet import Fleet, build_fleet
 from traceacs.simulator.fleet_store import store_fleet
 from traceacs.simulator.runner import FleetRunner, RunnerConfig
@@ -51,7 +50,7 @@ class RealAcs:
     endpoint: CwmpEndpoint
     repo: SqlDeviceRepository
     fleet: Fleet
-    runner: web.AppRunner
+    server: CwmpServer
 
     async def healthy_session(self) -> None:
         """A well-formed simulated CPE completes a whole session (asserted).
@@ -83,7 +82,7 @@ async def real_acs(
 ) -> AsyncIterator[RealAcs]:
     """The CWMP endpoint + provisioning workflow + inventory, on 127.0.0.1.
 
-    Served as `traceacs.app.serve` does: `runner_options` and a `LimitedTCPSite`. The
+    Served as `traceacs.app.serve` does: a `CwmpServer` with ``limits``. The
     inventory is SQLite in ``tmp_path`` unless ``store_url`` names another; profiles come
     from the embedded store unless ``profiles`` is given.
     """
@@ -94,16 +93,9 @@ async def real_acs(
         await store_fleet(repo, fleet, time.time())
         factory = ProvisioningHandlerFactory(repo, profiles or EmbeddedProfileSource(repo))
         endpoint = CwmpEndpoint(factory, authenticator=authenticator, settings=settings)
-        app = make_cwmp_application(endpoint)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, **runner_options(limits))
-        await runner.setup()
-        try:
-            site = LimitedTCPSite(runner, "127.0.0.1", 0, limits)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            yield RealAcs(f"http://{host}:{port}/acs", host, port, endpoint, repo, fleet, runner)
-        finally:
-            await runner.cleanup()
+        async with serving(endpoint, limits=limits, grace=1.0) as server:
+            host, port = server.addresses[0]
+            yield RealAcs(f"http://{host}:{port}/acs", host, port, endpoint, repo, fleet, server)
     finally:
         await repo.close()
 

@@ -87,7 +87,7 @@ def test_connections_beyond_the_limit_get_503_under_uvloop(
         async with real_acs(tmp_path, limits=limits) as acs:
             first = await RawHttp.connect(acs.host, acs.port)
             try:
-                await until(lambda: len(acs.runner.server.connections) == 1)  # type: ignore[union-attr]
+                await until(lambda: acs.server.connections == 1)
                 second = await RawHttp.connect(acs.host, acs.port)
                 try:
                     answer = await second.read_until_closed()

@@ -41,9 +41,7 @@ async def until(predicate: object, timeout: float = TIMEOUT) -> None:
 
 
 def connections(acs: RealAcs) -> int:
-    server = acs.runner.server
-    assert server is not None
-    return len(server.connections)
+    return acs.server.connections
 
 
 async def dribble(conn: RawHttp, data: bytes, pause: float) -> None:

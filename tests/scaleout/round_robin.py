@@ -4,7 +4,8 @@ No stickiness and a fresh upstream request per POST, like nginx's default upstre
 without ``ip_hash``/``hash``: consecutive POSTs of one CWMP session land on different
 ACS processes. It records, per request, which backend answered and the session cookie
 the CPE sent, so tests can prove that sessions crossed processes. GETs (a CPE fetching
-a Download's file) take their turn too, path and query kept, as nginx's ``location /``.
+a Download's file) go to the processes' file ports in turn, path and query kept, as
+nginx's ``location /files/``.
 """
 
 from __future__ import annotations
@@ -48,11 +49,15 @@ def _cookie(request: web.Request) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def round_robin(backends: list[str], *, pooled: int = 0) -> AsyncIterator[Balancer]:
+async def round_robin(
+    backends: list[str], *, pooled: int = 0, file_backends: list[str] | None = None
+) -> AsyncIterator[Balancer]:
     """``pooled`` > 0: that many keep-alive connections per backend, shared by all CPEs
-    (as nginx's ``keepalive``); 0: a new upstream connection per POST."""
+    (as nginx's ``keepalive``); 0: a new upstream connection per POST. GETs go to
+    ``file_backends`` (``http://host:port`` of each process's file port)."""
     balancer = Balancer(backends)
     turn = itertools.cycle(range(len(backends)))
+    file_turn = itertools.cycle(range(len(file_backends or [])))
     connector = (
         aiohttp.TCPConnector(limit_per_host=pooled)
         if pooled
@@ -74,8 +79,10 @@ async def round_robin(backends: list[str], *, pooled: int = 0) -> AsyncIterator[
                 return response
 
         async def fetch(request: web.Request) -> web.Response:
-            index = next(turn)
-            target = URL(backends[index]).join(URL(request.path_qs, encoded=True))
+            if not file_backends:
+                return web.Response(status=404)
+            index = next(file_turn)
+            target = URL(file_backends[index]).join(URL(request.path_qs, encoded=True))
             async with client.get(target) as answer:
                 payload = await answer.read()
                 balancer.fetched.append((index, answer.status))

@@ -21,7 +21,7 @@ import aiohttp
 from tests.provisioning.test_firmware_e2e import IMAGE, MODEL, TARGET
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of
 from tests.scaleout.round_robin import Balancer, round_robin
-from tests.server.cwmp_client import FakeClock, decode, running
+from tests.server.cwmp_client import FakeClock, decode, files_running, running
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import serialize_envelope
 from traceacs.cwmp.faults import RETRY_REQUEST
@@ -108,7 +108,6 @@ async def cluster(
     repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
     tokens = FileAccessTokens(b"k" * 32)  # one key for the cluster, as one config file
     public = PublicUrl()  # the balancer's, once it listens
-    file_routes = FileServer(files, tokens).add_routes if files is not None else None
     saved: list[str] = []
     try:
         await store_fleet(repo, fleet, time.time())
@@ -133,11 +132,17 @@ async def cluster(
             )
             processes.append(Process(endpoint, telemetry))
         a, b = (p.endpoint for p in processes)
-        async with (
-            running(a, sweep_interval=3600, add_routes=file_routes) as url_a,
-            running(b, sweep_interval=3600, add_routes=file_routes) as url_b,
-            round_robin([url_a, url_b], pooled=pooled) as balancer,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            url_a = await stack.enter_async_context(running(a, sweep_interval=3600))
+            url_b = await stack.enter_async_context(running(b, sweep_interval=3600))
+            file_backends = []
+            if files is not None:  # each process's file port, as `--workers` serves them
+                for _ in range(2):
+                    served = files_running(FileServer(files, tokens))
+                    file_backends.append(await stack.enter_async_context(served))
+            balancer = await stack.enter_async_context(
+                round_robin([url_a, url_b], pooled=pooled, file_backends=file_backends)
+            )
             processes[0].url, processes[1].url = url_a, url_b
             public.url = balancer.origin
             yield Cluster(repo, fleet, processes, balancer, saved)

@@ -59,6 +59,7 @@ def test_each_worker_gets_its_ports_its_name_and_the_shared_store() -> None:
         assert parsed.session_store == "database"
         assert parsed.cwmp_port == 9000 + index
         assert parsed.api_port == settings.api_port + index
+        assert parsed.files_port == settings.files_port + index
         assert parsed.database_url == PG
         assert parsed.stun_port == (3478 if index == 0 else 0)  # one STUN listener
 

@@ -121,9 +121,7 @@ async def running(
     limits: ServerLimits | None = None,
 ) -> AsyncIterator[str]:
     """Serve ``endpoint`` on 127.0.0.1 (free port) as `traceacs serve` does; yields its URL."""
-    async with serving(
-        endpoint, limits=limits, sweep_interval=sweep_interval, grace=1.0
-    ) as server:
+    async with serving(endpoint, limits=limits, sweep_interval=sweep_interval, grace=1.0) as server:
         host, port = server.addresses[0]
         yield f"http://{host}:{port}/acs"
 

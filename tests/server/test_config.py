@@ -17,6 +17,7 @@ def test_defaults() -> None:
     settings = load_settings(serve_args(), env={})
     assert settings.cwmp_port == 7547
     assert settings.api_port == 7557
+    assert settings.files_port == 7567
     assert settings.bind == "127.0.0.1"
     assert settings.data_dir == Path("traceacs-data")
     assert settings.database_url == default_database_url(Path("traceacs-data"))
@@ -32,6 +33,7 @@ def test_environment_is_read() -> None:
     env = {
         "TRACEACS_CWMP_PORT": "17547",
         "TRACEACS_API_PORT": "17557",
+        "TRACEACS_FILES_PORT": "17567",
         "TRACEACS_BIND": "0.0.0.0",  # noqa: S104
         "TRACEACS_DATA_DIR": "/var/lib/traceacs",
         "TRACEACS_CPE_AUTH": "digest",
@@ -42,6 +44,7 @@ def test_environment_is_read() -> None:
     }
     settings = load_settings(serve_args(), env=env)
     assert (settings.cwmp_port, settings.api_port, settings.bind) == (17547, 17557, "0.0.0.0")  # noqa: S104
+    assert settings.files_port == 17567
     assert settings.database_url == "sqlite:////var/lib/traceacs/traceacs.db"
     assert settings.cpe_auth == "digest"
     assert settings.cpe_shared_secret == "fleet"
@@ -52,12 +55,18 @@ def test_environment_is_read() -> None:
 
 def test_flags_win_over_environment() -> None:
     args = serve_args(
-        "--cwmp-port", "1", "--bind", "::1", "--database-url", "postgresql://db/acs",
+        "--cwmp-port", "1", "--files-port", "4", "--bind", "::1", "--database-url", "postgresql://db/acs",
         "--cpe-auth", "basic", "--allow-unauthenticated-cpes", "--max-sessions", "3",
     )  # fmt: skip
-    env = {"TRACEACS_CWMP_PORT": "2", "TRACEACS_BIND": "10.0.0.1", "TRACEACS_CPE_AUTH": "digest"}
+    env = {
+        "TRACEACS_CWMP_PORT": "2",
+        "TRACEACS_FILES_PORT": "5",
+        "TRACEACS_BIND": "10.0.0.1",
+        "TRACEACS_CPE_AUTH": "digest",
+    }
     settings = load_settings(args, env=env)
     assert (settings.cwmp_port, settings.bind, settings.cpe_auth) == (1, "::1", "basic")
+    assert settings.files_port == 4
     assert settings.database_url == "postgresql://db/acs"
     assert settings.allow_unauthenticated_cpes is True
     assert settings.max_sessions == 3
@@ -83,6 +92,7 @@ def test_secret_key_comes_from_the_environment_only_and_has_no_repr() -> None:
     [
         ({"TRACEACS_CWMP_PORT": "http"}, "integer"),
         ({"TRACEACS_CWMP_PORT": "70000"}, "TCP port"),
+        ({"TRACEACS_FILES_PORT": "-1"}, "files_port must be a TCP port"),
         ({"TRACEACS_SESSION_TIMEOUT": "0"}, "positive"),
         ({"TRACEACS_CPE_AUTH": "ntlm"}, "basic, digest, both"),
         ({"TRACEACS_ALLOW_UNAUTHENTICATED_CPES": "maybe"}, "true or false"),

@@ -1,4 +1,4 @@
-"""What `traceacs serve` puts on its ports beyond CWMP: the file server and STUN.
+"""What `traceacs serve` puts on its ports beyond CWMP: the file server (its own port) and STUN.
 
 Built the way `traceacs.app.run` builds it (open_acs, then serve with the ACS's file
 store, tokens and STUN binding table), on free ports of 127.0.0.1.
@@ -35,6 +35,7 @@ def free_udp_port() -> int:
 class Running:
     acs: Acs
     url: str
+    files_url: str
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     settings = Settings(
         cwmp_port=0,
         api_port=0,
+        files_port=0,
         data_dir=tmp_path,
         allow_unauthenticated_cpes=True,
         stun_port=free_udp_port(),
@@ -49,7 +51,9 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     env = {"OTEL_SDK_DISABLED": "true"}
     async with open_acs(settings, environ=env, sweep_interval=None) as acs:
         stop = asyncio.Event()
-        ready: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[list[str]] = loop.create_future()
+        files_ready: asyncio.Future[list[str]] = loop.create_future()
         task = asyncio.create_task(
             serve(
                 settings,
@@ -57,23 +61,29 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
                 stop=stop,
                 on_ready=ready.set_result,
                 file_server=FileServer(acs.files, acs.file_tokens),
+                on_files_ready=files_ready.set_result,
                 stun_bindings=acs.stun_bindings,
             )
         )
         try:
-            yield Running(acs, (await ready)[0])
+            yield Running(acs, (await ready)[0], (await files_ready)[0])
         finally:
             stop.set()
             await task
 
 
-async def test_files_of_the_store_are_served_on_the_cwmp_port(running: Running) -> None:
+async def test_files_of_the_store_are_served_on_their_own_port(running: Running) -> None:
     image = os.urandom(4096)
     await running.acs.files.put(
         "fw-2.0.bin", chunks_of(image), file_type="1 Firmware Upgrade Image", now=time.time()
     )
-    url = file_url(running.url, "fw-2.0.bin", running.acs.file_tokens, now=time.time())
+    assert running.files_url != running.url
+    url = file_url(running.files_url, "fw-2.0.bin", running.acs.file_tokens, now=time.time())
+    cwmp_port_url = file_url(running.url, "fw-2.0.bin", running.acs.file_tokens, now=time.time())
     async with aiohttp.ClientSession() as http:
+        async with http.get(cwmp_port_url) as resp:
+            assert resp.status == 405  # the CWMP port only takes POSTs
+            assert resp.headers["Allow"] == "POST"
         async with http.get(url) as resp:
             assert resp.status == 200
             assert await resp.read() == image

@@ -65,13 +65,6 @@ from traceacs.provisioning.session_handler import SessionEndReason, SessionHandl
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory, SnapshotError
 from traceacs.provisioning.session_store import SessionStore, StoredSession, cookie_key
 from traceacs.server.cpe_auth import AuthOutcome, CpeAuthenticator, username_names_device
-from traceacs.server.exchange import (
-    NO_CONTENT,
-    TEXT_XML,
-    CwmpReply,
-    CwmpRequest,
-    text_reply,
-)
 from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     LiveSession,
@@ -79,6 +72,13 @@ from traceacs.server.cwmp_sessions import (
     connection_closed,
     new_cookie,
     new_session_id,
+)
+from traceacs.server.exchange import (
+    NO_CONTENT,
+    TEXT_XML,
+    CwmpReply,
+    CwmpRequest,
+    text_reply,
 )
 from traceacs.server.log_throttle import LogThrottle
 from traceacs.server.retry_after import DEFAULT_POLICY, AdaptiveRetryAfter, RetryAfterPolicy
@@ -279,9 +279,7 @@ class CwmpEndpoint:
 
     # ------------------------------------------------------------------ new session
 
-    async def _without_session(
-        self, request: CwmpRequest, body: bytes, now: float
-    ) -> CwmpReply:
+    async def _without_session(self, request: CwmpRequest, body: bytes, now: float) -> CwmpReply:
         outcome: AuthOutcome | None = None
         if self.authenticator is not None:
             outcome = await self.authenticator.authenticate(
@@ -354,7 +352,9 @@ class CwmpEndpoint:
             retry_after = self._retry_after.refused(now)
         else:
             retry_after = self.settings.retry_after_seconds
-        return text_reply(503, "too many CWMP sessions", headers=(("Retry-After", str(retry_after)),))
+        return text_reply(
+            503, "too many CWMP sessions", headers=(("Retry-After", str(retry_after)),)
+        )
 
     async def _open(
         self,
@@ -465,9 +465,7 @@ class CwmpEndpoint:
         if request.connection is not None and session.connection is not request.connection:
             self.registry.bind_connection(session, request.connection)
 
-    async def _message(
-        self, session: LiveSession, envelope: m.Envelope, now: float
-    ) -> CwmpReply:
+    async def _message(self, session: LiveSession, envelope: m.Envelope, now: float) -> CwmpReply:
         message = envelope.body
         if isinstance(message, m.Inform):
             session.machine.handle(InformReceived(), now)  # raises: a second Inform
@@ -637,9 +635,7 @@ class CwmpEndpoint:
         if cached is not None:
             self._drop_copy(cached)
 
-    async def _shared_after(
-        self, session: LiveSession, response: CwmpReply
-    ) -> CwmpReply:
+    async def _shared_after(self, session: LiveSession, response: CwmpReply) -> CwmpReply:
         """Write the session's new state after answering; a lost race answers 503."""
         if self.shared is None or session.ended:
             return response

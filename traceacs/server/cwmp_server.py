@@ -66,7 +66,7 @@ class CwmpServer:
             else sweep_interval_for(endpoint.settings.session_timeout)
         )
         self._state = ServerState(endpoint.handle, http_options(endpoint, self.limits))
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     @property
@@ -119,7 +119,9 @@ class CwmpServer:
             for task in late:  # past the grace: the stop is not held up any longer
                 task.cancel()
             if late:
-                log.warning("cwmp: %d request(s) still running at shutdown were cancelled", len(late))
+                log.warning(
+                    "cwmp: %d request(s) still running at shutdown were cancelled", len(late)
+                )
                 await asyncio.wait(late)
         for connection in list(state.connections):
             connection.close()

@@ -53,9 +53,7 @@ log = logging.getLogger("traceacs.server.http")
 
 Handler = Callable[[CwmpRequest], Awaitable[CwmpReply]]
 
-_STATUS_LINES = {
-    s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus
-}
+_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_LENGTH = frozenset({204, 304})
 _ALLOW = (("Allow", "POST"),)
@@ -235,7 +233,9 @@ class _Decoder:
         """Decoded bytes, at most ``room``; None when the decoded body exceeds it."""
         if self._obj is None:
             # RFC "deflate" is zlib-wrapped; some clients send raw deflate.
-            wrapped = len(data) >= 2 and (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            wrapped = (
+                len(data) >= 2 and (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            )
             self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
         out = self._obj.decompress(data, room + 1)
         if len(out) > room or self._obj.unconsumed_tail:
@@ -337,8 +337,11 @@ class HttpConnection(asyncio.Protocol):
             self._drain.set_result(None)
 
     def is_closing(self) -> bool:
-        """Whether this connection is gone or going (a session's CPE left)."""
-        return self._lost or self._transport is None or self._transport.is_closing()
+        """Whether this connection is gone or going (a session's CPE left).
+
+        A client that closed its side (EOF) sends no further POST here: gone too.
+        """
+        return self._lost or self._eof or self._transport is None or self._transport.is_closing()
 
     def close(self) -> None:
         if self._transport is not None:
@@ -417,9 +420,8 @@ class HttpConnection(asyncio.Protocol):
                 pending.decoder = _Decoder("deflate" if encoding == b"deflate" else "gzip")
             elif encoding not in (b"", b"identity"):
                 pending.error = text_reply(415, "unsupported content encoding", close=True)
-        elif key == b"expect":
-            if value.strip().lower() == b"100-continue":
-                pending.expect_continue = True
+        elif key == b"expect" and value.strip().lower() == b"100-continue":
+            pending.expect_continue = True
 
     def on_headers_complete(self) -> None:
         pending = self._current
