@@ -90,6 +90,7 @@ def acs_workers(
         "--session-store", session_store,
         "--cwmp-port", str(free_port_pair()),
         "--api-port", str(free_port_pair()),
+        "--files-port", str(free_port_pair()),
         "--database-url", database_url,
         "--data-dir", str(data_dir),
     ]  # fmt: skip

@@ -58,6 +58,8 @@ class Server:
 
 def _child_env(extra: Mapping[str, str], root: Path = REPO_ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
+    # The file port (7567 by default) on a free port: benches run beside other servers.
+    env["TRACEACS_FILES_PORT"] = "0"
     env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env

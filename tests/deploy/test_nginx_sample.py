@@ -54,4 +54,4 @@ def test_the_sample_has_no_stickiness_and_never_replays_a_post() -> None:
     active = [d for d in directives if d]
     assert not [d for d in active if re.match(r"(ip_hash|hash|sticky)\b", d)]
     assert "proxy_next_upstream error timeout;" in active  # no non_idempotent
-    assert sum(d.startswith("server 127.0.0.1:") for d in active) == 2
+    assert sum(d.startswith("server 127.0.0.1:") for d in active) == 4  # 2 CWMP, 2 files

@@ -55,13 +55,14 @@ async def serve_workers(
     database_url: str, data_dir: Path, workers: int, **env: str
 ) -> AsyncIterator[list[str]]:
     """``traceacs serve --workers N``; yields the workers' CWMP URLs once all listen."""
-    base, api_base = free_port_pair(), free_port_pair()
+    base, api_base, files_base = free_port_pair(), free_port_pair(), free_port_pair()
     if workers > 2:
         raise ValueError("free_port_pair reserves two ports")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "traceacs.cli", "serve",
         "--workers", str(workers),
         "--cwmp-port", str(base), "--api-port", str(api_base),
+        "--files-port", str(files_base),
         "--database-url", database_url,
         "--allow-unauthenticated-cpes",
         stderr=asyncio.subprocess.PIPE,

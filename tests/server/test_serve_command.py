@@ -40,6 +40,7 @@ async def read_until(
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEACS_")}
     env["TRACEACS_DATA_DIR"] = str(tmp_path / "data")
+    env["TRACEACS_FILES_PORT"] = "0"  # a free port: tests run beside other servers
     env.update(extra)
     return env
 

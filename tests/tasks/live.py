@@ -157,6 +157,7 @@ async def live(
     settings = Settings(
         cwmp_port=0,
         api_port=0,
+        files_port=0,
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'acs.db'}",
         allow_unauthenticated_cpes=True,
@@ -190,6 +191,7 @@ async def live(
         informs = Informs()
         stop = asyncio.Event()
         ready: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        files_ready: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         server = asyncio.create_task(
             serve(
                 settings,
@@ -197,11 +199,12 @@ async def live(
                 stop=stop,
                 on_ready=ready.set_result,
                 file_server=FileServer(acs.files, acs.file_tokens),
+                on_files_ready=files_ready.set_result,
             )
         )
         try:
             cwmp_url = (await ready)[0]
-            acs.tasks.public_url.url = cwmp_url
+            acs.tasks.public_url.url = (await files_ready)[0]
             runner = FleetRunner(
                 fleet.cpes,
                 RunnerConfig(

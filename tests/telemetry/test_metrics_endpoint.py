@@ -47,6 +47,7 @@ async def test_traceacs_serve_exposes_the_seeds_metrics_without_a_token(tmp_path
         await repo.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEACS_", "OTEL_"))}
     env["TRACEACS_DATA_DIR"] = str(data)
+    env["TRACEACS_FILES_PORT"] = "0"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "traceacs.cli", "serve", "--cwmp-port", "0", "--api-port", "0",
         "--bind", "127.0.0.1", "--allow-unauthenticated-cpes", "--max-sessions", "7",
