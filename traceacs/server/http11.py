@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import cast
+from typing import Any, cast
 
 import httptools
 
@@ -177,6 +177,16 @@ class ServerState:
             )
 
 
+class _NoParser:
+    """Stands for the parser of a closed connection (no byte can arrive any more)."""
+
+    def feed_data(self, data: bytes) -> None:
+        raise RuntimeError("data after the connection was lost")
+
+
+_NO_PARSER: Any = _NoParser()
+
+
 class _Stop(Exception):
     """Raised from a parser callback to stop parsing the rest of the bytes."""
 
@@ -266,6 +276,7 @@ class HttpConnection(asyncio.Protocol):
         "_head_bytes",
         "_headers",
         "_idle_since",
+        "_idle_timer",
         "_in_head",
         "_linger",
         "_lost",
@@ -281,7 +292,7 @@ class HttpConnection(asyncio.Protocol):
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._queue: deque[_Pending] = deque()
         self._current: _Pending | None = None
@@ -294,6 +305,7 @@ class HttpConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._idle_since: float | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
         self._in_head = True
         self._head_bytes = 0
@@ -315,13 +327,20 @@ class HttpConnection(asyncio.Protocol):
         state.connections.add(self)
         loop = asyncio.get_running_loop()
         self._idle_since = loop.time()
-        loop.call_later(state.options.keepalive_timeout, self._idle_check)
+        self._idle_timer = loop.call_later(state.options.keepalive_timeout, self._idle_check)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._state.connections.discard(self)
+        # Timers and the parser hold this protocol: released now, not by the cyclic GC
+        # (or a minute later, when the idle timer would have fired).
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._linger is not None:
             self._linger.cancel()
+            self._linger = None
+        self._parser = _NO_PARSER
         for pending in self._queue:
             if pending.waiter is not None and not pending.waiter.done():
                 pending.waiter.set_result(None)
@@ -632,10 +651,11 @@ class HttpConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         timeout = self._state.options.keepalive_timeout
         if self._idle_since is None:
-            loop.call_later(timeout, self._idle_check)
+            self._idle_timer = loop.call_later(timeout, self._idle_check)
             return
         left = self._idle_since + timeout - loop.time()
         if left > 0:
-            loop.call_later(left, self._idle_check)
+            self._idle_timer = loop.call_later(left, self._idle_check)
             return
+        self._idle_timer = None
         self._transport.close()
