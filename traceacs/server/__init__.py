@@ -1,1 +1,2 @@
-"""aiohttp adapters: the CWMP endpoint, connection requests, the REST API and console."""
+"""Adapters: the CWMP endpoint (on `http11`, no aiohttp), connection requests, files, the
+REST API and console (aiohttp)."""

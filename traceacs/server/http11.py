@@ -404,7 +404,10 @@ class HttpConnection(asyncio.Protocol):
                 pending.complete = True
                 if pending.waiter is not None and not pending.waiter.done():
                     pending.waiter.set_result(None)
-        return True if self._worker is not None else None
+        if self._worker is None or self._transport is None:
+            return None
+        # TLS cannot stay half-open (asyncio warns and closes): only plain TCP waits.
+        return None if self._transport.get_extra_info("sslcontext") is not None else True
 
     # ------------------------------------------------------------------ parser callbacks
 
@@ -612,7 +615,7 @@ class HttpConnection(asyncio.Protocol):
 
     async def _handle(self, pending: _Pending) -> CwmpReply:
         request = CwmpRequest(
-            _decode(pending.method),
+            "POST",  # anything else was answered 405
             _decode(pending.url),
             b"".join(pending.body),
             tuple(pending.cookies),
