@@ -1,0 +1,178 @@
+"""The CWMP HTTP path alone: the endpoint on `http11` against the same endpoint on aiohttp.
+
+    python -m bench.http_path [--sessions 3000] [--rounds 3] [--concurrency 32]
+
+What the HTTP server costs per quiet session, without storage, provisioning or
+telemetry (`AcceptAllHandlerFactory`): each session is a new TCP connection, an Inform
+(200 InformResponse + cookie) and an empty POST (204), as a periodic CPE does. The
+baseline is an aiohttp application around the same `CwmpEndpoint` (body read, headers
+copied into a `CwmpRequest`, the reply copied into a `web.Response`), the shape the
+CWMP port had before `traceacs.server.http11`. Both servers run in a child process
+pinned to ``--server-core``, measured alternately (aiohttp, http11, aiohttp, ...); the
+figure is the server's CPU-µs per session (utime + stime) and the aiohttp/http11 ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from bench.common import process_cpu_seconds
+from bench.servers import pinned
+
+
+def _inform(serial: str) -> bytes:
+    from traceacs.cwmp import messages as m
+    from traceacs.cwmp.codec import serialize_envelope
+
+    inform = m.Inform(
+        device_id=m.DeviceId("Acme", "00D09E", "GW", serial),
+        events=(m.EventStruct("2 PERIODIC"),),
+        max_envelopes=1,
+        current_time=datetime(2026, 1, 1, tzinfo=UTC),
+        retry_count=0,
+        parameters=(m.ParameterValueStruct("Device.DeviceInfo.SoftwareVersion", "1.0"),),
+    )
+    return serialize_envelope(m.Envelope(body=inform, cwmp_id="1"))
+
+
+# --------------------------------------------------------------------------- servers
+
+
+async def _serve(kind: str) -> None:
+    import signal
+
+    from traceacs.server.cwmp_endpoint import CwmpEndpoint
+    from traceacs.server.default_handler import AcceptAllHandlerFactory
+
+    endpoint = CwmpEndpoint(AcceptAllHandlerFactory(), authenticator=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if kind == "http11":
+        from traceacs.server.cwmp_server import CwmpServer
+
+        server = CwmpServer(endpoint)
+        await server.start("127.0.0.1", 0)
+        print(f"listening {server.addresses[0][1]}", flush=True)
+        await stop.wait()
+        await server.stop()
+        return
+    from aiohttp import web
+
+    from traceacs.server.exchange import CwmpRequest
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        reply = await endpoint.handle(
+            CwmpRequest(
+                request.method,
+                request.raw_path,
+                body,
+                tuple(request.headers.getall("Cookie", [])),
+                request.headers.get("Authorization"),
+                request.transport,
+            )
+        )
+        response = web.Response(status=reply.status, body=reply.body or None)
+        if reply.content_type:
+            response.headers["Content-Type"] = reply.content_type
+        for name, value in reply.headers:
+            response.headers.add(name, value)
+        if reply.set_cookie:
+            response.headers.add("Set-Cookie", reply.set_cookie)
+        return response
+
+    app = web.Application(client_max_size=endpoint.settings.max_body_bytes + 1)
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=60.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(f"listening {runner.addresses[0][1]}", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+
+
+# --------------------------------------------------------------------------- client
+
+
+async def _sessions(port: int, count: int, concurrency: int) -> None:
+    from bench.loadgen import HttpConnection
+
+    left = [count]
+
+    async def worker(index: int) -> None:
+        inform = _inform(f"HTTP{index:04d}")
+        while left[0] > 0:
+            left[0] -= 1
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            conn = HttpConnection(reader, writer, b"127.0.0.1")
+            try:
+                status, _, cookie = await conn.post(inform, None)
+                assert status == 200, status
+                status, _, _ = await conn.post(b"", cookie)
+                assert status == 204, status
+            finally:
+                conn.close()
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+
+
+def _measure(kind: str, args: argparse.Namespace) -> float:
+    argv = [sys.executable, "-m", "bench.http_path", "--serve", kind]
+    process = subprocess.Popen(pinned(args.server_core, argv), stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1])
+        asyncio.run(_sessions(port, args.warmup, args.concurrency))
+        before = process_cpu_seconds(process.pid)
+        asyncio.run(_sessions(port, args.sessions, args.concurrency))
+        used = process_cpu_seconds(process.pid) - before
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return used / args.sessions * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", choices=("http11", "aiohttp"), help=argparse.SUPPRESS)
+    parser.add_argument("--sessions", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--server-core", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.serve:
+        import uvloop
+
+        uvloop.run(_serve(args.serve))
+        return 0
+    runs: dict[str, list[float]] = {"aiohttp": [], "http11": []}
+    for _ in range(args.rounds):
+        for kind in ("aiohttp", "http11"):
+            runs[kind].append(round(_measure(kind, args), 1))
+            print(f"{kind}: {runs[kind][-1]} CPU-µs/session", file=sys.stderr)
+    medians = {kind: statistics.median(values) for kind, values in runs.items()}
+    print(
+        json.dumps(
+            {
+                "server_cpu_us_per_session": runs,
+                "median": medians,
+                "aiohttp_over_http11": round(medians["aiohttp"] / medians["http11"], 2),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
