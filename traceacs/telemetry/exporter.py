@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 CAUSE_TRACE_ID = "cpe.connection_request.trace_id"
 CAUSE_SPAN_ID = "cpe.connection_request.span_id"
 """A root span carrying these was caused by that connection request: it gets a link."""
+
+SESSION_SPANS_SCOPE: Final = InstrumentationScope(METER_NAME, "")
+"""The instrumentation scope of every span built here (what ``get_tracer(METER_NAME)``
+gave them: the version defaults to ``""`` there). The object itself marks spans whose
+attributes and status message were redacted when built: the trace store does not
+redact those a second time."""
 
 _NO_PARENT = Context()  # a root never adopts an ambient span as its parent
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -94,8 +101,7 @@ class OtelProvisioningTelemetry:
         # What `add_span_processor` feeds: every processor the provider has, now or later.
         self._processor = tracer_provider._active_span_processor
         self._limits = SpanLimits()  # from OTEL_*_LIMIT, as the provider's own
-        # get_tracer(METER_NAME)'s scope: the version defaults to "" there.
-        self._scope = InstrumentationScope(METER_NAME, "")
+        self._scope = SESSION_SPANS_SCOPE
         self._instruments = instruments
         self._sampler = quiet_sampler or QuietSessionSampler(1.0)
 
