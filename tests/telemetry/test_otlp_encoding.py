@@ -101,7 +101,7 @@ def _tracer_spans() -> list[ReadableSpan]:
                     "zero": 0,
                     "neg": -5,
                     "big": 2**62,
-                    "pi": 3.25,
+                    "pi": 0.0,
                     "strs": ("a", "b"),
                     "ints": (1, -2),
                     "none": (),
@@ -113,7 +113,9 @@ def _tracer_spans() -> list[ReadableSpan]:
             span.add_event("bare", timestamp=1_700_000_000_000_000_600)
             span.set_status(Status(StatusCode.OK))
             span.end(end_time=1_700_000_000_000_001_000)
-            tracer.start_span("minimal", kind=SpanKind.PRODUCER).end()
+            # equal values of other types under the same keys (True == 1, 0 == False)
+            attributes = {"t": 1, "zero": False, "pi": -0.0}
+            tracer.start_span("minimal", kind=SpanKind.PRODUCER, attributes=attributes).end()
     return list(memory.get_finished_spans())
 
 
