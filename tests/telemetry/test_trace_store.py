@@ -1,8 +1,9 @@
 """The embedded trace store end to end, on SQLite and PostgreSQL.
 
-Spans go the production way: a hand-built `SessionTrace` is replayed by
-`OtelProvisioningTelemetry.export_trace` through a real `TracerProvider` (built by
-`build_telemetry`) into the store's span processor, then read back from the database.
+Spans go the production way: a hand-built `SessionTrace` is exported by
+`OtelProvisioningTelemetry.export_trace` to the span processors of a real
+`TracerProvider` (built by `build_telemetry`), the store's among them, then read back
+from the database.
 """
 
 from __future__ import annotations
