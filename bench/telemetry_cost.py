@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import record, stamp
+from bench.common import RESULTS_DIR, record, stamp
 from bench.servers import floor_server
 from traceacs.cwmp import messages as m
 from traceacs.profiles.embedded import EmbeddedProfileSource
@@ -264,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=1000, help="sessions per measurement")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     result = stamp(
         "telemetry_cost",
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(json.dumps(result, indent=2))
     if not args.no_record:
-        record(result)
+        record(result, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ handed straight to the tracer provider's span processors (batch OTLP export, the
 embedded trace store, in-memory ones in tests), after the provider's sampler decided
 for the root. The spans are finished before they are exported, so nothing is gained by
 starting and ending live spans through the SDK tracer: that cost ~90 CPU-µs per span
-(context objects, attribute validation, locks) against ~10 here. What the tracer did
+(context objects, attribute validation, locks) against ~12 here. What the tracer did
 besides is done here: the sampler (and its trace state), the resource, the span limits
 (``OTEL_SPAN_ATTRIBUTE_*``), the instrumentation scope. Not done: the SDK's own
 span-lifecycle metrics (``otel.sdk.span.*``, counted only for spans started through a
