@@ -1,7 +1,7 @@
 """``traceacs trace SERIAL``: the waterfall a support engineer reads.
 
-The store is filled the production way (a `SessionTrace` replayed through the SDK into
-the embedded store's processor), then the command runs in-process.
+The store is filled the production way (a `SessionTrace` exported to the embedded
+store's span processor by the telemetry adapter), then the command runs in-process.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from opentelemetry.sdk.metrics.export import (
     NumberDataPoint,
     Sum,
 )
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.telemetry.conftest import CAPACITY, Harness
@@ -26,7 +25,6 @@ from tests.telemetry.traces import (
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
-from traceacs.telemetry.exporter import OtelProvisioningTelemetry
 from traceacs.telemetry.instruments import MAX_EVENT_CODES, OVERFLOW_EVENT_CODE, Instruments
 
 
@@ -311,8 +309,3 @@ def test_unended_span_is_closed_at_the_end_of_the_trace(harness: Harness) -> Non
     harness.port.session_finished(trace, outcome)
     last = {s.name: s for s in harness.finished_spans()}[trace.spans[-1].name]
     assert last.end_time == trace.root.end_ns
-
-
-def test_adapter_requires_the_recorded_id_generator(harness: Harness) -> None:
-    with pytest.raises(TypeError, match="RecordedIdGenerator"):
-        OtelProvisioningTelemetry(TracerProvider(), Instruments(harness.telemetry.meter_provider))

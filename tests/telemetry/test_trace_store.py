@@ -1,8 +1,9 @@
 """The embedded trace store end to end, on SQLite and PostgreSQL.
 
-Spans go the production way: a hand-built `SessionTrace` is replayed by
-`OtelProvisioningTelemetry.export_trace` through a real `TracerProvider` (built by
-`build_telemetry`) into the store's span processor, then read back from the database.
+Spans go the production way: a hand-built `SessionTrace` is exported by
+`OtelProvisioningTelemetry.export_trace` to the span processors of a real
+`TracerProvider` (built by `build_telemetry`), the store's among them, then read back
+from the database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.storage.trace_records import StoredSpan, TraceSummary, summarize
 from traceacs.storage.traces import open_trace_store
 from traceacs.telemetry.exporter import OtelProvisioningTelemetry
+from traceacs.telemetry.instruments import METER_NAME
 from traceacs.telemetry.setup import Telemetry, build_telemetry
 from traceacs.telemetry.trace_store import (
     TraceStoreOptions,
@@ -206,14 +208,17 @@ async def test_latest_all_and_by_id(pipeline: Pipeline, store_url: str) -> None:
         await store.close()
 
 
+@pytest.mark.parametrize("tracer_name", ["elsewhere", METER_NAME])
 async def test_spans_stored_under_direct_tracer_use_are_redacted_too(
     pipeline: Pipeline,
     store_url: str,  # noqa: F811
+    tracer_name: str,
 ) -> None:
-    """Defence in depth: a span that did not come through the replay is scrubbed."""
+    """Defence in depth: a span that did not come through the adapter is scrubbed, even
+    from a tracer of the adapter's own name (only the adapter's spans skip it)."""
     from opentelemetry.trace import Status, StatusCode
 
-    tracer = pipeline.telemetry.tracer_provider.get_tracer("elsewhere")
+    tracer = pipeline.telemetry.tracer_provider.get_tracer(tracer_name)
     span = tracer.start_span(
         "cpe.inform",
         attributes={

@@ -42,9 +42,6 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
     OTLPMetricExporter as HttpMetricExporter,
 )
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-    OTLPSpanExporter as HttpSpanExporter,
-)
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -71,8 +68,8 @@ from prometheus_client import CollectorRegistry
 
 from traceacs.provisioning.telemetry_port import NoOpProvisioningTelemetry, ProvisioningTelemetry
 from traceacs.telemetry.exporter import OtelProvisioningTelemetry
-from traceacs.telemetry.ids import RecordedIdGenerator
 from traceacs.telemetry.instruments import Instruments, views
+from traceacs.telemetry.otlp_http import otlp_http_span_exporter
 from traceacs.telemetry.sampling import QuietSessionSampler
 from traceacs.telemetry.trace_store import TraceStoreProcessor, observe_trace_store
 
@@ -138,9 +135,7 @@ def build_telemetry(
     span_exporter = None if disabled else _span_exporter(env)
     metric_exporter = None if disabled else _metric_exporter(env)
 
-    tracer_provider = TracerProvider(
-        sampler=sampler, resource=resource, id_generator=RecordedIdGenerator()
-    )
+    tracer_provider = TracerProvider(sampler=sampler, resource=resource)
     readers: list[MetricReader] = list(metric_readers)
     registry: CollectorRegistry | None = None
     if not disabled:
@@ -276,7 +271,7 @@ def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
         return GrpcSpanExporter(
             endpoint=target.endpoint, insecure=target.insecure, headers=target.headers
         )
-    return HttpSpanExporter(endpoint=target.endpoint, headers=target.headers)
+    return otlp_http_span_exporter(target.endpoint, target.headers)
 
 
 def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:

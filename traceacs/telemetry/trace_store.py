@@ -13,8 +13,9 @@ SQLite, its one statement thread serves the device lookups of every Inform: trac
 writes must not queue ahead of them).
 
 Spans reach processors already redacted by `exporter.py` (allow-listed attributes,
-masked status messages); `stored_span` applies the same redaction again, so spans from
-any other tracer on the same provider cannot carry a secret into the database either.
+masked status messages); `stored_span` applies the same redaction again to any span not
+built there (recognised by its `SESSION_SPANS_SCOPE` object), so spans from any other
+tracer on the same provider cannot carry a secret into the database either.
 The writer also enforces retention: every ``retention_interval_s`` it deletes traces
 older than ``retention_days``, in small batches.
 """
@@ -39,6 +40,7 @@ from opentelemetry.trace import StatusCode
 from traceacs.provisioning.repository import RepositoryError
 from traceacs.provisioning.session_trace import AttributeValue
 from traceacs.storage.trace_records import JsonValue, StoredSpan
+from traceacs.telemetry.exporter import SESSION_SPANS_SCOPE
 from traceacs.telemetry.redaction import (
     ALLOWED_SPAN_ATTRIBUTES,
     redact_attributes,
@@ -278,6 +280,11 @@ def stored_span(span: ReadableSpan) -> StoredSpan:
     parent = span.parent
     start = span.start_time or 0
     end = span.end_time if span.end_time is not None else start
+    description = span.status.description or ""
+    if span.instrumentation_scope is SESSION_SPANS_SCOPE:  # redacted by the adapter
+        message, attributes = description, _plain_json(span.attributes or {})
+    else:
+        message, attributes = redact_text(description), _json_attributes(span.attributes or {})
     return StoredSpan(
         trace_id=format(context.trace_id, "032x"),
         span_id=format(context.span_id, "016x"),
@@ -286,9 +293,17 @@ def stored_span(span: ReadableSpan) -> StoredSpan:
         start_ns=start,
         end_ns=max(end, start),
         status=_STATUS.get(span.status.status_code, "unset"),
-        status_message=redact_text(span.status.description or ""),
-        attributes=_json_attributes(span.attributes or {}),
+        status_message=message,
+        attributes=attributes,
     )
+
+
+def _plain_json(attributes: Mapping[str, object]) -> dict[str, JsonValue]:
+    """Attributes the adapter already allow-listed and redacted, as JSON values."""
+    return {
+        key: list(value) if isinstance(value, tuple) else value  # type: ignore[misc]
+        for key, value in attributes.items()
+    }
 
 
 def _json_attributes(attributes: Mapping[str, object]) -> dict[str, JsonValue]:

@@ -1,0 +1,306 @@
+"""OTLP trace export requests encoded straight to protobuf bytes, without message objects.
+
+The SDK's OTLP exporters build an ``ExportTraceServiceRequest`` of protobuf message
+objects (a ``Span``, a ``KeyValue`` and an ``AnyValue`` per attribute, ...) and then
+serialize it: ~60 CPU-µs per session span on the export thread, more than the rest of
+a span's journey. The messages are only ever serialized, so this module writes the
+protobuf wire format of the same request directly (~15 µs per span): what the
+SDK's ``encode_spans`` produces, which the round-trip tests check by parsing both with
+the generated classes. The resource and instrumentation scope of a batch are encoded
+once, not per span.
+
+Wire format reminders: a field is ``varint(number << 3 | wire type)`` then its value;
+type 0 varint, 1 fixed64 (little-endian), 2 length-delimited (varint length, bytes),
+5 fixed32. proto3 leaves default scalars out, except inside a ``oneof`` (``AnyValue``).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, TraceState
+
+log = logging.getLogger(__name__)
+
+_KIND: Final = {
+    SpanKind.INTERNAL: 1,
+    SpanKind.SERVER: 2,
+    SpanKind.CLIENT: 3,
+    SpanKind.PRODUCER: 4,
+    SpanKind.CONSUMER: 5,
+}
+_HAS_IS_REMOTE: Final = 0x100  # SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+_IS_REMOTE: Final = 0x200  # SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
+_pack_fixed64 = struct.Struct("<Q").pack
+_pack_fixed32 = struct.Struct("<I").pack
+_pack_double = struct.Struct("<d").pack
+
+# Field tags (number << 3 | wire type), by message.
+_REQUEST_RESOURCE_SPANS: Final = b"\x0a"  # ExportTraceServiceRequest.resource_spans = 1
+_RS_RESOURCE, _RS_SCOPE_SPANS, _RS_SCHEMA_URL = b"\x0a", b"\x12", b"\x1a"
+_SS_SCOPE, _SS_SPANS, _SS_SCHEMA_URL = b"\x0a", b"\x12", b"\x1a"
+_SPAN_TRACE_ID, _SPAN_SPAN_ID, _SPAN_TRACE_STATE, _SPAN_PARENT = b"\x0a", b"\x12", b"\x1a", b"\x22"
+_SPAN_NAME, _SPAN_KIND, _SPAN_START, _SPAN_END = b"\x2a", b"\x30", b"\x39", b"\x41"
+_SPAN_ATTRIBUTE, _SPAN_DROPPED_ATTRIBUTES, _SPAN_EVENT = b"\x4a", b"\x50", b"\x5a"
+_SPAN_DROPPED_EVENTS, _SPAN_LINK, _SPAN_DROPPED_LINKS = b"\x60", b"\x6a", b"\x70"
+_SPAN_STATUS, _SPAN_FLAGS = b"\x7a", b"\x85\x01"  # status = 15, flags = 16 (fixed32)
+_EVENT_TIME, _EVENT_NAME, _EVENT_ATTRIBUTE, _EVENT_DROPPED = b"\x09", b"\x12", b"\x1a", b"\x20"
+_LINK_TRACE_ID, _LINK_SPAN_ID = b"\x0a", b"\x12"  # no trace_state (3): the SDK sends none
+_LINK_ATTRIBUTE, _LINK_DROPPED, _LINK_FLAGS = b"\x22", b"\x28", b"\x35"
+_STATUS_MESSAGE, _STATUS_CODE = b"\x12", b"\x18"
+_KV_KEY, _KV_VALUE = b"\x0a", b"\x12"
+_ANY_STRING, _ANY_BOOL, _ANY_INT, _ANY_DOUBLE = b"\x0a", b"\x10", b"\x18", b"\x21"
+_ANY_ARRAY, _ANY_KVLIST, _ANY_BYTES = b"\x2a", b"\x32", b"\x3a"
+_LIST_VALUE = b"\x0a"  # ArrayValue.values = 1, KeyValueList.values = 1
+_RESOURCE_ATTRIBUTE = b"\x0a"
+_SCOPE_NAME, _SCOPE_VERSION, _SCOPE_ATTRIBUTE = b"\x0a", b"\x12", b"\x1a"
+
+
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL_VARINTS: Final = tuple(_varint(n) for n in range(1 << 14))
+
+
+def _length(value: int) -> bytes:
+    return _SMALL_VARINTS[value] if value < 16384 else _varint(value)
+
+
+def _delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + _length(len(payload)) + payload
+
+
+def _text(tag: bytes, text: str) -> bytes:
+    data = text.encode()
+    return tag + _length(len(data)) + data
+
+
+def _any_value(value: Any) -> bytes:
+    """An encoded ``AnyValue`` (the SDK's `_encode_value`, in the same type order)."""
+    if value is None:
+        return b""
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, str):
+        return _text(_ANY_STRING, value)
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"integer out of int64 range: {value}")
+        return _ANY_INT + _varint(value & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(value, float):
+        return _ANY_DOUBLE + _pack_double(value)
+    if isinstance(value, bytes):
+        return _delimited(_ANY_BYTES, value)
+    if isinstance(value, Sequence):
+        items = b"".join(_delimited(_LIST_VALUE, _any_value(item)) for item in value)
+        return _delimited(_ANY_ARRAY, items)
+    if isinstance(value, Mapping):
+        pairs = b"".join(_delimited(_LIST_VALUE, _key_value(str(k), v)) for k, v in value.items())
+        return _delimited(_ANY_KVLIST, pairs)
+    raise TypeError(f"invalid attribute value type {type(value).__name__}")
+
+
+def _key_value(key: str, value: Any) -> bytes:
+    return _text(_KV_KEY, key) + _delimited(_KV_VALUE, _any_value(value))
+
+
+_ENCODED_ATTRIBUTES: dict[tuple[bytes, str, type, Any], bytes] = {}
+_MAX_ENCODED_ATTRIBUTES: Final = 4096
+"""Encoded ``KeyValue`` fields by (tag, key, type, value) for string, bool and int
+values: most repeat from span to span (models, plans, methods, flags). The type is in
+the key because ``True == 1``; floats are left out because ``0.0 == -0.0``."""
+
+
+def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
+    """Repeated ``KeyValue`` fields; a value that cannot be encoded is left out, logged."""
+    if not attributes:
+        return b""
+    cache = _ENCODED_ATTRIBUTES
+    out = bytearray()
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is bool or kind is int:
+            cache_key = (tag, key, kind, value)
+            encoded = cache.get(cache_key)
+        else:  # floats (0.0 == -0.0), sequences: encoded every time
+            cache_key, encoded = None, None
+        if encoded is None:
+            try:
+                encoded = _delimited(tag, _key_value(key, value))
+            except (TypeError, ValueError, UnicodeError) as exc:
+                log.warning("span attribute %s not exported: %s", key, exc)
+                continue
+            if cache_key is not None:
+                if len(cache) >= _MAX_ENCODED_ATTRIBUTES:
+                    cache.clear()
+                cache[cache_key] = encoded
+        out += encoded
+    return bytes(out)
+
+
+def _count(tag: bytes, value: int) -> bytes:
+    return tag + _varint(value) if value else b""
+
+
+def _trace_state(tag: bytes, state: TraceState | None) -> bytes:
+    if not state:
+        return b""
+    return _text(tag, ",".join(f"{key}={value}" for key, value in state.items()))
+
+
+def _flags(parent: SpanContext | None) -> bytes:
+    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
+    return _pack_fixed32(flags)
+
+
+def _status(status: Status | None) -> bytes:
+    if status is None:
+        return b""
+    code = status.status_code.value
+    body = (_text(_STATUS_MESSAGE, status.description) if status.description else b"") + (
+        _STATUS_CODE + _varint(code) if code else b""
+    )
+    return _delimited(_SPAN_STATUS, body)
+
+
+def _event(event: Event) -> bytes:
+    body = (
+        (_EVENT_TIME + _pack_fixed64(event.timestamp) if event.timestamp else b"")
+        + (_text(_EVENT_NAME, event.name) if event.name else b"")
+        + _attributes(_EVENT_ATTRIBUTE, event.attributes)
+        + _count(_EVENT_DROPPED, event.dropped_attributes)
+    )
+    return _delimited(_SPAN_EVENT, body)
+
+
+def _link(link: Link) -> bytes:
+    context = link.context
+    body = (
+        _LINK_TRACE_ID
+        + b"\x10"
+        + context.trace_id.to_bytes(16, "big")
+        + _LINK_SPAN_ID
+        + b"\x08"
+        + context.span_id.to_bytes(8, "big")
+        + _attributes(_LINK_ATTRIBUTE, link.attributes)
+        + _count(_LINK_DROPPED, link.dropped_attributes)
+        + _LINK_FLAGS
+        + _flags(context)
+    )
+    return _delimited(_SPAN_LINK, body)
+
+
+def encode_span(span: ReadableSpan) -> bytes:
+    """One ``Span`` message's bytes (without its field tag and length)."""
+    context = span.context
+    assert context is not None  # every finished SDK span has one
+    parent = span.parent
+    out = bytearray(_SPAN_TRACE_ID + b"\x10")
+    out += context.trace_id.to_bytes(16, "big")
+    out += _SPAN_SPAN_ID + b"\x08"
+    out += context.span_id.to_bytes(8, "big")
+    if context.trace_state:
+        out += _trace_state(_SPAN_TRACE_STATE, context.trace_state)
+    if parent is not None:
+        out += _SPAN_PARENT + b"\x08"
+        out += parent.span_id.to_bytes(8, "big")
+    if span.name:
+        out += _text(_SPAN_NAME, span.name)
+    out += _SPAN_KIND
+    out += _SMALL_VARINTS[_KIND[span.kind]]
+    if span.start_time:
+        out += _SPAN_START + _pack_fixed64(span.start_time)
+    if span.end_time:
+        out += _SPAN_END + _pack_fixed64(span.end_time)
+    out += _attributes(_SPAN_ATTRIBUTE, span.attributes)
+    out += _count(_SPAN_DROPPED_ATTRIBUTES, span.dropped_attributes)
+    for event in span.events:
+        out += _event(event)
+    out += _count(_SPAN_DROPPED_EVENTS, span.dropped_events)
+    for link in span.links:
+        out += _link(link)
+    out += _count(_SPAN_DROPPED_LINKS, span.dropped_links)
+    out += _status(span.status)
+    out += _SPAN_FLAGS
+    out += _flags(parent)
+    return bytes(out)
+
+
+def _resource(resource: Resource) -> bytes:
+    return _attributes(_RESOURCE_ATTRIBUTE, resource.attributes)
+
+
+def _scope(scope: InstrumentationScope | None) -> bytes:
+    if scope is None:
+        return b""
+    return (
+        (_text(_SCOPE_NAME, scope.name) if scope.name else b"")
+        + (_text(_SCOPE_VERSION, scope.version) if scope.version else b"")
+        + _attributes(_SCOPE_ATTRIBUTE, scope.attributes)
+    )
+
+
+_Groups = list[tuple[Resource, list[tuple[InstrumentationScope | None, list[ReadableSpan]]]]]
+
+
+def _grouped(spans: Iterable[ReadableSpan]) -> _Groups:
+    """Spans by resource, then by scope, as the SDK groups them (by equality, in order
+    of first appearance). A batch's spans nearly always share both objects, so the
+    group of the previous span is tried first, by identity."""
+    groups: _Groups = []
+    last: tuple[Resource | None, InstrumentationScope | None, list[ReadableSpan]] = (
+        None,
+        None,
+        [],
+    )
+    for span in spans:
+        resource, scope = span.resource, span.instrumentation_scope or None
+        if resource is last[0] and scope is last[1]:
+            last[2].append(span)
+            continue
+        by_scope = next((g for r, g in groups if r == resource), None)
+        if by_scope is None:
+            by_scope = []
+            groups.append((resource, by_scope))
+        members = next((m for s, m in by_scope if s == scope), None)
+        if members is None:
+            members = []
+            by_scope.append((scope, members))
+        members.append(span)
+        last = (resource, scope, members)
+    return groups
+
+
+def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
+    """The serialized ``ExportTraceServiceRequest`` carrying ``spans``."""
+    out = []
+    for resource, by_scope in _grouped(spans):
+        scope_spans = []
+        for scope, members in by_scope:
+            body = _delimited(_SS_SCOPE, _scope(scope)) + b"".join(
+                [_delimited(_SS_SPANS, encode_span(span)) for span in members]
+            )
+            if scope is not None and scope.schema_url:
+                body += _text(_SS_SCHEMA_URL, scope.schema_url)
+            scope_spans.append(_delimited(_RS_SCOPE_SPANS, body))
+        resource_spans = _delimited(_RS_RESOURCE, _resource(resource)) + b"".join(scope_spans)
+        if resource.schema_url:
+            resource_spans += _text(_RS_SCHEMA_URL, resource.schema_url)
+        out.append(_delimited(_REQUEST_RESOURCE_SPANS, resource_spans))
+    return b"".join(out)
