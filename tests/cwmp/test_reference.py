@@ -180,7 +180,8 @@ def _mutate(el: etree._Element, op: str, arg: int) -> None:
     elif op == "xsi_type":
         xsd_type = _TYPES[arg % len(_TYPES)]
         if xsd_type is None:
-            el.attrib.pop(_XSI_TYPE, None)
+            if _XSI_TYPE in el.attrib:
+                del el.attrib[_XSI_TYPE]
         else:
             el.set(_XSI_TYPE, xsd_type)
     elif op == "add_child":
