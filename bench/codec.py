@@ -13,6 +13,11 @@ a parse, ``etree.tostring`` of the same document, already parsed, for a serializ
 slows both sides of a round alike, so the ratio is the figure to compare across
 revisions, the µs are for orientation.
 
+With ``--reference`` (the default where the test tree is present), the codec as it was
+before its hot paths were rewritten (``tests/cwmp/reference``, main at 0ef320c) is
+timed in the same rounds too: ``speedup`` is reference / ours, the before/after figure
+that the host's load does not move.
+
 Prints the result as JSON and appends it to ``bench/results/codec.jsonl``.
 """
 
@@ -26,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from lxml import etree
@@ -46,6 +52,7 @@ class Case:
     """``parse`` or ``serialize``."""
     ours: Callable[[], object]
     bare: Callable[[], object]
+    reference: Callable[[], object] | None
     size: int
     """Bytes of the envelope."""
     items: int
@@ -59,32 +66,48 @@ def _items(body: m.Message) -> int:
     return len(parameters)
 
 
-def _parse_case(name: str, wire: bytes) -> Case:
+def _reference() -> Any:
+    """The previous codec's two modules, if the test tree is there (an installed
+    package has none)."""
+    try:
+        from tests.cwmp.reference import parse, serialize
+    except ImportError:
+        return None
+    return SimpleNamespace(parse=parse, serialize=serialize)
+
+
+def _parse_case(name: str, wire: bytes, reference: Any) -> Case:
     envelope = parse_envelope(wire)
+    previous = None if reference is None else reference.parse.parse_envelope
+    assert previous is None or previous(wire) == envelope
     return Case(
         name,
         "parse",
         lambda: parse_envelope(wire),
         lambda: etree.fromstring(wire),
+        None if previous is None else lambda: previous(wire),
         len(wire),
         _items(envelope.body),
     )
 
 
-def _serialize_case(name: str, envelope: m.Envelope) -> Case:
+def _serialize_case(name: str, envelope: m.Envelope, reference: Any) -> Case:
     wire = serialize_envelope(envelope)
     tree = etree.fromstring(wire)
+    previous = None if reference is None else reference.serialize.serialize_envelope
+    assert previous is None or previous(envelope) == wire
     return Case(
         name,
         "serialize",
         lambda: serialize_envelope(envelope),
         lambda: etree.tostring(tree),
+        None if previous is None else lambda: previous(envelope),
         len(wire),
         _items(envelope.body),
     )
 
 
-def build_cases() -> list[Case]:
+def build_cases(reference: Any = None) -> list[Case]:
     """The messages of one bootstrap and one quiet periodic session of a bench CPE."""
     fleet = build_fleet(6, data_model="tr181", seed=8)
     profiles = {p.name: p for p in fleet.profiles}
@@ -112,14 +135,14 @@ def build_cases() -> list[Case]:
     cpe.queue_event(ev.PERIODIC)
     periodic = cpe.build_inform(now)
     return [
-        _parse_case("inform_periodic", serialize_envelope(periodic)),
-        _parse_case("inform_bootstrap", serialize_envelope(boot)),
-        _parse_case("gpv_response", cpe_wire(gpv_response, "acs-2")),
-        _parse_case("spv_response", cpe_wire(spv_response, "acs-1")),
-        _parse_case("empty_response", cpe_wire(reboot_response, "acs-3")),
-        _serialize_case("inform_response", acs(m.InformResponse(max_envelopes=1), "1")),
-        _serialize_case("spv", acs(spv, "acs-1")),
-        _serialize_case("gpv", acs(gpv, "acs-2")),
+        _parse_case("inform_periodic", serialize_envelope(periodic), reference),
+        _parse_case("inform_bootstrap", serialize_envelope(boot), reference),
+        _parse_case("gpv_response", cpe_wire(gpv_response, "acs-2"), reference),
+        _parse_case("spv_response", cpe_wire(spv_response, "acs-1"), reference),
+        _parse_case("empty_response", cpe_wire(reboot_response, "acs-3"), reference),
+        _serialize_case("inform_response", acs(m.InformResponse(max_envelopes=1), "1"), reference),
+        _serialize_case("spv", acs(spv, "acs-1"), reference),
+        _serialize_case("gpv", acs(gpv, "acs-2"), reference),
     ]
 
 
@@ -136,11 +159,14 @@ def measure(case: Case, rounds: int, budget_s: float) -> dict[str, Any]:
     iterations = max(50, int(budget_s * 1e6 / probe))
     ours: list[float] = []
     bare: list[float] = []
+    previous: list[float] = []
     for _ in range(rounds):
         bare.append(_cpu_us(case.bare, iterations))
         ours.append(_cpu_us(case.ours, iterations))
+        if case.reference is not None:
+            previous.append(_cpu_us(case.reference, iterations))
     ratios = [o / b for o, b in zip(ours, bare, strict=True)]
-    return {
+    figures: dict[str, Any] = {
         "kind": case.kind,
         "bytes": case.size,
         "items": case.items,
@@ -152,6 +178,15 @@ def measure(case: Case, rounds: int, budget_s: float) -> dict[str, Any]:
         "ratio": round(statistics.median(ratios), 3),
         "ratios": [round(r, 3) for r in ratios],
     }
+    if previous:
+        speedups = [p / o for p, o in zip(previous, ours, strict=True)]
+        figures["reference_us"] = round(statistics.median(previous), 2)
+        figures["reference_ratio"] = round(
+            statistics.median(p / b for p, b in zip(previous, bare, strict=True)), 3
+        )
+        figures["speedup"] = round(statistics.median(speedups), 3)
+        figures["speedups"] = [round(s, 3) for s in speedups]
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,12 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
     parser.add_argument("--note", default="", help="free text stored with the result")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="do not time the previous codec"
+    )
     args = parser.parse_args(argv)
-    cases = [c for c in build_cases() if not args.only or c.name in args.only]
+    reference = None if args.no_reference else _reference()
+    cases = [c for c in build_cases(reference) if not args.only or c.name in args.only]
     figures = {case.name: measure(case, args.rounds, args.budget) for case in cases}
     result = stamp(
         "codec",
-        {"rounds": args.rounds, "budget_s": args.budget, "note": args.note},
+        {
+            "rounds": args.rounds,
+            "budget_s": args.budget,
+            "note": args.note,
+            "reference": reference is not None,
+        },
         {"cases": figures},
     )
     print(json.dumps(result, indent=2))

@@ -28,7 +28,8 @@ from traceacs.cwmp.namespaces import CWMP_NAMESPACES, XSI
 from traceacs.cwmp.rpc_schema import RPC_SPECS, Kind, StructSpec
 from traceacs.cwmp.values import parse_bool, parse_datetime, parse_int, parse_value
 
-_XSI_TYPE = f"{{{XSI}}}type"
+_XSI_TYPE_KEY = f"{{{XSI}}}type".encode()
+"""As bytes: lxml reads a bytes key without encoding it first."""
 
 # Operations of a plan entry.
 _STRING = 0
@@ -173,34 +174,50 @@ def _params(el: etree._Element) -> tuple[ParameterValueStruct, ...]:
     unqualified or in any namespace, the first of each winning, no Value meaning an
     empty string, a value that does not convert kept as the CPE's text.
 
-    The common item is exactly ``<Name/><Value/>``, unqualified: two children read by
-    unpacking, two tag comparisons; anything else takes the general loop. An item that
-    is not an element has no children and so no Name: the reference walk decides.
+    The common item is exactly ``<Name/><Value/>``, unqualified: its two children are
+    taken by index (cheaper in lxml than iterating), two tag comparisons confirm it;
+    anything else takes the general loop. A child that is not an element has no
+    children and so no Name: the reference walk decides.
     """
     out: list[ParameterValueStruct] = []
     append = out.append
     value_el: etree._Element | None
-    for item in el:
-        try:
-            name_el, value_el = item
-        except ValueError:
-            name_el, value_el = _name_value(item)
-        else:
+    for item in el[:]:  # type: ignore[index]  # one C call for all items; lxml-stubs lack slices
+        if len(item) == 2:
+            name_el = item[0]
+            value_el = item[1]
             if name_el.tag != "Name" or value_el.tag != "Value":
                 name_el, value_el = _name_value(item)
-        if value_el is None:
-            append(ParameterValueStruct(name_el.text or "", "", "string"))
-            continue
-        text = value_el.text or ""
-        declared = value_el.get(_XSI_TYPE)
-        xsd_type = _XSD_TYPES.get(declared) or _xsd_type(declared)
-        if xsd_type == "string":
-            value: Any = text
         else:
-            convert = _CONVERT.get(xsd_type)
-            value = _convert(text, xsd_type) if convert is None else convert(text)
-        append(ParameterValueStruct(name_el.text or "", value, xsd_type))
+            name_el, value_el = _name_value(item)
+        if value_el is None:
+            xsd_type = "string"
+            value: Any = ""
+        else:
+            text = value_el.text or ""
+            declared = value_el.get(_XSI_TYPE_KEY)
+            xsd_type = _XSD_TYPES.get(declared) or _xsd_type(declared)
+            if xsd_type == "string":
+                value = text
+            else:
+                convert = _CONVERT.get(xsd_type)
+                value = _convert(text, xsd_type) if convert is None else convert(text)
+        pvs = _new(ParameterValueStruct)
+        _set_name(pvs, name_el.text or "")
+        _set_value(pvs, value)
+        _set_type(pvs, xsd_type)
+        append(pvs)
     return tuple(out)
+
+
+# ParameterValueStruct is built as its generated __init__ would build it, slot by slot,
+# minus the frozen-dataclass detour through object.__setattr__ (1.3 µs -> 0.4 µs, once
+# per parameter). It has no __post_init__; tests/cwmp/test_parse_fast.py keeps it so.
+_new = object.__new__
+_slots = vars(ParameterValueStruct)
+_set_name = _slots["name"].__set__
+_set_value = _slots["value"].__set__
+_set_type = _slots["xsd_type"].__set__
 
 
 def _name_value(item: etree._Element) -> tuple[etree._Element, etree._Element | None]:
