@@ -246,3 +246,44 @@ def test_typed_parameter_values_parse_as_before(values: list[tuple[str | None, s
         f"{items}</ParameterList></cwmp:GetParameterValuesResponse></s:Body></s:Envelope>"
     ).encode()
     same_parse(data)
+
+
+def _value_or_error(convert: Any, text: str, xsd_type: str) -> Any:
+    try:
+        value = convert(text, xsd_type)
+    except CwmpParseError as exc:
+        return ("error", exc.message)
+    return value, repr(value)  # the type and time zone too
+
+
+_DATES = st.builds(
+    "{}-{}-{}T{}:{}:{}{}{}".format,
+    st.sampled_from(["2024", "0001", "9999", "0000", "12345"]),
+    st.sampled_from(["01", "02", "12", "13", "00"]),
+    st.sampled_from(["01", "28", "29", "30", "31", "32"]),
+    st.sampled_from(["00", "23", "24"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["", ".5", ",123456789", "."]),
+    st.sampled_from(["", "Z", "z", "+02:00", "-0130", "+24:00", "+23:59", "Q"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=_DATES | st.sampled_from(_TEXTS) | st.text(max_size=12),
+    xsd_type=st.sampled_from([t.partition(":")[2] for t in _TYPES if t] + ["string"]),
+    pad=st.sampled_from(["", " ", "\n"]),
+)
+def test_values_convert_as_before(text: str, xsd_type: str, pad: str) -> None:
+    from tests.cwmp.reference import values as reference_values
+    from traceacs.cwmp import values
+
+    text = pad + text + pad
+    assert _value_or_error(values.parse_value, text, xsd_type) == _value_or_error(
+        reference_values.parse_value, text, xsd_type
+    )
+    for kind in ("dateTime", "long"):
+        assert _value_or_error(values.parse_value, text, kind) == _value_or_error(
+            reference_values.parse_value, text, kind
+        )
