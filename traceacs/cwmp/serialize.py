@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from traceacs.cwmp.errors import CwmpSerializeError
 from traceacs.cwmp.messages import CwmpFault, Envelope, Message, ParameterValueStruct
@@ -174,11 +174,28 @@ def _write_array(field: Field, items: tuple[Any, ...], out: list[str]) -> None:
     out.append(f"</{tag}>")
 
 
+def _plain(text: str) -> bool:
+    """True if ``text`` certainly needs no escaping: printable ASCII without ``&<>"``.
+
+    Four substring scans and two C-level class checks: several times cheaper than the
+    escape regex over a few kB (the regex decides whatever this does not clear).
+    """
+    return (
+        text.isascii()
+        and text.isprintable()
+        and "&" not in text
+        and "<" not in text
+        and ">" not in text
+        and '"' not in text
+    )
+
+
 def _write_strings(item_tag: str, items: tuple[str, ...], out: list[str]) -> None:
     """``<string>a</string><string>b</string>...``: one escape test for all items."""
     if not items:
         return
-    if _NEEDS_ESCAPE.search("".join(items)) is not None:
+    joined = "".join(items)
+    if not _plain(joined) and _NEEDS_ESCAPE.search(joined) is not None:
         items = tuple(escape(item) for item in items)
     out.append(f"<{item_tag}>{f'</{item_tag}><{item_tag}>'.join(items)}</{item_tag}>")
 
@@ -189,10 +206,18 @@ def _write_param_values(items: tuple[ParameterValueStruct, ...], out: list[str])
     texts: list[str] = []
     for pv in items:
         value, xsd_type = pv.value, pv.xsd_type
-        if value.__class__ is not str or xsd_type != "string":
-            value = format_value(value, xsd_type)
-        texts += (pv.name, xsd_type, value)
-    if _NEEDS_ESCAPE.search("".join(texts)) is not None:
+        cls = value.__class__
+        if cls is str and xsd_type == "string":
+            text = cast(str, value)
+        elif cls is bool:
+            text = "1" if value else "0"
+        elif cls is int:
+            text = str(value)
+        else:
+            text = format_value(value, xsd_type)  # and a str typed boolean -> 1/0
+        texts += (pv.name, xsd_type, text)
+    joined = "".join(texts)
+    if not _plain(joined) and _NEEDS_ESCAPE.search(joined) is not None:
         for pv in items:
             _write_param_value(pv, out)
         return
