@@ -203,9 +203,10 @@ def _write_strings(item_tag: str, items: tuple[str, ...], out: list[str]) -> Non
 def _write_param_values(items: tuple[ParameterValueStruct, ...], out: list[str]) -> None:
     """The items of a ParameterValueStruct array, escaped one by one only where the
     texts of all of them together hold something to escape."""
+    rows: list[str] = []
     texts: list[str] = []
     for pv in items:
-        value, xsd_type = pv.value, pv.xsd_type
+        name, value, xsd_type = pv.name, pv.value, pv.xsd_type
         cls = value.__class__
         if cls is str and xsd_type == "string":
             text = cast(str, value)
@@ -215,18 +216,17 @@ def _write_param_values(items: tuple[ParameterValueStruct, ...], out: list[str])
             text = str(value)
         else:
             text = format_value(value, xsd_type)  # and a str typed boolean -> 1/0
-        texts += (pv.name, xsd_type, text)
+        texts += (name, xsd_type, text)
+        rows.append(
+            f"<ParameterValueStruct><Name>{name}</Name>"
+            f'<Value xsi:type="xsd:{xsd_type}">{text}</Value></ParameterValueStruct>'
+        )
     joined = "".join(texts)
-    if not _plain(joined) and _NEEDS_ESCAPE.search(joined) is not None:
+    if _plain(joined) or _NEEDS_ESCAPE.search(joined) is None:
+        out += rows
+    else:
         for pv in items:
             _write_param_value(pv, out)
-        return
-    fields = iter(texts)
-    out.extend(
-        f"<ParameterValueStruct><Name>{name}</Name>"
-        f'<Value xsi:type="xsd:{xsd_type}">{value}</Value></ParameterValueStruct>'
-        for name, xsd_type, value in zip(fields, fields, fields, strict=True)
-    )
 
 
 def _write_param_value(pv: ParameterValueStruct, out: list[str]) -> None:
