@@ -21,7 +21,13 @@ from lxml import etree
 
 from tests.cwmp.reference import parse as reference_parse
 from tests.cwmp.reference import serialize as reference_serialize
-from tests.cwmp.strategies import envelopes, message_of, parameter_value_structs, xml_text
+from tests.cwmp.strategies import (
+    envelopes,
+    message_of,
+    parameter_value_structs,
+    typed_values,
+    xml_text,
+)
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
 from traceacs.cwmp.errors import CwmpParseError, CwmpSerializeError
@@ -287,3 +293,26 @@ def test_values_convert_as_before(text: str, xsd_type: str, pad: str) -> None:
         assert _value_or_error(values.parse_value, text, kind) == _value_or_error(
             reference_values.parse_value, text, kind
         )
+
+
+class _Level(int):
+    """An int subclass (an IntEnum-like value): formatted by the general path."""
+
+    def __str__(self) -> str:
+        return f"Level {int(self)}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(
+        typed_values.map(lambda tv: tv[0]),
+        st.sampled_from(["true", " FALSE ", "1", "yes", ""]),
+        st.integers(0, 9).map(_Level),
+    ),
+    xsd_type=st.sampled_from(["string", "boolean", "Boolean", "int", "unsignedInt", "x"]),
+)
+def test_values_are_formatted_as_before(value: m.ParamValue, xsd_type: str) -> None:
+    from tests.cwmp.reference import values as reference_values
+    from traceacs.cwmp import values
+
+    assert values.format_value(value, xsd_type) == reference_values.format_value(value, xsd_type)

@@ -148,6 +148,13 @@ def format_value(value: ParamValue, xsd_type: str = "string") -> str:
     The Python type decides the format; a ``str`` given for a boolean ("true") is
     normalised to 1/0 as well, any other ``str`` is sent as is.
     """
+    cls = value.__class__  # the usual cases first, by exact class
+    if cls is str and xsd_type == "string":
+        return value  # type: ignore[return-value]  # narrowed by the class test
+    if cls is bool:
+        return "1" if value else "0"
+    if cls is int:
+        return str(value)
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, int):
