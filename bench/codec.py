@@ -31,12 +31,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from lxml import etree
 
-from bench.common import record, stamp
+from bench.common import RESULTS_DIR, record, stamp
 from traceacs.cwmp import events as ev
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
     parser.add_argument("--note", default="", help="free text stored with the result")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--no-reference", action="store_true", help="do not time the previous codec"
     )
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps(result, indent=2))
     if not args.no_record:
-        record(result)
+        record(result, args.results_dir)
     return 0
 
 
