@@ -73,6 +73,13 @@ def parse_datetime(text: str) -> datetime:
     if match is None:
         raise _bad("dateTime")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
+    if fraction is None and zone in (None, "Z", "z"):  # what CPEs send: no arithmetic
+        try:
+            return datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second), 0, UTC
+            )
+        except ValueError:
+            raise _bad("dateTime") from None
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     tz = UTC
     if zone and zone not in ("Z", "z"):
@@ -141,6 +148,13 @@ def format_value(value: ParamValue, xsd_type: str = "string") -> str:
     The Python type decides the format; a ``str`` given for a boolean ("true") is
     normalised to 1/0 as well, any other ``str`` is sent as is.
     """
+    cls = value.__class__  # the usual cases first, by exact class
+    if cls is str and xsd_type == "string":
+        return value  # type: ignore[return-value]  # narrowed by the class test
+    if cls is bool:
+        return "1" if value else "0"
+    if cls is int:
+        return str(value)
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, int):
