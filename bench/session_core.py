@@ -36,7 +36,9 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.common import record, stamp
+from bench.common import REPO_ROOT, record, stamp
 from bench.servers import attempt_results, prepare_database
 from traceacs.cwmp import events as ev
 from traceacs.cwmp import messages as m
@@ -310,6 +312,70 @@ async def measure_sequence(
     }
 
 
+def child_run(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One round of both sequences by the ACS code in ``tree`` (a child process)."""
+    argv = [sys.executable, "-m", "bench.session_core", "--no-record", "--rounds", "1"]
+    argv += ["--sequences", *args.sequences, "--devices", str(args.devices)]
+    argv += ["--sessions", str(args.sessions), "--concurrency", str(args.concurrency)]
+    argv += ["--seed", str(args.seed)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
+    env["PYTHONPATH"] = str(tree)
+    out = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def run_ab(args: argparse.Namespace) -> dict[str, Any]:
+    """``--base REV``: the base revision's ACS and this tree's, alternately (base, new,
+    base, new, ...), each round in a fresh process with its own codec baseline."""
+    from bench.ab import extract
+
+    sides: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
+    with tempfile.TemporaryDirectory(prefix="traceacs-session-core-ab-") as tmp:
+        base_tree = Path(tmp)
+        base = extract(args.base, base_tree)
+        # This tree's harness drives the base's ACS: its bench/ replaces the base's.
+        shutil.rmtree(base_tree / "bench", ignore_errors=True)
+        shutil.copytree(REPO_ROOT / "bench", base_tree / "bench", ignore=_no_results)
+        for _ in range(args.rounds):
+            sides["base"].append(child_run(base_tree, args))
+            sides["new"].append(child_run(REPO_ROOT, args))
+    figures: dict[str, Any] = {"base": base}
+    for sequence in args.sequences:
+        per: dict[str, Any] = {}
+        for side, runs in sides.items():
+            acs = [r[sequence]["acs_cpu_us_per_session"] for r in runs]
+            codec = [r[sequence]["codec_cpu_us_per_session"] for r in runs]
+            per[side] = {
+                "rounds_acs_us": acs,
+                "rounds_codec_us": codec,
+                "acs_cpu_us_per_session": statistics.median(acs),
+                "handler_cpu_us_per_session": statistics.median(
+                    a - c for a, c in zip(acs, codec, strict=True)
+                ),
+                "acs_over_codec": statistics.median(a / c for a, c in zip(acs, codec, strict=True)),
+            }
+        b, n = per["base"], per["new"]
+        per["cpu_ratio_base_over_new"] = round(
+            b["acs_cpu_us_per_session"] / n["acs_cpu_us_per_session"], 3
+        )
+        per["handler_ratio_base_over_new"] = round(
+            b["handler_cpu_us_per_session"] / n["handler_cpu_us_per_session"], 3
+        )
+        per["codec_normalised_ratio"] = round(b["acs_over_codec"] / n["acs_over_codec"], 3)
+        figures[sequence] = per
+    figures["errors"] = {side: [r["errors"] for r in runs] for side, runs in sides.items()}
+    return stamp(SCENARIO + "_ab", _parameters(args), figures)
+
+
+def _no_results(directory: str, names: list[str]) -> list[str]:
+    return [n for n in names if n in ("results", "__pycache__")]
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if k not in ("results_dir", "no_record")}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.session_core", description=__doc__)
     parser.add_argument("--sequences", nargs="+", choices=SEQUENCES, default=list(SEQUENCES))
@@ -321,6 +387,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--note", default="", help="what this run measures (recorded)")
+    parser.add_argument(
+        "--base",
+        default=None,
+        metavar="REV",
+        help="A/B: REV's ACS against this tree's, alternately, --rounds processes each",
+    )
     return parser.parse_args(argv)
 
 
@@ -339,7 +411,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result = run(args)
+    result = run_ab(args) if args.base else run(args)
     if not args.no_record:
         if args.results_dir is not None:
             record(result, args.results_dir)
