@@ -13,11 +13,8 @@ it holds across ACS processes, not just within this one.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from types import MappingProxyType
 from typing import Any, Final
 
 from traceacs.provisioning.device import (
@@ -244,9 +241,14 @@ def _device_where(filters: DeviceFilter) -> _Where:
     return where
 
 
-def _newer(reported: str | None, stored: str | None) -> str | None:
-    """``COALESCE(reported, stored)``: what the Inform update leaves in a column."""
-    return reported if reported is not None else stored
+_INFORM_FACT_COLUMNS: Final = (
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "data_model_root",
+    "connection_request_url",
+)
+"""`InformFacts` fields named as their columns: ``COALESCE(reported, stored)``."""
 
 
 def _start_attempt(
@@ -324,18 +326,18 @@ class SqlDeviceRepository:
         `EmbeddedProfileSource` on it sees them at once."""
 
     def _device(self, row: Row) -> Device:
-        device = device_from_row(row)
-        stored = device.connection_request_password
+        """The device of ``row`` (a fresh dict, changed in place) with its secrets opened.
+
+        Built once: no `dataclasses.replace` per opened secret (a device is read at
+        every Inform, so this is on the hot path of every session).
+        """
+        stored = row["connection_request_password"]
         if stored is not None and is_sealed(stored):
-            device = replace(
-                device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
-            )
-        if any(is_sealed(v) for v in device.last_values.values()):
-            opened = {
-                k: open_with(self.secrets, v, LAST_VALUES) for k, v in device.last_values.items()
-            }
-            device = replace(device, last_values=MappingProxyType(opened))
-        return device
+            row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
+        return device_from_row(row, self._open_last_value)
+
+    def _open_last_value(self, stored: str) -> str:
+        return open_with(self.secrets, stored, LAST_VALUES) if is_sealed(stored) else stored
 
     async def reseal(self) -> int:
         """Seal every secret column value not sealed with the current key; how many.
@@ -416,20 +418,15 @@ class SqlDeviceRepository:
         if row is None:
             return None
         self._informs.add((args[0], serial_number), args)
-        device = self._device(row)
-        return dataclasses.replace(
-            device,
-            last_inform_at=float(now),
-            last_boot_at=float(now) if facts.is_boot else device.last_boot_at,
-            manufacturer=_newer(facts.manufacturer, device.manufacturer),
-            model=_newer(facts.model, device.model),
-            firmware_version=_newer(facts.firmware_version, device.firmware_version),
-            data_model_root=_newer(facts.data_model_root, device.data_model_root),
-            connection_request_url=_newer(
-                facts.connection_request_url, device.connection_request_url
-            ),
-            updated_at=float(now),
-        )
+        # The device as the queued update will leave it (`_INFORM_LATER`).
+        row["last_inform_at"] = row["updated_at"] = float(now)
+        if facts.is_boot:
+            row["last_boot_at"] = float(now)
+        for column in _INFORM_FACT_COLUMNS:
+            reported = getattr(facts, column)
+            if reported is not None:
+                row[column] = reported
+        return self._device(row)
 
     async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
         batch = list(entries)
