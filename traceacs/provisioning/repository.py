@@ -143,7 +143,8 @@ class DeviceRepository(Protocol):
         """Record an inform (last seen, boot, firmware, CR URL...) and return the device.
 
         One statement (UPDATE ... RETURNING); ``None`` means the device is not in the
-        inventory (the workflow's ``unknown_device``).
+        inventory (the workflow's ``unknown_device``). The device's ``queued_tasks``
+        may say whether tasks were queued for it at this moment (None: not looked at).
         """
         ...
 

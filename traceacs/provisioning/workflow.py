@@ -203,6 +203,13 @@ class ProvisioningSession:
         return self._trace
 
     @property
+    def queued_tasks(self) -> bool | None:
+        """Whether the inventory read at the Inform saw tasks queued for the device
+        (None: unknown); the task handler of the same session skips its queue's read
+        when False."""
+        return None if self._device is None else self._device.queued_tasks
+
+    @property
     def root_span(self) -> SpanRecord | None:
         """The ``cpe.inform`` root, once the Inform arrived."""
         return self._root

@@ -79,6 +79,13 @@ _SUPERSEDED_DETAILS: Final = dumps({"superseded": "a new session of the device b
 _MAX_CHAR: Final = "\U0010ffff"  # sorts after every other character, byte-wise too
 
 _GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
+_GET_INFORMING_DEVICE = (
+    f"SELECT {DEVICE_COLUMNS}, EXISTS (SELECT 1 FROM tasks t WHERE t.device_id = devices.id"
+    " AND t.status = 'queued') AS queued_tasks FROM devices WHERE oui = $1 AND serial_number = $2"
+)
+"""The device at its Inform, with whether any task is queued for it (same index
+lookup as the task queue's own query, `tasks_device_status`), so a session of a device
+without tasks does not read its task queue."""
 _GET_BY_SERIAL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = $1 LIMIT 2"
 
 # an Inform's facts; written behind (batched) when the caller needs no row back
@@ -414,7 +421,7 @@ class SqlDeviceRepository:
         # answer with the device as the update will leave it.
         if self._informs.has((args[0], serial_number)):
             await self._informs.flush()  # the same device twice within the interval
-        row = await self.db.fetchrow(_GET_DEVICE, args[0], serial_number)
+        row = await self.db.fetchrow(_GET_INFORMING_DEVICE, args[0], serial_number)
         if row is None:
             return None
         self._informs.add((args[0], serial_number), args)

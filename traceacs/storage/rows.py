@@ -80,6 +80,7 @@ def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) ->
         parameter_key=row["parameter_key"],
         profile_version=row["profile_version"],
         last_values=MappingProxyType(last),
+        queued_tasks=None if (queued := row.get("queued_tasks")) is None else bool(queued),
     )
 
 
