@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -688,7 +688,8 @@ class ProvisioningSession:
         mismatches = find_mismatches(self._config.verifiable(), response.parameters)
         self._mismatches = len(mismatches)
         self._step_span.attributes["cpe.verify.mismatches"] = len(mismatches)
-        await self._save_last_values(response.parameters, now)
+        # Stored with the attempt's end, in its transaction (one commit, not two).
+        values = self._values_to_save(response.parameters)
         now = self._now()
         if mismatches:
             self._step_span.attributes["cpe.verify.mismatched_parameters"] = mismatches
@@ -700,10 +701,11 @@ class ProvisioningSession:
                     details={"mismatched_parameters": list(mismatches)},
                 ),
                 now,
+                last_values=values,
             )
             return
         self._finish_step(now)
-        await self._finish_attempt(Result.SUCCESS, now)
+        await self._finish_attempt(Result.SUCCESS, now, last_values=values)
 
     # ------------------------------------------------------------------ others
 
@@ -925,9 +927,14 @@ class ProvisioningSession:
         self._failure_message = failure.message
         self._outcome = self._make_outcome(failure.result, now, failure.fault_code)
 
-    async def _fail_attempt(self, failure: _Failure, now: float) -> None:
+    async def _fail_attempt(
+        self, failure: _Failure, now: float, *, last_values: Mapping[str, str] | None = None
+    ) -> None:
+        """``last_values``: read from the device, stored with the attempt's end."""
         self._fail(failure, now)
         if self._attempt_id is None:
+            if last_values is not None:
+                await self._save_last_values(last_values, now)
             return
         attempt_id, self._attempt_id = self._attempt_id, None
         try:
@@ -940,6 +947,7 @@ class ProvisioningSession:
                 fault_string=failure.fault_string,
                 details=failure.details,
                 failure_reason=failure.message,
+                last_values=last_values,
             )
         except RepositoryError as exc:
             # The attempt stays open and expires later; nothing is half-written.
@@ -955,9 +963,14 @@ class ProvisioningSession:
             now,
         )
 
-    async def _finish_attempt(self, result: str, now: float) -> None:
+    async def _finish_attempt(
+        self, result: str, now: float, *, last_values: Mapping[str, str] | None = None
+    ) -> None:
+        """``last_values``: read from the device, stored with the attempt's end."""
         self._outcome = self._make_outcome(result, now, None)
         if self._attempt_id is None:
+            if last_values is not None:
+                await self._save_last_values(last_values, now)
             return
         attempt_id, self._attempt_id = self._attempt_id, None
         assert self._config is not None
@@ -969,6 +982,7 @@ class ProvisioningSession:
                 details=self._transfer.to_details() if self._transfer else None,
                 parameter_key=self._config.parameter_key,
                 profile_version=self._profile.version if self._profile else None,
+                last_values=last_values,
             )
         except RepositoryError as exc:
             log.warning("could not record the finished attempt: %s", type(exc).__name__)
@@ -999,13 +1013,14 @@ class ProvisioningSession:
             count += 1
         return count, attempts[0].ended_at if count else None
 
-    async def _save_last_values(
-        self, reported: tuple[m.ParameterValueStruct, ...], now: float
-    ) -> None:
-        assert self._device is not None
+    def _values_to_save(self, reported: tuple[m.ParameterValueStruct, ...]) -> dict[str, str]:
+        """The values read from the device worth keeping: all but the config's secrets."""
         assert self._config is not None
         secret = self._config.secret_names
-        values = {p.name: str(p.value) for p in reported if p.name not in secret}
+        return {p.name: str(p.value) for p in reported if p.name not in secret}
+
+    async def _save_last_values(self, values: Mapping[str, str], now: float) -> None:
+        assert self._device is not None
         try:
             await self._repo.save_last_values(
                 self._device.oui, self._device.serial_number, values, now

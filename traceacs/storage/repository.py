@@ -285,12 +285,19 @@ def _start_attempt(
 
 
 def _finish_attempt(
-    attempt_id: int, attempt_args: tuple[Any, ...], device_args: tuple[Any, ...]
-) -> TransactionScript[Row]:
-    """Close an attempt, update its device from it; the attempt's row as it now is."""
+    attempt_id: int,
+    attempt_args: tuple[Any, ...],
+    device_args: tuple[Any, ...],
+    before: TransactionScript[bool] | None = None,
+) -> TransactionScript[Row | None]:
+    """Run ``before`` (values read, stored first), close an attempt, update its device
+    from it; the attempt's row as it now is, None (committing ``before``'s work) when
+    the attempt is not open."""
+    if before is not None:
+        yield from before
     row = yield stmt.fetchrow(_FINISH_ATTEMPT, attempt_id, *attempt_args)
     if row is None:
-        raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
+        return None
     yield stmt.execute(_DEVICE_AFTER_ATTEMPT, row["device_id"], *device_args)
     finished: Row | None = yield stmt.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
     assert finished is not None  # updated in this very transaction
@@ -562,10 +569,11 @@ class SqlDeviceRepository:
         *,
         replace: bool = False,
     ) -> None:
-        lock_row = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
-        await self.db.run_transaction(
-            self._save_last_values(oui, serial_number, values, now, replace, lock_row)
+        found = await self.db.run_transaction(
+            self._save_last_values(oui, serial_number, values, now, replace=replace)
         )
+        if not found:
+            raise DeviceNotFound(f"no device {oui}/{serial_number}")
 
     def _save_last_values(
         self,
@@ -573,16 +581,28 @@ class SqlDeviceRepository:
         serial_number: str,
         values: Mapping[str, str],
         now: float,
-        replace: bool,
-        lock_row: str,
-    ) -> TransactionScript[None]:
-        row = yield stmt.fetchrow(
-            "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2" + lock_row,
-            oui.upper(),
-            serial_number,
-        )
+        *,
+        replace: bool = False,
+        of_attempt: int | None = None,
+    ) -> TransactionScript[bool]:
+        """Merge ``values`` into the device's (the device of attempt ``of_attempt``,
+        open or not, when given); False, writing nothing, when there is no such device."""
+        if of_attempt is None:
+            row = yield stmt.fetchrow(
+                "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2"
+                + (" FOR UPDATE" if self.db.dialect == "postgresql" else ""),
+                oui.upper(),
+                serial_number,
+            )
+        else:
+            row = yield stmt.fetchrow(
+                "SELECT d.id, d.last_values FROM attempts a JOIN devices d ON d.id = a.device_id"
+                " WHERE a.id = $1"
+                + (" FOR UPDATE OF d" if self.db.dialect == "postgresql" else ""),
+                of_attempt,
+            )
         if row is None:
-            raise DeviceNotFound(f"no device {oui}/{serial_number}")
+            return False
         merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
         merged.update(
             {
@@ -600,6 +620,7 @@ class SqlDeviceRepository:
             dumps(merged),
             float(now),
         )
+        return True
 
     # -- provisioning attempts -------------------------------------------------------
 
@@ -636,6 +657,7 @@ class SqlDeviceRepository:
         parameter_key: str | None = None,
         profile_version: str | None = None,
         state: ProvisioningState | None = None,
+        last_values: Mapping[str, str] | None = None,
     ) -> ProvisioningAttempt:
         if not result:
             raise ValueError("an attempt's result must be a non-empty string")
@@ -659,8 +681,13 @@ class SqlDeviceRepository:
                     profile_version,
                     float(now),
                 ),
+                None
+                if last_values is None
+                else self._save_last_values("", "", last_values, now, of_attempt=attempt_id),
             )
         )
+        if finished is None:
+            raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
         return attempt_from_row(finished)
 
     async def get_attempt(self, attempt_id: int) -> ProvisioningAttempt | None:
