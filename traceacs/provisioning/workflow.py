@@ -177,6 +177,9 @@ class ProvisioningSession:
         self._root: SpanRecord | None = None
         self._started_at = 0.0
         self._inform: m.Inform | None = None
+        self._reports: dict[str, str] = {}
+        self._reports_of: m.Inform | None = None
+        """The Inform ``_reports`` were read from (`_report`)."""
         self._device: Device | None = None
         self._plan = Plan.WAIT
         self._attempt_id: int | None = None
@@ -229,7 +232,7 @@ class ProvisioningSession:
                 "cpe.oui": device_id.oui,
                 "cpe.manufacturer": device_id.manufacturer,
                 "cpe.model": device_id.product_class,
-                "cpe.firmware_version": _reported(inform, "SoftwareVersion") or "",
+                "cpe.firmware_version": self._report(SOFTWARE_VERSION) or "",
                 "cpe.event_codes": ",".join(inform.event_codes),
                 "cwmp.session.id": self._session_id,
             },
@@ -237,7 +240,7 @@ class ProvisioningSession:
         self._begin(Step.AUTHENTICATE, now)
         try:
             device = await self._repo.record_inform(
-                device_id.oui, device_id.serial_number, now, _inform_facts(inform)
+                device_id.oui, device_id.serial_number, now, self._inform_facts()
             )
         except RepositoryError as exc:
             return self._refuse_storage(exc, self._now())
@@ -268,7 +271,7 @@ class ProvisioningSession:
             self._plan = plan_for_inform(
                 device,
                 inform.event_codes,
-                _reported(inform, "ManagementServer.ParameterKey"),
+                self._report(PARAMETER_KEY),
                 now=now,
                 consecutive_failures=failures,
                 retry=self._settings.retry,
@@ -416,7 +419,7 @@ class ProvisioningSession:
         (failed, or waiting for the CPE), or None to go on with push_config.
         """
         assert self._inform is not None
-        reported = _reported(self._inform, "SoftwareVersion")
+        reported = self._report(SOFTWARE_VERSION)
         if self._transfer is not None:
             verdict = self._judge_transfer(self._transfer, reported, now)
             if verdict is not None:
@@ -613,7 +616,7 @@ class ProvisioningSession:
     def _config_changed(self, config: DesiredConfig) -> bool:
         assert self._device is not None
         assert self._inform is not None
-        reported = _reported(self._inform, "ManagementServer.ParameterKey")
+        reported = self._report(PARAMETER_KEY)
         if self._device.parameter_key != config.parameter_key:
             return True
         return reported is not None and reported != config.parameter_key
@@ -880,6 +883,31 @@ class ProvisioningSession:
 
     _failure_message = ""
 
+    def _report(self, suffix: str) -> str | None:
+        """The value the Inform reported for ``suffix`` (one of ``_REPORTED``)."""
+        inform = self._inform
+        if inform is None:
+            return None
+        if self._reports_of is not inform:
+            self._reports, self._reports_of = reported_values(inform), inform
+        return self._reports.get(suffix)
+
+    def _inform_facts(self) -> InformFacts:
+        inform = self._inform
+        assert inform is not None
+        root = next(
+            (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
+            None,
+        )
+        return InformFacts(
+            manufacturer=inform.device_id.manufacturer,
+            model=inform.device_id.product_class,
+            firmware_version=self._report(SOFTWARE_VERSION),
+            data_model_root=root,
+            connection_request_url=self._report(CONNECTION_REQUEST_URL),
+            is_boot=any(code in (BOOT, BOOTSTRAP) for code in inform.event_codes),
+        )
+
     def _mark(self, now: float) -> None:
         """Remember when this call began, so `_now` can tell time after awaits."""
         self._call_start = (now, self._clock())
@@ -1085,27 +1113,22 @@ def _frozen_clock() -> float:
     return 0.0
 
 
-def _reported(inform: m.Inform, suffix: str) -> str | None:
-    """The value of the Inform parameter whose name ends with ``.suffix``."""
+SOFTWARE_VERSION: Final = ".SoftwareVersion"
+PARAMETER_KEY: Final = ".ManagementServer.ParameterKey"
+CONNECTION_REQUEST_URL: Final = ".ConnectionRequestURL"
+_REPORTED: Final = (SOFTWARE_VERSION, PARAMETER_KEY, CONNECTION_REQUEST_URL)
+
+
+def reported_values(inform: m.Inform) -> dict[str, str]:
+    """The values the workflow reads from the Inform, by name suffix (``_REPORTED``):
+    the first parameter whose name ends with each; found in one pass."""
+    found: dict[str, str] = {}
     for parameter in inform.parameters:
-        if parameter.name.endswith("." + suffix):
-            return str(parameter.value)
-    return None
-
-
-def _inform_facts(inform: m.Inform) -> InformFacts:
-    root = next(
-        (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
-        None,
-    )
-    return InformFacts(
-        manufacturer=inform.device_id.manufacturer,
-        model=inform.device_id.product_class,
-        firmware_version=_reported(inform, "SoftwareVersion"),
-        data_model_root=root,
-        connection_request_url=_reported(inform, "ConnectionRequestURL"),
-        is_boot=any(code in (BOOT, BOOTSTRAP) for code in inform.event_codes),
-    )
+        name = parameter.name
+        for suffix in _REPORTED:
+            if name.endswith(suffix) and suffix not in found:
+                found[suffix] = str(parameter.value)
+    return found
 
 
 def profile_parameter_count(profile: ServiceProfile) -> int:
