@@ -30,8 +30,9 @@ recorded on failure paths too. Secrets never leave the `DesiredConfig`.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -69,6 +70,7 @@ from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.repository import (
     AttemptFilter,
     AttemptInProgress,
+    AttemptNotFound,
     DeviceRepository,
     RepositoryError,
     StorageUnavailable,
@@ -965,21 +967,48 @@ class ProvisioningSession:
                 await self._save_last_values(last_values, now)
             return
         attempt_id, self._attempt_id = self._attempt_id, None
+        finish = functools.partial(
+            self._repo.finish_attempt,
+            attempt_id,
+            now,
+            failure.result,
+            failing_step=failure.step.value,
+            fault_code=failure.fault_code,
+            fault_string=failure.fault_string,
+            details=failure.details,
+            failure_reason=failure.message,
+        )
+        # On failure the attempt stays open and expires later; nothing is half-written.
+        await self._store_end(finish, last_values, now, "could not record the failed attempt")
+
+    async def _store_end(
+        self,
+        finish: Callable[..., Awaitable[object]],
+        last_values: Mapping[str, str] | None,
+        now: float,
+        failed: str,
+    ) -> None:
+        """Finish the attempt with the values read stored in the same transaction.
+
+        When that transaction fails (a full disk: the values are the larger write), the
+        values and the result are written apart, as two transactions, so a result that
+        fits is not lost with values that do not.
+        """
         try:
-            await self._repo.finish_attempt(
-                attempt_id,
-                now,
-                failure.result,
-                failing_step=failure.step.value,
-                fault_code=failure.fault_code,
-                fault_string=failure.fault_string,
-                details=failure.details,
-                failure_reason=failure.message,
-                last_values=last_values,
-            )
+            await finish(last_values=last_values)
+            return
+        except AttemptNotFound as exc:  # the values were stored; the attempt was closed
+            log.warning("%s: %s", failed, type(exc).__name__)
+            return
         except RepositoryError as exc:
-            # The attempt stays open and expires later; nothing is half-written.
-            log.warning("could not record the failed attempt: %s", type(exc).__name__)
+            if last_values is None:
+                log.warning("%s: %s", failed, type(exc).__name__)
+                return
+        await self._save_last_values(last_values, now)
+        try:
+            await finish()
+        except RepositoryError as exc:
+            log.warning("%s: %s", failed, type(exc).__name__)
 
     async def _fail_unexpected(self, response: m.Message, step: Step, now: float) -> None:
         await self._fail_attempt(
@@ -1002,18 +1031,16 @@ class ProvisioningSession:
             return
         attempt_id, self._attempt_id = self._attempt_id, None
         assert self._config is not None
-        try:
-            await self._repo.finish_attempt(
-                attempt_id,
-                now,
-                result,
-                details=self._transfer.to_details() if self._transfer else None,
-                parameter_key=self._config.parameter_key,
-                profile_version=self._profile.version if self._profile else None,
-                last_values=last_values,
-            )
-        except RepositoryError as exc:
-            log.warning("could not record the finished attempt: %s", type(exc).__name__)
+        finish = functools.partial(
+            self._repo.finish_attempt,
+            attempt_id,
+            now,
+            result,
+            details=self._transfer.to_details() if self._transfer else None,
+            parameter_key=self._config.parameter_key,
+            profile_version=self._profile.version if self._profile else None,
+        )
+        await self._store_end(finish, last_values, now, "could not record the finished attempt")
 
     async def _start_attempt(self, now: float) -> None:
         assert self._device is not None
