@@ -275,7 +275,8 @@ async def measure(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                 errors = dict(driver.errors)
         finally:
             undo()
-    lines = sum(1 for line in log_path.open(encoding="utf-8") if " cwmp session " in line)
+    with log_path.open(encoding="utf-8") as log_lines:
+        lines = sum(1 for line in log_lines if " cwmp session " in line)
     figures["session_log_lines"] = lines
     figures["errors"] = errors
     figures["attempts_by_result"] = attempt_results(data_dir)
@@ -397,7 +398,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    os.environ["OTEL_SDK_DISABLED"] = "true"
     with tempfile.TemporaryDirectory(prefix="traceacs-session-core-") as tmp:
         try:
             import uvloop
