@@ -8,7 +8,6 @@ sets ``func`` to ``cmd_<name>(args) -> exit code``. Heavy imports stay inside th
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -122,12 +121,9 @@ def add_serve_command(commands: Commands) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from traceacs.app import ConfigurationError, build_authenticator, run
     from traceacs.config import SettingsError, load_settings
+    from traceacs.logs import configure_serve_logging
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_serve_logging(sys.stderr)  # INFO lines batched; flushed at exit
     try:
         settings = load_settings(args)
         build_authenticator(settings)  # refuse a server no CPE could log in to, now

@@ -19,6 +19,7 @@ class CountingStore:
     def __init__(self) -> None:
         self.inner = InMemoryProfileDocumentStore()
         self.reads: list[str] = []
+        self.lists = 0
 
     async def get_profile_document(self, name: str) -> tuple[dict[str, Any], str] | None:
         self.reads.append(name)
@@ -30,6 +31,7 @@ class CountingStore:
         await self.inner.put_profile_document(name, document, version)
 
     async def list_profile_documents(self) -> list[tuple[str, str]]:
+        self.lists += 1
         return await self.inner.list_profile_documents()
 
     async def delete_profile_document(self, name: str) -> bool:
@@ -54,8 +56,23 @@ async def test_within_max_age_the_store_is_read_once_per_name() -> None:
     source = EmbeddedProfileSource(store, max_age=1.0, clock=Clock())
     for _ in range(3):
         assert (await source.fetch("C-1", "plan")).version == "1"
-    # the customer profile is absent: that answer is cached too
-    assert store.reads == ["customer:C-1", "plan"]
+    # the customer profile is absent from the listed names: never read
+    assert store.reads == ["plan"]
+    assert store.lists == 1
+
+
+async def test_absent_names_cost_no_read_and_a_new_one_is_seen_after_max_age() -> None:
+    store, clock = CountingStore(), Clock()
+    await store.put_profile_document("plan", plan("1"), "1")
+    source = EmbeddedProfileSource(store, max_age=1.0, clock=clock)
+    for n in range(50):  # many customers without a profile of their own
+        assert (await source.fetch(f"C-{n}", "plan")).version == "1"
+    assert store.reads == ["plan"]
+    await store.put_profile_document("customer:C-7", plan("9"), "9")  # counts no writes
+    assert (await source.fetch("C-7", "plan")).version == "1"
+    clock.now += 1.1
+    assert (await source.fetch("C-7", "plan")).version == "9"
+    assert store.lists == 2
 
 
 async def test_without_max_age_every_fetch_reads_the_store() -> None:

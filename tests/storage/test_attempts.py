@@ -310,3 +310,39 @@ async def test_a_cancelled_transaction_leaves_the_store_usable(
     assert device is not None
     expected = ProvisioningState.PROVISIONING if running else ProvisioningState.NEW
     assert device.state is expected
+
+
+async def test_finish_attempt_stores_the_values_read_in_the_same_call(
+    repo: SqlDeviceRepository,
+) -> None:
+    await repo.import_devices([entry("SN1")], now=1.0)
+    await repo.save_last_values(OUI, "SN1", {"Device.A": "old", "Device.B": "kept"}, 2.0)
+    attempt_id = await repo.start_attempt(ident("SN1"), 10.0, None)
+    finished = await repo.finish_attempt(
+        attempt_id, 11.0, "success", parameter_key="pk", last_values={"Device.A": "new"}
+    )
+    assert finished.result == "success"
+    device = await repo.get_device(OUI, "SN1")
+    assert device is not None
+    assert dict(device.last_values) == {"Device.A": "new", "Device.B": "kept"}  # merged
+    assert (device.state, device.parameter_key) == (ProvisioningState.PROVISIONED, "pk")
+
+
+async def test_values_read_are_stored_even_when_the_attempt_was_closed_meanwhile(
+    repo: SqlDeviceRepository,
+) -> None:
+    """As a separate save before the finish stored them: the expiry of an attempt
+    (a sweep, a new session) does not lose what the device reported."""
+    await repo.import_devices([entry("SN1")], now=1.0)
+    attempt_id = await repo.start_attempt(ident("SN1"), 10.0, None)
+    await repo.finish_attempt(attempt_id, 11.0, "expired")
+    with pytest.raises(AttemptNotFound):
+        await repo.finish_attempt(
+            attempt_id, 12.0, "verification_failed", last_values={"Device.A": "1"}
+        )
+    device = await repo.get_device(OUI, "SN1")
+    assert device is not None
+    assert dict(device.last_values) == {"Device.A": "1"}
+    attempt = await repo.get_attempt(attempt_id)
+    assert attempt is not None
+    assert attempt.result == "expired"  # not overwritten

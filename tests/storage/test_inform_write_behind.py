@@ -8,6 +8,7 @@ import pytest
 
 from traceacs.provisioning.device import InformFacts, InventoryEntry, ProvisioningState
 from traceacs.storage import SqlDeviceRepository, open_repository
+from traceacs.storage.tasks import SqlTaskStore
 
 HOUR = 3600.0  # the timer never fires within a test: flushes are the ones asserted
 
@@ -117,3 +118,22 @@ async def test_an_unknown_device_is_none_and_queues_nothing(
     assert await behind.record_inform("00D09E", "NOPE", 90.0, FACTS) is None
     assert behind._informs is not None
     assert behind._informs.pending == 0
+
+
+async def test_the_device_read_at_an_inform_says_whether_tasks_are_queued(
+    stores: tuple[SqlDeviceRepository, SqlDeviceRepository],
+) -> None:
+    behind, plain = stores
+
+    async def queued(serial: str, now: float) -> bool | None:
+        device = await behind.record_inform("00D09E", serial, now, FACTS)
+        assert device is not None
+        return device.queued_tasks
+
+    assert await queued("SN3", 90.0) is False
+    tasks = SqlTaskStore(plain.db)
+    task = await tasks.add_task("00D09E", "SN3", "reboot", {}, 90.5)
+    assert await queued("SN3", 91.0) is True
+    assert await queued("SN4", 91.0) is False  # another device's task
+    await tasks.save_task(task.started(92.0, None).succeeded({}, 93.0))
+    assert await queued("SN3", 94.0) is False

@@ -229,3 +229,65 @@ def test_secret_values_are_masked_in_task_views() -> None:
     assert "hunter22" not in repr(task)
     assert "hunter22" not in str(task_view(task))
     assert task_view(task)["arguments"]["parameterValues"][0][1] == "[REDACTED]"
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue_reads = 0
+
+    async def due_tasks(self, oui: str, serial_number: str, now: float) -> list[Task]:
+        self.queue_reads += 1
+        return await super().due_tasks(oui, serial_number, now)
+
+
+class Quiet(Provisioning):
+    """Provisioning with nothing to push that read ``queued_tasks`` with the device."""
+
+    def __init__(self, queued_tasks: bool | None) -> None:
+        super().__init__()
+        self.pending = []
+        self.queued_tasks = queued_tasks
+
+
+@pytest.mark.parametrize(("queued", "reads"), [(False, 0), (True, 1), (None, 1)])
+async def test_the_task_queue_is_read_unless_the_device_read_saw_none(
+    queued: bool | None, reads: int
+) -> None:
+    store = CountingStore()
+    handler = CompositeSessionHandler(Quiet(queued), session(store))
+    await handler.on_inform(INFORM, 10.0)
+    assert await handler.next_acs_request(11.0) is None
+    await handler.on_session_end("completed", 12.0)
+    assert store.queue_reads == reads
+
+
+class Rootless(Quiet):
+    """No root span: the composite records no preset spans (none to make here)."""
+
+    async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
+        return m.InformResponse(1)
+
+
+class QueuingPresets:
+    """A preset applier whose presets queue a task at the Inform."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def apply(self, inform: m.Inform, now: float) -> list[object]:
+        self.store.queue("reboot")
+        return [object()]
+
+
+async def test_tasks_queued_by_presets_at_the_inform_run_in_the_same_session() -> None:
+    store = CountingStore()
+    provisioning = Rootless(False)
+    handler = CompositeSessionHandler(
+        provisioning,
+        session(store),
+        presets=QueuingPresets(store),  # type: ignore[arg-type]
+    )
+    await handler.on_inform(INFORM, 10.0)
+    assert isinstance(await handler.next_acs_request(11.0), m.Reboot)
+    assert store.queue_reads == 1

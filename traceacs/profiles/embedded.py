@@ -104,10 +104,15 @@ class EmbeddedProfileSource:
 
     With ``max_age`` > 0 the decoded profiles (and the names found absent) are kept
     for that many seconds: a quiet periodic inform otherwise costs two store reads
-    (``customer:{id}``, then the plan) and a document decode. A write through a store
-    that counts its writes (``profile_generation``, as the SQL repository and the
-    in-memory store do) drops the cache at once; a write by another process (the CLI
-    while ``serve`` runs) is seen within ``max_age``.
+    (``customer:{id}``, then the plan) and a document decode. The names of all stored
+    profiles are listed once per ``max_age`` too (when there are at most
+    ``_MAX_NAME_SET``), so a name that is not stored, typically the
+    ``customer:{id}`` of a customer without a profile of their own, costs no read: in
+    a large fleet each customer's name comes up once per inform period, always past
+    its cache entry's age. A write through a store that counts its writes
+    (``profile_generation``, as the SQL repository and the in-memory store do) drops
+    the cache at once; a write by another process (the CLI while ``serve`` runs) is
+    seen within ``max_age``.
     """
 
     def __init__(
@@ -122,6 +127,9 @@ class EmbeddedProfileSource:
         self._clock = clock
         self._cached: dict[str, tuple[float, ServiceProfile | None]] = {}
         self._generation: object = None
+        self._names: frozenset[str] | None = None
+        """Every stored profile name (None: not listed, or too many to keep)."""
+        self._names_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"EmbeddedProfileSource({self._store!r})"
@@ -146,16 +154,33 @@ class EmbeddedProfileSource:
         generation = getattr(self._store, "profile_generation", None)
         if generation != self._generation:
             self._cached.clear()
+            self._names, self._names_at = None, float("-inf")
             self._generation = generation
         entry = self._cached.get(name)
         if entry is not None and now - entry[0] < self._max_age:
             return entry[1]
-        profile = await self._read(name)
+        names = await self._stored_names(now, generation)
+        profile = None if names is not None and name not in names else await self._read(name)
         if getattr(self._store, "profile_generation", None) == generation:
             if len(self._cached) >= _MAX_CACHED_PROFILES:
                 self._cached.clear()  # a crude bound: profiles are few, customers many
             self._cached[name] = (now, profile)
         return profile
+
+    async def _stored_names(self, now: float, generation: object) -> frozenset[str] | None:
+        """The stored profile names, listed at most once per ``max_age``; None when
+        they cannot be listed (each name is then read on its own)."""
+        if now - self._names_at < self._max_age:
+            return self._names
+        try:
+            listed = await self._store.list_profile_documents()
+        except Exception:  # the read of the name itself reports the store's failure
+            return None
+        if getattr(self._store, "profile_generation", None) != generation:
+            return None  # written meanwhile: the list may be stale
+        self._names_at = now
+        self._names = frozenset(n for n, _ in listed) if len(listed) <= _MAX_NAME_SET else None
+        return self._names
 
     async def _read(self, name: str) -> ServiceProfile | None:
         try:
@@ -178,6 +203,8 @@ class EmbeddedProfileSource:
 
 
 _MAX_CACHED_PROFILES = 100_000
+_MAX_NAME_SET = 10_000
+"""With more stored profiles than this, absent names are read one by one."""
 
 
 # -- loading and importing -------------------------------------------------------------

@@ -146,6 +146,10 @@ class Device:
     parameter_key: str | None = None
     profile_version: str | None = None
     last_values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    queued_tasks: bool | None = field(default=None, repr=False, compare=False)
+    """Whether tasks were queued for the device when it was read at an Inform
+    (`DeviceRepository.record_inform`); None when not looked at. Lets a session skip
+    reading the device's task queue when there is none (`traceacs.tasks.composite`)."""
 
     @property
     def oui(self) -> str:

@@ -143,7 +143,8 @@ class DeviceRepository(Protocol):
         """Record an inform (last seen, boot, firmware, CR URL...) and return the device.
 
         One statement (UPDATE ... RETURNING); ``None`` means the device is not in the
-        inventory (the workflow's ``unknown_device``).
+        inventory (the workflow's ``unknown_device``). The device's ``queued_tasks``
+        may say whether tasks were queued for it at this moment (None: not looked at).
         """
         ...
 
@@ -246,6 +247,7 @@ class DeviceRepository(Protocol):
         parameter_key: str | None = None,
         profile_version: str | None = None,
         state: ProvisioningState | None = None,
+        last_values: Mapping[str, str] | None = None,
     ) -> ProvisioningAttempt:
         """Close the attempt and update its device in the same transaction.
 
@@ -254,6 +256,12 @@ class DeviceRepository(Protocol):
         reason are set (reason defaults to the fault string, then the result) or cleared
         on success; ``parameter_key`` / ``profile_version`` are stored when given.
         `AttemptNotFound` if the attempt is unknown or already finished.
+
+        ``last_values``: values read from the device, stored first in the same
+        transaction as `save_last_values` (merged) would store them: one commit
+        instead of two at the end of a verify. They are stored even when the attempt
+        is not found (as a separate `save_last_values` before would have), and skipped
+        when the device is gone.
         """
         ...
 

@@ -30,8 +30,9 @@ recorded on failure paths too. Secrets never leave the `DesiredConfig`.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -69,6 +70,7 @@ from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.repository import (
     AttemptFilter,
     AttemptInProgress,
+    AttemptNotFound,
     DeviceRepository,
     RepositoryError,
     StorageUnavailable,
@@ -177,6 +179,9 @@ class ProvisioningSession:
         self._root: SpanRecord | None = None
         self._started_at = 0.0
         self._inform: m.Inform | None = None
+        self._reports: dict[str, str] = {}
+        self._reports_of: m.Inform | None = None
+        """The Inform ``_reports`` were read from (`_report`)."""
         self._device: Device | None = None
         self._plan = Plan.WAIT
         self._attempt_id: int | None = None
@@ -203,6 +208,13 @@ class ProvisioningSession:
         return self._trace
 
     @property
+    def queued_tasks(self) -> bool | None:
+        """Whether the inventory read at the Inform saw tasks queued for the device
+        (None: unknown); the task handler of the same session skips its queue's read
+        when False."""
+        return None if self._device is None else self._device.queued_tasks
+
+    @property
     def root_span(self) -> SpanRecord | None:
         """The ``cpe.inform`` root, once the Inform arrived."""
         return self._root
@@ -222,7 +234,7 @@ class ProvisioningSession:
                 "cpe.oui": device_id.oui,
                 "cpe.manufacturer": device_id.manufacturer,
                 "cpe.model": device_id.product_class,
-                "cpe.firmware_version": _reported(inform, "SoftwareVersion") or "",
+                "cpe.firmware_version": self._report(SOFTWARE_VERSION) or "",
                 "cpe.event_codes": ",".join(inform.event_codes),
                 "cwmp.session.id": self._session_id,
             },
@@ -230,7 +242,7 @@ class ProvisioningSession:
         self._begin(Step.AUTHENTICATE, now)
         try:
             device = await self._repo.record_inform(
-                device_id.oui, device_id.serial_number, now, _inform_facts(inform)
+                device_id.oui, device_id.serial_number, now, self._inform_facts()
             )
         except RepositoryError as exc:
             return self._refuse_storage(exc, self._now())
@@ -261,7 +273,7 @@ class ProvisioningSession:
             self._plan = plan_for_inform(
                 device,
                 inform.event_codes,
-                _reported(inform, "ManagementServer.ParameterKey"),
+                self._report(PARAMETER_KEY),
                 now=now,
                 consecutive_failures=failures,
                 retry=self._settings.retry,
@@ -409,7 +421,7 @@ class ProvisioningSession:
         (failed, or waiting for the CPE), or None to go on with push_config.
         """
         assert self._inform is not None
-        reported = _reported(self._inform, "SoftwareVersion")
+        reported = self._report(SOFTWARE_VERSION)
         if self._transfer is not None:
             verdict = self._judge_transfer(self._transfer, reported, now)
             if verdict is not None:
@@ -606,7 +618,7 @@ class ProvisioningSession:
     def _config_changed(self, config: DesiredConfig) -> bool:
         assert self._device is not None
         assert self._inform is not None
-        reported = _reported(self._inform, "ManagementServer.ParameterKey")
+        reported = self._report(PARAMETER_KEY)
         if self._device.parameter_key != config.parameter_key:
             return True
         return reported is not None and reported != config.parameter_key
@@ -681,7 +693,8 @@ class ProvisioningSession:
         mismatches = find_mismatches(self._config.verifiable(), response.parameters)
         self._mismatches = len(mismatches)
         self._step_span.attributes["cpe.verify.mismatches"] = len(mismatches)
-        await self._save_last_values(response.parameters, now)
+        # Stored with the attempt's end, in its transaction (one commit, not two).
+        values = self._values_to_save(response.parameters)
         now = self._now()
         if mismatches:
             self._step_span.attributes["cpe.verify.mismatched_parameters"] = mismatches
@@ -693,10 +706,11 @@ class ProvisioningSession:
                     details={"mismatched_parameters": list(mismatches)},
                 ),
                 now,
+                last_values=values,
             )
             return
         self._finish_step(now)
-        await self._finish_attempt(Result.SUCCESS, now)
+        await self._finish_attempt(Result.SUCCESS, now, last_values=values)
 
     # ------------------------------------------------------------------ others
 
@@ -871,6 +885,31 @@ class ProvisioningSession:
 
     _failure_message = ""
 
+    def _report(self, suffix: str) -> str | None:
+        """The value the Inform reported for ``suffix`` (one of ``_REPORTED``)."""
+        inform = self._inform
+        if inform is None:
+            return None
+        if self._reports_of is not inform:
+            self._reports, self._reports_of = reported_values(inform), inform
+        return self._reports.get(suffix)
+
+    def _inform_facts(self) -> InformFacts:
+        inform = self._inform
+        assert inform is not None
+        root = next(
+            (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
+            None,
+        )
+        return InformFacts(
+            manufacturer=inform.device_id.manufacturer,
+            model=inform.device_id.product_class,
+            firmware_version=self._report(SOFTWARE_VERSION),
+            data_model_root=root,
+            connection_request_url=self._report(CONNECTION_REQUEST_URL),
+            is_boot=any(code in (BOOT, BOOTSTRAP) for code in inform.event_codes),
+        )
+
     def _mark(self, now: float) -> None:
         """Remember when this call began, so `_now` can tell time after awaits."""
         self._call_start = (now, self._clock())
@@ -918,25 +957,58 @@ class ProvisioningSession:
         self._failure_message = failure.message
         self._outcome = self._make_outcome(failure.result, now, failure.fault_code)
 
-    async def _fail_attempt(self, failure: _Failure, now: float) -> None:
+    async def _fail_attempt(
+        self, failure: _Failure, now: float, *, last_values: Mapping[str, str] | None = None
+    ) -> None:
+        """``last_values``: read from the device, stored with the attempt's end."""
         self._fail(failure, now)
         if self._attempt_id is None:
+            if last_values is not None:
+                await self._save_last_values(last_values, now)
             return
         attempt_id, self._attempt_id = self._attempt_id, None
+        finish = functools.partial(
+            self._repo.finish_attempt,
+            attempt_id,
+            now,
+            failure.result,
+            failing_step=failure.step.value,
+            fault_code=failure.fault_code,
+            fault_string=failure.fault_string,
+            details=failure.details,
+            failure_reason=failure.message,
+        )
+        # On failure the attempt stays open and expires later; nothing is half-written.
+        await self._store_end(finish, last_values, now, "could not record the failed attempt")
+
+    async def _store_end(
+        self,
+        finish: Callable[..., Awaitable[object]],
+        last_values: Mapping[str, str] | None,
+        now: float,
+        failed: str,
+    ) -> None:
+        """Finish the attempt with the values read stored in the same transaction.
+
+        When that transaction fails (a full disk: the values are the larger write), the
+        values and the result are written apart, as two transactions, so a result that
+        fits is not lost with values that do not.
+        """
         try:
-            await self._repo.finish_attempt(
-                attempt_id,
-                now,
-                failure.result,
-                failing_step=failure.step.value,
-                fault_code=failure.fault_code,
-                fault_string=failure.fault_string,
-                details=failure.details,
-                failure_reason=failure.message,
-            )
+            await finish(last_values=last_values)
+            return
+        except AttemptNotFound as exc:  # the values were stored; the attempt was closed
+            log.warning("%s: %s", failed, type(exc).__name__)
+            return
         except RepositoryError as exc:
-            # The attempt stays open and expires later; nothing is half-written.
-            log.warning("could not record the failed attempt: %s", type(exc).__name__)
+            if last_values is None:
+                log.warning("%s: %s", failed, type(exc).__name__)
+                return
+        await self._save_last_values(last_values, now)
+        try:
+            await finish()
+        except RepositoryError as exc:
+            log.warning("%s: %s", failed, type(exc).__name__)
 
     async def _fail_unexpected(self, response: m.Message, step: Step, now: float) -> None:
         await self._fail_attempt(
@@ -948,23 +1020,27 @@ class ProvisioningSession:
             now,
         )
 
-    async def _finish_attempt(self, result: str, now: float) -> None:
+    async def _finish_attempt(
+        self, result: str, now: float, *, last_values: Mapping[str, str] | None = None
+    ) -> None:
+        """``last_values``: read from the device, stored with the attempt's end."""
         self._outcome = self._make_outcome(result, now, None)
         if self._attempt_id is None:
+            if last_values is not None:
+                await self._save_last_values(last_values, now)
             return
         attempt_id, self._attempt_id = self._attempt_id, None
         assert self._config is not None
-        try:
-            await self._repo.finish_attempt(
-                attempt_id,
-                now,
-                result,
-                details=self._transfer.to_details() if self._transfer else None,
-                parameter_key=self._config.parameter_key,
-                profile_version=self._profile.version if self._profile else None,
-            )
-        except RepositoryError as exc:
-            log.warning("could not record the finished attempt: %s", type(exc).__name__)
+        finish = functools.partial(
+            self._repo.finish_attempt,
+            attempt_id,
+            now,
+            result,
+            details=self._transfer.to_details() if self._transfer else None,
+            parameter_key=self._config.parameter_key,
+            profile_version=self._profile.version if self._profile else None,
+        )
+        await self._store_end(finish, last_values, now, "could not record the finished attempt")
 
     async def _start_attempt(self, now: float) -> None:
         assert self._device is not None
@@ -992,13 +1068,14 @@ class ProvisioningSession:
             count += 1
         return count, attempts[0].ended_at if count else None
 
-    async def _save_last_values(
-        self, reported: tuple[m.ParameterValueStruct, ...], now: float
-    ) -> None:
-        assert self._device is not None
+    def _values_to_save(self, reported: tuple[m.ParameterValueStruct, ...]) -> dict[str, str]:
+        """The values read from the device worth keeping: all but the config's secrets."""
         assert self._config is not None
         secret = self._config.secret_names
-        values = {p.name: str(p.value) for p in reported if p.name not in secret}
+        return {p.name: str(p.value) for p in reported if p.name not in secret}
+
+    async def _save_last_values(self, values: Mapping[str, str], now: float) -> None:
+        assert self._device is not None
         try:
             await self._repo.save_last_values(
                 self._device.oui, self._device.serial_number, values, now
@@ -1063,27 +1140,22 @@ def _frozen_clock() -> float:
     return 0.0
 
 
-def _reported(inform: m.Inform, suffix: str) -> str | None:
-    """The value of the Inform parameter whose name ends with ``.suffix``."""
+SOFTWARE_VERSION: Final = ".SoftwareVersion"
+PARAMETER_KEY: Final = ".ManagementServer.ParameterKey"
+CONNECTION_REQUEST_URL: Final = ".ConnectionRequestURL"
+_REPORTED: Final = (SOFTWARE_VERSION, PARAMETER_KEY, CONNECTION_REQUEST_URL)
+
+
+def reported_values(inform: m.Inform) -> dict[str, str]:
+    """The values the workflow reads from the Inform, by name suffix (``_REPORTED``):
+    the first parameter whose name ends with each; found in one pass."""
+    found: dict[str, str] = {}
     for parameter in inform.parameters:
-        if parameter.name.endswith("." + suffix):
-            return str(parameter.value)
-    return None
-
-
-def _inform_facts(inform: m.Inform) -> InformFacts:
-    root = next(
-        (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
-        None,
-    )
-    return InformFacts(
-        manufacturer=inform.device_id.manufacturer,
-        model=inform.device_id.product_class,
-        firmware_version=_reported(inform, "SoftwareVersion"),
-        data_model_root=root,
-        connection_request_url=_reported(inform, "ConnectionRequestURL"),
-        is_boot=any(code in (BOOT, BOOTSTRAP) for code in inform.event_codes),
-    )
+        name = parameter.name
+        for suffix in _REPORTED:
+            if name.endswith(suffix) and suffix not in found:
+                found[suffix] = str(parameter.value)
+    return found
 
 
 def profile_parameter_count(profile: ServiceProfile) -> int:

@@ -13,11 +13,8 @@ it holds across ACS processes, not just within this one.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from types import MappingProxyType
 from typing import Any, Final
 
 from traceacs.provisioning.device import (
@@ -82,6 +79,13 @@ _SUPERSEDED_DETAILS: Final = dumps({"superseded": "a new session of the device b
 _MAX_CHAR: Final = "\U0010ffff"  # sorts after every other character, byte-wise too
 
 _GET_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE oui = $1 AND serial_number = $2"
+_GET_INFORMING_DEVICE = (
+    f"SELECT {DEVICE_COLUMNS}, EXISTS (SELECT 1 FROM tasks t WHERE t.device_id = devices.id"
+    " AND t.status = 'queued') AS queued_tasks FROM devices WHERE oui = $1 AND serial_number = $2"
+)
+"""The device at its Inform, with whether any task is queued for it (same index
+lookup as the task queue's own query, `tasks_device_status`), so a session of a device
+without tasks does not read its task queue."""
 _GET_BY_SERIAL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = $1 LIMIT 2"
 
 # an Inform's facts; written behind (batched) when the caller needs no row back
@@ -244,9 +248,14 @@ def _device_where(filters: DeviceFilter) -> _Where:
     return where
 
 
-def _newer(reported: str | None, stored: str | None) -> str | None:
-    """``COALESCE(reported, stored)``: what the Inform update leaves in a column."""
-    return reported if reported is not None else stored
+_INFORM_FACT_COLUMNS: Final = (
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "data_model_root",
+    "connection_request_url",
+)
+"""`InformFacts` fields named as their columns: ``COALESCE(reported, stored)``."""
 
 
 def _start_attempt(
@@ -276,12 +285,19 @@ def _start_attempt(
 
 
 def _finish_attempt(
-    attempt_id: int, attempt_args: tuple[Any, ...], device_args: tuple[Any, ...]
-) -> TransactionScript[Row]:
-    """Close an attempt, update its device from it; the attempt's row as it now is."""
+    attempt_id: int,
+    attempt_args: tuple[Any, ...],
+    device_args: tuple[Any, ...],
+    before: TransactionScript[bool] | None = None,
+) -> TransactionScript[Row | None]:
+    """Run ``before`` (values read, stored first), close an attempt, update its device
+    from it; the attempt's row as it now is, None (committing ``before``'s work) when
+    the attempt is not open."""
+    if before is not None:
+        yield from before
     row = yield stmt.fetchrow(_FINISH_ATTEMPT, attempt_id, *attempt_args)
     if row is None:
-        raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
+        return None
     yield stmt.execute(_DEVICE_AFTER_ATTEMPT, row["device_id"], *device_args)
     finished: Row | None = yield stmt.fetchrow(f"{_ATTEMPTS_FROM} WHERE a.id = $1", attempt_id)
     assert finished is not None  # updated in this very transaction
@@ -324,18 +340,18 @@ class SqlDeviceRepository:
         `EmbeddedProfileSource` on it sees them at once."""
 
     def _device(self, row: Row) -> Device:
-        device = device_from_row(row)
-        stored = device.connection_request_password
+        """The device of ``row`` (a fresh dict, changed in place) with its secrets opened.
+
+        Built once: no `dataclasses.replace` per opened secret (a device is read at
+        every Inform, so this is on the hot path of every session).
+        """
+        stored = row["connection_request_password"]
         if stored is not None and is_sealed(stored):
-            device = replace(
-                device, connection_request_password=open_with(self.secrets, stored, CR_PASSWORD)
-            )
-        if any(is_sealed(v) for v in device.last_values.values()):
-            opened = {
-                k: open_with(self.secrets, v, LAST_VALUES) for k, v in device.last_values.items()
-            }
-            device = replace(device, last_values=MappingProxyType(opened))
-        return device
+            row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
+        return device_from_row(row, self._open_last_value)
+
+    def _open_last_value(self, stored: str) -> str:
+        return open_with(self.secrets, stored, LAST_VALUES) if is_sealed(stored) else stored
 
     async def reseal(self) -> int:
         """Seal every secret column value not sealed with the current key; how many.
@@ -412,24 +428,19 @@ class SqlDeviceRepository:
         # answer with the device as the update will leave it.
         if self._informs.has((args[0], serial_number)):
             await self._informs.flush()  # the same device twice within the interval
-        row = await self.db.fetchrow(_GET_DEVICE, args[0], serial_number)
+        row = await self.db.fetchrow(_GET_INFORMING_DEVICE, args[0], serial_number)
         if row is None:
             return None
         self._informs.add((args[0], serial_number), args)
-        device = self._device(row)
-        return dataclasses.replace(
-            device,
-            last_inform_at=float(now),
-            last_boot_at=float(now) if facts.is_boot else device.last_boot_at,
-            manufacturer=_newer(facts.manufacturer, device.manufacturer),
-            model=_newer(facts.model, device.model),
-            firmware_version=_newer(facts.firmware_version, device.firmware_version),
-            data_model_root=_newer(facts.data_model_root, device.data_model_root),
-            connection_request_url=_newer(
-                facts.connection_request_url, device.connection_request_url
-            ),
-            updated_at=float(now),
-        )
+        # The device as the queued update will leave it (`_INFORM_LATER`).
+        row["last_inform_at"] = row["updated_at"] = float(now)
+        if facts.is_boot:
+            row["last_boot_at"] = float(now)
+        for column in _INFORM_FACT_COLUMNS:
+            reported = getattr(facts, column)
+            if reported is not None:
+                row[column] = reported
+        return self._device(row)
 
     async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
         batch = list(entries)
@@ -558,10 +569,11 @@ class SqlDeviceRepository:
         *,
         replace: bool = False,
     ) -> None:
-        lock_row = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
-        await self.db.run_transaction(
-            self._save_last_values(oui, serial_number, values, now, replace, lock_row)
+        found = await self.db.run_transaction(
+            self._save_last_values(oui, serial_number, values, now, replace=replace)
         )
+        if not found:
+            raise DeviceNotFound(f"no device {oui}/{serial_number}")
 
     def _save_last_values(
         self,
@@ -569,16 +581,28 @@ class SqlDeviceRepository:
         serial_number: str,
         values: Mapping[str, str],
         now: float,
-        replace: bool,
-        lock_row: str,
-    ) -> TransactionScript[None]:
-        row = yield stmt.fetchrow(
-            "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2" + lock_row,
-            oui.upper(),
-            serial_number,
-        )
+        *,
+        replace: bool = False,
+        of_attempt: int | None = None,
+    ) -> TransactionScript[bool]:
+        """Merge ``values`` into the device's (the device of attempt ``of_attempt``,
+        open or not, when given); False, writing nothing, when there is no such device."""
+        if of_attempt is None:
+            row = yield stmt.fetchrow(
+                "SELECT id, last_values FROM devices WHERE oui = $1 AND serial_number = $2"
+                + (" FOR UPDATE" if self.db.dialect == "postgresql" else ""),
+                oui.upper(),
+                serial_number,
+            )
+        else:
+            row = yield stmt.fetchrow(
+                "SELECT d.id, d.last_values FROM attempts a JOIN devices d ON d.id = a.device_id"
+                " WHERE a.id = $1"
+                + (" FOR UPDATE OF d" if self.db.dialect == "postgresql" else ""),
+                of_attempt,
+            )
         if row is None:
-            raise DeviceNotFound(f"no device {oui}/{serial_number}")
+            return False
         merged: dict[str, str] = {} if replace else json.loads(row["last_values"] or "{}")
         merged.update(
             {
@@ -596,6 +620,7 @@ class SqlDeviceRepository:
             dumps(merged),
             float(now),
         )
+        return True
 
     # -- provisioning attempts -------------------------------------------------------
 
@@ -632,6 +657,7 @@ class SqlDeviceRepository:
         parameter_key: str | None = None,
         profile_version: str | None = None,
         state: ProvisioningState | None = None,
+        last_values: Mapping[str, str] | None = None,
     ) -> ProvisioningAttempt:
         if not result:
             raise ValueError("an attempt's result must be a non-empty string")
@@ -655,8 +681,13 @@ class SqlDeviceRepository:
                     profile_version,
                     float(now),
                 ),
+                None
+                if last_values is None
+                else self._save_last_values("", "", last_values, now, of_attempt=attempt_id),
             )
         )
+        if finished is None:
+            raise AttemptNotFound(f"no provisioning attempt {attempt_id} in progress")
         return attempt_from_row(finished)
 
     async def get_attempt(self, attempt_id: int) -> ProvisioningAttempt | None:

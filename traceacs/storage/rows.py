@@ -7,7 +7,7 @@ the same SQL runs on both engines; times are DOUBLE PRECISION epoch seconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -18,6 +18,7 @@ from traceacs.provisioning.device import (
     ProvisioningState,
 )
 from traceacs.storage.database import Row
+from traceacs.storage.secret_box import PREFIX
 
 DEVICE_COLUMNS: Final = (
     "oui, serial_number, product_class, mac, customer_id, service_plan, location_id,"
@@ -43,8 +44,15 @@ def _time(value: Any) -> Any:
     return None if value is None else float(value)
 
 
-def device_from_row(row: Row) -> Device:
-    values = json.loads(row["last_values"] or "{}")
+def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) -> Device:
+    """``open_value`` opens sealed ``last_values`` (called only when the column's text
+    holds a sealed value at all)."""
+    text = row["last_values"]
+    values = json.loads(text) if text else {}
+    if open_value is not None and text and PREFIX in text:  # else nothing is sealed
+        last = {str(k): open_value(str(v)) for k, v in values.items()}
+    else:
+        last = {str(k): str(v) for k, v in values.items()}
     return Device(
         identity=DeviceIdentity(
             oui=row["oui"],
@@ -71,7 +79,8 @@ def device_from_row(row: Row) -> Device:
         connection_request_password=row["connection_request_password"],
         parameter_key=row["parameter_key"],
         profile_version=row["profile_version"],
-        last_values=MappingProxyType({str(k): str(v) for k, v in values.items()}),
+        last_values=MappingProxyType(last),
+        queued_tasks=None if (queued := row.get("queued_tasks")) is None else bool(queued),
     )
 
 

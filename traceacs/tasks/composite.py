@@ -9,6 +9,11 @@ session (which ignores CommandKeys that are not its own) and to provisioning (fi
 upgrades it may start later). A session that a connection request of ours caused gets
 a link to that request's span (`traceacs.tasks.wake_trace`); matching presets queue
 their tasks at the Inform (`traceacs.presets.applier`), so they run in this session.
+When the inventory read of the Inform saw no task queued for the device (provisioning's
+``queued_tasks`` is False) and no preset queued any, the task session does not read
+the device's queue: most sessions (quiet periodic informs) have no task, and that read
+was a database round trip each. A task queued while the Inform is being answered runs
+at the device's next session.
 ``on_session_end`` goes to the tasks first, so that their spans are closed before
 provisioning exports the shared trace.
 
@@ -69,19 +74,22 @@ class CompositeSessionHandler:
         root = self._share_trace()
         if root is not None and self._wakes is not None:
             self._link_connection_request(inform, root, now)
-        if self._presets is not None:
-            await self._apply_presets(inform, root, now)
+        queued = getattr(self.provisioning, "queued_tasks", None)
+        if self._presets is not None and await self._apply_presets(inform, root, now):
+            queued = True  # the presets queued tasks just now
         await self.tasks.on_inform(inform, now)
+        if queued is False:
+            self.tasks.no_tasks_queued()
         return answer
 
-    async def _apply_presets(self, inform: m.Inform, root: SpanRecord | None, now: float) -> None:
+    async def _apply_presets(self, inform: m.Inform, root: SpanRecord | None, now: float) -> bool:
         """Queue what matching presets want (run below, with the other tasks); one
-        ``cpe.preset.apply`` span per preset applied."""
+        ``cpe.preset.apply`` span per preset applied. True when any was applied."""
         assert self._presets is not None
         applied = await self._presets.apply(inform, now)
         trace = getattr(self.provisioning, "trace", None)
         if not applied or root is None or not isinstance(trace, SessionTrace):
-            return
+            return bool(applied)
         trace.changed_something = True
         recorder = TraceRecorder(trace)
         for item in applied:
@@ -100,6 +108,7 @@ class CompositeSessionHandler:
                 },
             )
             span.end(to_ns(now))
+        return True
 
     def _share_trace(self) -> SpanRecord | None:
         trace = getattr(self.provisioning, "trace", None)

@@ -166,6 +166,12 @@ class TaskSession:
             )
         return make_fault(METHOD_NOT_SUPPORTED)
 
+    def no_tasks_queued(self) -> None:
+        """The caller knows no task is queued for the device (read with the device at
+        this Inform): do not read the queue."""
+        if self._queue is None:
+            self._queue = []
+
     async def next_acs_request(self, now: float) -> m.Message | None:
         if self._rpc is not None or self._inform is None:
             return None  # an answer is outstanding (never asked twice by the endpoint)
