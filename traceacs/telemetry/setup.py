@@ -171,7 +171,7 @@ def build_telemetry(
     else:
         port = OtelProvisioningTelemetry(
             tracer_provider,
-            Instruments(meter_provider, capacity),
+            Instruments(meter_provider, capacity, readers=readers, resource=resource),
             QuietSessionSampler(quiet_periodic_ratio),
         )
     return Telemetry(tracer_provider, meter_provider, port, registry, description)
