@@ -117,7 +117,8 @@ def _shared_and_sdk() -> tuple[InMemoryMetricReader, InMemoryMetricReader]:
         MeterProvider([shared_reader], views=views()), readers=[shared_reader], resource=None
     )
     sdk = Instruments(MeterProvider([sdk_reader], views=views()))
-    assert shared.shared is not None and sdk.shared is None
+    assert shared.shared is not None
+    assert sdk.shared is None
     _record_sessions(shared)
     _record_sessions(sdk)
     return shared_reader, sdk_reader
@@ -132,11 +133,13 @@ def test_the_shared_aggregation_exports_what_the_sdk_instruments_did() -> None:
     assert shared == sdk
     # The comparison covers the interesting cases (not two empty sides).
     duration = shared[PROVISION_DURATION]
-    assert duration["scope"] == "cpe.acs" and duration["unit"] == "ms"
+    assert duration["scope"] == "cpe.acs"
+    assert duration["unit"] == "ms"
     assert duration["temporality"] is AggregationTemporality.CUMULATIVE
     assert {0xABC1, 0xABC2} <= {e[2] for _, _, es in duration["points"] for e in es}
     assert shared[PROVISION_COUNT]["monotonic"] is True
-    assert "cwmp.cpe.faults" in shared and "cpe.task.duration" in shared
+    assert "cwmp.cpe.faults" in shared
+    assert "cpe.task.duration" in shared
 
 
 def test_later_collections_stay_cumulative_and_reset_only_exemplars() -> None:
