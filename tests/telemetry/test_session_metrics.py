@@ -8,6 +8,7 @@ from typing import Any
 
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -22,6 +23,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from prometheus_client import CollectorRegistry
 
 from tests.telemetry.traces import MODEL, PLAN, RESULTS, provisioning_trace
 from traceacs.telemetry.instruments import (
@@ -304,3 +306,20 @@ def test_build_telemetry_shares_one_aggregation_among_its_readers() -> None:
 def _metrics(data: MetricsData | None) -> list[Metric]:
     assert data is not None
     return [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+
+
+def test_the_prometheus_exposition_is_what_the_sdk_instruments_gave() -> None:
+    bodies = []
+    for shared in (True, False):
+        registry = CollectorRegistry(auto_describe=True)
+        reader = PrometheusMetricReader(registry=registry)
+        resource = Resource({"service.name": "traceacs-test"})
+        provider = MeterProvider([reader], resource=resource, views=views())
+        instruments = Instruments(provider, readers=[reader] if shared else None)
+        assert (instruments.shared is not None) is shared
+        _record_sessions(instruments)
+        for accept in (None, "application/openmetrics-text"):
+            body, _ = render_metrics(registry, accept)
+            bodies.append(sorted(body.decode().splitlines()))
+    assert bodies[:2] == bodies[2:]
+    assert any(line.startswith("cwmp_cpe_faults_total{") for line in bodies[0])
