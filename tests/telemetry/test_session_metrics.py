@@ -323,3 +323,12 @@ def test_the_prometheus_exposition_is_what_the_sdk_instruments_gave() -> None:
             bodies.append(sorted(body.decode().splitlines()))
     assert bodies[:2] == bodies[2:]
     assert any(line.startswith("cwmp_cpe_faults_total{") for line in bodies[0])
+
+
+def test_a_reader_no_provider_registered_is_left_alone() -> None:
+    """A provider disabled by ``OTEL_SDK_DISABLED`` registers no reader: nothing to
+    extend, and recording must not fail."""
+    unregistered = InMemoryMetricReader()
+    instruments = Instruments(MeterProvider([]), readers=[unregistered])
+    _record_sessions(instruments)
+    assert unregistered.get_metrics_data() is None

@@ -216,12 +216,12 @@ class SessionMetrics:
         """Append the streams' points to what each reader collects (after the provider
         registered them: it sets the collect callback this wraps)."""
         for reader in readers:
+            sdk_collect: Callable[..., MetricsData | None] | None = reader._collect  # type: ignore[assignment]
+            if sdk_collect is None:  # not registered (a disabled provider): never collects
+                continue
             index = len(self._readers)
             self._readers.append(reader)
             self._collected_up_to[index] = 0
-            sdk_collect: Callable[..., MetricsData | None] | None = reader._collect  # type: ignore[assignment]
-            if sdk_collect is None:
-                raise ValueError("the reader is not registered with a MeterProvider")
             reader._set_collect_callback(self._collector(index, sdk_collect))  # type: ignore[arg-type]
 
     def _collector(
