@@ -122,7 +122,9 @@ def build_telemetry(
     """Build providers, exporters, instruments and the provisioning adapter.
 
     ``span_processors`` / ``metric_readers`` are added as given: the embedded trace
-    store's processor, or in-memory ones in tests. ``capacity`` feeds the
+    store's processor, or in-memory ones in tests. The session histograms and
+    counters are aggregated once and every metric reader (these, OTLP, Prometheus)
+    receives the same points (`Instruments`, `session_metrics`). ``capacity`` feeds the
     ``cpe.provision.capacity`` gauge. ``quiet_periodic_ratio`` is the share of quiet
     periodic sessions whose traces are kept.
     """
@@ -171,7 +173,7 @@ def build_telemetry(
     else:
         port = OtelProvisioningTelemetry(
             tracer_provider,
-            Instruments(meter_provider, capacity),
+            Instruments(meter_provider, capacity, readers=readers, resource=resource),
             QuietSessionSampler(quiet_periodic_ratio),
         )
     return Telemetry(tracer_provider, meter_provider, port, registry, description)
