@@ -91,6 +91,23 @@ def parse_envelope(data: bytes, *, max_size: int = DEFAULT_MAX_ENVELOPE_BYTES) -
     The charset comes from the XML declaration (UTF-8 without one). Raises
     `CwmpParseError`, and nothing else, for any input that is not a CWMP envelope.
     """
+    return _parse_envelope(data, max_size, fast=True)
+
+
+def parse_envelope_reference(
+    data: bytes, *, max_size: int = DEFAULT_MAX_ENVELOPE_BYTES
+) -> Envelope:
+    """`parse_envelope` with the one-pass walk switched off: the same envelope and
+    header checks, and only the reference walk (`parse_tree`) for the Body.
+
+    Internal: the oracle that `tests/cwmp/test_reference.py` holds `parse_envelope`
+    (fast walk, declining to the reference walk) equal to on every input, and the
+    "previous codec" of `bench.codec` (the parser was this walk before `parse_fast`).
+    """
+    return _parse_envelope(data, max_size, fast=False)
+
+
+def _parse_envelope(data: bytes, max_size: int, *, fast: bool) -> Envelope:
     if len(data) > max_size:
         raise CwmpParseError(
             f"envelope of {len(data)} bytes exceeds the {max_size}-byte limit",
@@ -125,7 +142,7 @@ def parse_envelope(data: bytes, *, max_size: int = DEFAULT_MAX_ENVELOPE_BYTES) -
     cwmp_id = headers.get("cwmp_id")
     if body is None:
         raise CwmpParseError("envelope has no SOAP Body", cwmp_id=cwmp_id, namespace=header_ns)
-    message, namespace = _parse_body(body)
+    message, namespace = _parse_body(body) if fast else (None, None)
     if message is None:
         try:
             message, namespace = parse_body(body)

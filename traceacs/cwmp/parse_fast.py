@@ -25,6 +25,7 @@ from lxml import etree
 from traceacs.cwmp.errors import CwmpParseError
 from traceacs.cwmp.messages import Message, ParameterValueStruct
 from traceacs.cwmp.namespaces import CWMP_NAMESPACES, XSI
+from traceacs.cwmp.parse_tree import name_and_value
 from traceacs.cwmp.rpc_schema import RPC_SPECS, Kind, StructSpec
 from traceacs.cwmp.values import parse_bool, parse_datetime, parse_int, parse_value
 
@@ -221,18 +222,9 @@ _set_type = _slots["xsd_type"].__set__
 
 
 def _name_value(item: etree._Element) -> tuple[etree._Element, etree._Element | None]:
-    """The first Name and the first Value child of ``item``, by local name."""
-    name_el = value_el = None
-    for child in item:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        local = tag.rpartition("}")[2] if tag[:1] == "{" else tag
-        if local == "Name":
-            if name_el is None:
-                name_el = child
-        elif local == "Value" and value_el is None:
-            value_el = child
+    """The first Name and the first Value child of ``item``, as the reference walk
+    reads them (`parse_tree.name_and_value`); no Name: the reference walk decides."""
+    name_el, value_el = name_and_value(item)
     if name_el is None:
         raise _Decline
     return name_el, value_el

@@ -140,14 +140,17 @@ def scalar(kind: Kind, el: etree._Element, where: str) -> Any:
         raise CwmpParseError(f"{where}: {exc.message}") from None
 
 
-def _parse_param_value(el: etree._Element, array: str, index: int) -> ParameterValueStruct:
-    """One ``ParameterValueStruct``: the hot loop of every Inform and GPV response.
+def name_and_value(
+    item: etree._Element,
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """The first ``Name`` and the first ``Value`` child of a ParameterValueStruct, by
+    local name (unqualified or in any namespace), None for either one missing.
 
-    Written out rather than through `_by_local_name` (a dict and a list per item), and
-    the item's place (``array[index]``) is only formatted for an error message.
+    Shared with `parse_fast`, which takes it for every item that is not exactly
+    ``<Name/><Value/>``: the two walks cannot disagree on which element counts.
     """
     name_el = value_el = None
-    for child in el:
+    for child in item:
         tag = child.tag
         if not isinstance(tag, str):
             continue
@@ -157,6 +160,17 @@ def _parse_param_value(el: etree._Element, array: str, index: int) -> ParameterV
                 name_el = child
         elif local == "Value" and value_el is None:
             value_el = child
+    return name_el, value_el
+
+
+def _parse_param_value(el: etree._Element, array: str, index: int) -> ParameterValueStruct:
+    """One ``ParameterValueStruct``: the hot loop of every Inform and GPV response.
+
+    Read with `name_and_value` rather than `_by_local_name` (a dict and a list per
+    item), and the item's place (``array[index]``) is only formatted for an error
+    message.
+    """
+    name_el, value_el = name_and_value(el)
     if name_el is None:
         raise CwmpParseError(f"{array}[{index}]: missing element Name")
     if value_el is None:

@@ -14,11 +14,16 @@ Arrays (the ~30 parameters of a SetParameterValues, the names of a GetParameterV
 are written with one escape test over all their texts at once: almost no value needs
 escaping, and then every item is a plain template fill; otherwise each text is escaped
 (and refused) one by one, as everywhere else.
+
+`serialize_envelope_reference` writes the same bytes without any of these shortcuts
+(every item through the per-item writer, nothing cached): the oracle the shortcuts are
+tested against (`tests/cwmp/test_reference.py`), and the writer as it was before them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
@@ -26,7 +31,12 @@ from traceacs.cwmp.errors import CwmpSerializeError
 from traceacs.cwmp.messages import CwmpFault, Envelope, Message, ParameterValueStruct
 from traceacs.cwmp.namespaces import CWMP_NAMESPACES, SOAP_ENC, SOAP_ENV, XSD, XSI
 from traceacs.cwmp.rpc_schema import RPC_SPECS, Field, Kind, StructSpec
-from traceacs.cwmp.values import format_bool, format_datetime, format_value
+from traceacs.cwmp.values import (
+    format_bool,
+    format_datetime,
+    format_value,
+    format_value_reference,
+)
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NEEDS_ESCAPE = re.compile('[&<>\r"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
@@ -64,19 +74,33 @@ escaping)."""
 
 def serialize_envelope(envelope: Envelope) -> bytes:
     """The UTF-8 SOAP envelope for ``envelope`` (headers + one body message)."""
-    opening = _OPENINGS.get(envelope.namespace)
+    return _serialize(envelope, True)
+
+
+def serialize_envelope_reference(envelope: Envelope) -> bytes:
+    """`serialize_envelope` without its shortcuts: no cached opening or body, every
+    array item escaped and formatted on its own (`values.format_value_reference`).
+
+    Internal: the oracle `tests/cwmp/test_reference.py` holds `serialize_envelope`
+    byte-equal to, and the "previous codec" timed by `bench.codec`.
+    """
+    return _serialize(envelope, False)
+
+
+def _serialize(envelope: Envelope, fast: bool) -> bytes:
+    opening = _OPENINGS.get(envelope.namespace) if fast else None
     if opening is None:
         opening = f'{_ENVELOPE_OPEN}{escape(envelope.namespace)}"><soap-env:Header>'
     out: list[str] = [opening]
     _write_headers(envelope, out)
     out.append("</soap-env:Header><soap-env:Body>")
     body = envelope.body
-    if body.__class__ in _SMALL_BODIES:
+    if fast and body.__class__ in _SMALL_BODIES:
         out.append(_small_body(body))
     elif isinstance(body, CwmpFault):
         _write_fault(body, out)
     else:
-        _write_rpc(body, out)
+        _write_rpc(body, out, fast)
     out.append(_ENVELOPE_CLOSE)
     return "".join(out).encode("utf-8")
 
@@ -93,7 +117,7 @@ answer...): few distinct values, so their text is kept once written."""
 @lru_cache(maxsize=64)
 def _small_body(body: Message) -> str:
     out: list[str] = []
-    _write_rpc(body, out)
+    _write_rpc(body, out, True)
     return "".join(out)
 
 
@@ -116,19 +140,20 @@ def _write_headers(env: Envelope, out: list[str]) -> None:
         _header(out, "UseCWMPVersion", escape(env.use_cwmp_version), "1")
 
 
-def _write_rpc(body: Message, out: list[str]) -> None:
+def _write_rpc(body: Message, out: list[str], fast: bool) -> None:
+    """``fast``: arrays through the batched writers (False: item by item)."""
     spec = RPC_SPECS.get(type(body))
     if spec is None:
         raise CwmpSerializeError(f"no wire format for {type(body).__name__}")
     method = body.method
     out.append(f"<cwmp:{method}>")
-    _write_fields(spec, body, out)
+    _write_fields(spec, body, out, fast)
     out.append(f"</cwmp:{method}>")
 
 
-def _write_fields(spec: StructSpec, obj: Any, out: list[str]) -> None:
+def _write_fields(spec: StructSpec, obj: Any, out: list[str], fast: bool) -> None:
     for field in spec.fields:
-        _write_field(field, getattr(obj, field.attr), out)
+        _write_field(field, getattr(obj, field.attr), out, fast)
 
 
 def _scalar(kind: Kind, value: Any) -> str:
@@ -141,31 +166,35 @@ def _scalar(kind: Kind, value: Any) -> str:
     return str(int(value))
 
 
-def _write_field(field: Field, value: Any, out: list[str]) -> None:
+def _write_field(field: Field, value: Any, out: list[str], fast: bool) -> None:
     tag = field.tag
     kind = field.kind
     if kind is Kind.STRUCT:
         assert field.struct is not None
         out.append(f"<{tag}>")
-        _write_fields(field.struct, value, out)
+        _write_fields(field.struct, value, out, fast)
         out.append(f"</{tag}>")
     elif kind is Kind.ARRAY:
-        _write_array(field, value, out)
+        _write_array(field, value, out, fast)
     else:
         out.append(f"<{tag}>{_scalar(kind, value)}</{tag}>")
 
 
-def _write_array(field: Field, items: tuple[Any, ...], out: list[str]) -> None:
+def _write_array(field: Field, items: tuple[Any, ...], out: list[str], fast: bool) -> None:
     tag, item_tag, item = field.tag, field.item_tag, field.item
     out.append(f'<{tag} soap-enc:arrayType="{field.array_type}[{len(items)}]">')
     if item is Kind.PARAM_VALUE:
-        _write_param_values(items, out)
-    elif item is Kind.STRING:
+        if fast:
+            _write_param_values(items, out)
+        else:
+            for pv in items:
+                _write_param_value(pv, out, format_value_reference)
+    elif item is Kind.STRING and fast:
         _write_strings(item_tag, items, out)
     elif isinstance(item, StructSpec):
         for obj in items:
             out.append(f"<{item_tag}>")
-            _write_fields(item, obj, out)
+            _write_fields(item, obj, out, fast)
             out.append(f"</{item_tag}>")
     else:
         assert item is not None
@@ -226,14 +255,16 @@ def _write_param_values(items: tuple[ParameterValueStruct, ...], out: list[str])
         out += rows
     else:
         for pv in items:
-            _write_param_value(pv, out)
+            _write_param_value(pv, out, format_value)
 
 
-def _write_param_value(pv: ParameterValueStruct, out: list[str]) -> None:
+def _write_param_value(
+    pv: ParameterValueStruct, out: list[str], format_: Callable[[Any, str], str]
+) -> None:
     xsd_type = pv.xsd_type
     out.append(
         f"<ParameterValueStruct><Name>{escape(pv.name)}</Name>"
-        f'<Value xsi:type="xsd:{escape(xsd_type)}">{escape(format_value(pv.value, xsd_type))}'
+        f'<Value xsi:type="xsd:{escape(xsd_type)}">{escape(format_(pv.value, xsd_type))}'
         "</Value></ParameterValueStruct>"
     )
 

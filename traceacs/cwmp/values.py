@@ -80,6 +80,21 @@ def parse_datetime(text: str) -> datetime:
             )
         except ValueError:
             raise _bad("dateTime") from None
+    return _datetime(match)
+
+
+def parse_datetime_reference(text: str) -> datetime:
+    """`parse_datetime` without its shortcut for whole seconds in UTC: every text
+    through the general reading. Internal: the oracle the shortcut is tested against
+    (`tests/cwmp/test_reference.py`)."""
+    match = _DATETIME.fullmatch(text.strip())
+    if match is None:
+        raise _bad("dateTime")
+    return _datetime(match)
+
+
+def _datetime(match: re.Match[str]) -> datetime:
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     tz = UTC
     if zone and zone not in ("Z", "z"):
@@ -155,6 +170,16 @@ def format_value(value: ParamValue, xsd_type: str = "string") -> str:
         return "1" if value else "0"
     if cls is int:
         return str(value)
+    return format_value_reference(value, xsd_type)
+
+
+def format_value_reference(value: ParamValue, xsd_type: str = "string") -> str:
+    """`format_value` without its exact-class shortcuts: every value by ``isinstance``.
+
+    Internal: what `format_value` does with whatever its shortcuts do not take, and the
+    oracle they are tested against (`tests/cwmp/test_reference.py`); the reference
+    serializer (`serialize.serialize_envelope_reference`) formats with it.
+    """
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, int):
