@@ -29,6 +29,7 @@ recorded on failure paths too. Secrets never leave the `DesiredConfig`.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import logging
@@ -354,7 +355,18 @@ class ProvisioningSession:
         if profile_sets_credentials(config):
             return ()
         device = self._device
-        if not device.connection_request_password:
+        try:
+            password = device.open_connection_request_password()
+        except RepositoryError as exc:
+            log.warning("connection-request credentials not opened (%s)", type(exc).__name__)
+            return ()
+        if password:
+            device = dataclasses.replace(
+                device,
+                connection_request_password=password,
+                sealed_connection_request_password=None,
+            )
+        else:
             # A device resumed from a session snapshot carries no secrets: read the
             # inventory before deciding the device has no credentials of its own.
             try:

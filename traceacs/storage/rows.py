@@ -44,9 +44,14 @@ def _time(value: Any) -> Any:
     return None if value is None else float(value)
 
 
-def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) -> Device:
+def device_from_row(
+    row: Row,
+    open_value: Callable[[str], str] | None = None,
+    sealed_password: Callable[[], str] | None = None,
+) -> Device:
     """``open_value`` opens sealed ``last_values`` (called only when the column's text
-    holds a sealed value at all)."""
+    holds a sealed value at all); ``sealed_password`` opens the connection-request
+    password left sealed in the row (`Device.sealed_connection_request_password`)."""
     text = row["last_values"]
     values = json.loads(text) if text else {}
     if open_value is not None and text and PREFIX in text:  # else nothing is sealed
@@ -81,6 +86,7 @@ def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) ->
         profile_version=row["profile_version"],
         last_values=MappingProxyType(last),
         queued_tasks=None if (queued := row.get("queued_tasks")) is None else bool(queued),
+        sealed_connection_request_password=sealed_password,
     )
 
 
