@@ -319,3 +319,23 @@ async def test_a_password_sealed_with_an_unknown_key_fails_when_opened(store_url
             device.open_connection_request_password()
     finally:
         await other.close()
+
+
+async def test_the_inform_read_decodes_last_values_when_looked_at(store_url: str) -> None:
+    """The Inform's device carries the stored values (sealed ones opened) as every
+    other read does, though it decodes them only when they are looked at."""
+    repo = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        await plant(repo)
+        values = {WIFI_KEY: WIFI_SECRET, "Device.DeviceInfo.X": "plain"}
+        await repo.save_last_values("00D09E", "SN-AT-REST", values, 2.5)
+        assert WIFI_SECRET not in await raw_text(repo)
+        device = await repo.record_inform("00D09E", "SN-AT-REST", 3.0, InformFacts())
+        assert device is not None
+        assert WIFI_SECRET not in repr(device.last_values)
+        assert dict(device.last_values) == values
+        listed = await repo.get_device("00D09E", "SN-AT-REST")
+        assert listed is not None
+        assert device.last_values == listed.last_values
+    finally:
+        await repo.close()

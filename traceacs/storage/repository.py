@@ -347,17 +347,18 @@ class SqlDeviceRepository:
         every Inform, so this is on the hot path of every session). With
         ``seal_password`` (the Inform's read) a sealed connection-request password is
         left sealed, to be opened only if a push needs it
-        (`Device.open_connection_request_password`).
+        (`Device.open_connection_request_password`), and ``last_values`` are decoded
+        only when looked at (`traceacs.storage.rows.StoredValues`).
         """
         stored = row["connection_request_password"]
-        if stored is None or not is_sealed(stored):
-            return device_from_row(row, self._open_last_value)
-        if seal_password:
-            row["connection_request_password"] = None
-            opener = functools.partial(open_with, self.secrets, stored, CR_PASSWORD)
-            return device_from_row(row, self._open_last_value, opener)
-        row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
-        return device_from_row(row, self._open_last_value)
+        opener = None
+        if stored is not None and is_sealed(stored):
+            if seal_password:
+                row["connection_request_password"] = None
+                opener = functools.partial(open_with, self.secrets, stored, CR_PASSWORD)
+            else:
+                row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
+        return device_from_row(row, self._open_last_value, opener, lazy_values=seal_password)
 
     def _open_last_value(self, stored: str) -> str:
         return open_with(self.secrets, stored, LAST_VALUES) if is_sealed(stored) else stored
