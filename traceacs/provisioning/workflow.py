@@ -310,18 +310,22 @@ class ProvisioningSession:
         return await self._push(profile, self._now())
 
     async def _push(self, profile: ServiceProfile, now: float) -> m.Message | None:
-        """Step push_config: build the device's config and send it (unless unchanged)."""
-        self._begin(Step.PUSH_CONFIG, now)
+        """Step push_config: build the device's config and send it (unless unchanged).
+
+        A quiet check (config unchanged, no attempt) opens no step span at all: the
+        span would be discarded, and most periodic informs are quiet.
+        """
         config = self._build_config(profile)
-        if isinstance(config, _Failure):
-            await self._fail_attempt(config, now)
-            return None
         if (
             self._plan is Plan.CHECK
             and self._attempt_id is None
+            and not isinstance(config, _Failure)
             and not self._config_changed(config)
         ):
-            self._discard_step()  # a quiet check: nothing pushed, no attempt
+            return None  # a quiet check: nothing pushed, no attempt
+        self._begin(Step.PUSH_CONFIG, now)
+        if isinstance(config, _Failure):
+            await self._fail_attempt(config, now)
             return None
         if self._attempt_id is None:
             try:
