@@ -101,16 +101,16 @@ class ServiceProfile:
     """Target firmware per model (a tuple, not a dict, so the profile stays hashable)."""
     version: str = ""
     _hash: int = field(init=False, repr=False, compare=False, default=0)
-    """The hash, computed once: a profile is a key of the config cache
-    (`traceacs.provisioning.config_cache`), looked up at every inform, and hashing it
-    afresh walks every nested field."""
-
-    def __post_init__(self) -> None:
-        compared = tuple(getattr(self, name) for name in _COMPARED_FIELDS)
-        object.__setattr__(self, "_hash", hash(compared))
+    """The hash, computed at its first use and kept (0: not yet): a profile is a key of
+    the config cache (`traceacs.provisioning.config_cache`), looked up at every inform,
+    and hashing it afresh walks every nested field."""
 
     def __hash__(self) -> int:
-        return self._hash
+        cached = self._hash
+        if not cached:
+            cached = hash(tuple(getattr(self, name) for name in _COMPARED_FIELDS)) or 1
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def firmware_for(self, product_class: str) -> FirmwareTarget | None:
         """The target firmware of ``product_class``, if the profile sets one."""
