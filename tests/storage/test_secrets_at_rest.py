@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from traceacs.provisioning.device import InventoryEntry
+from traceacs.provisioning.device import InformFacts, InventoryEntry
 from traceacs.storage import SqlDeviceRepository, open_repository
 from traceacs.storage.secret_box import SecretBox, SecretKeyError, is_sealed, new_key
 from traceacs.storage.secret_key import KEY_FILE, load_secret_box, write_key_file
@@ -283,5 +283,59 @@ async def test_preset_actions_and_bulk_job_arguments_are_sealed_too(store_url: s
         assert reread.arguments["parameterValues"][0][1] == bulk_secret
         [task] = await SqlTaskStore(repo.db, repo.secrets).device_tasks("00D09E", "SN-AT-REST")
         assert task.arguments["parameterValues"][0][1] == bulk_secret
+    finally:
+        await repo.close()
+
+
+async def test_the_inform_read_opens_the_password_only_on_demand(store_url: str) -> None:
+    """A quiet session never needs the connection-request password: the Inform's read
+    leaves it sealed in the device, and opening it gives the stored secret."""
+    repo = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        await plant(repo)
+        device = await repo.record_inform("00D09E", "SN-AT-REST", 3.0, InformFacts())
+        assert device is not None
+        assert device.connection_request_password is None  # not opened
+        assert CR_SECRET not in repr(device)
+        assert device.open_connection_request_password() == CR_SECRET
+        listed = await repo.get_device("00D09E", "SN-AT-REST")
+        assert listed is not None
+        assert listed.connection_request_password == CR_SECRET  # other reads open it
+    finally:
+        await repo.close()
+
+
+async def test_a_password_sealed_with_an_unknown_key_fails_when_opened(store_url: str) -> None:
+    repo = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        await plant(repo)
+    finally:
+        await repo.close()
+    other = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        device = await other.record_inform("00D09E", "SN-AT-REST", 3.0, InformFacts())
+        assert device is not None  # the Inform itself needs no secret
+        with pytest.raises(SecretKeyError):
+            device.open_connection_request_password()
+    finally:
+        await other.close()
+
+
+async def test_the_inform_read_decodes_last_values_when_looked_at(store_url: str) -> None:
+    """The Inform's device carries the stored values (sealed ones opened) as every
+    other read does, though it decodes them only when they are looked at."""
+    repo = await open_repository(store_url, secrets=SecretBox(new_key()))
+    try:
+        await plant(repo)
+        values = {WIFI_KEY: WIFI_SECRET, "Device.DeviceInfo.X": "plain"}
+        await repo.save_last_values("00D09E", "SN-AT-REST", values, 2.5)
+        assert WIFI_SECRET not in await raw_text(repo)
+        device = await repo.record_inform("00D09E", "SN-AT-REST", 3.0, InformFacts())
+        assert device is not None
+        assert WIFI_SECRET not in repr(device.last_values)
+        assert dict(device.last_values) == values
+        listed = await repo.get_device("00D09E", "SN-AT-REST")
+        assert listed is not None
+        assert device.last_values == listed.last_values
     finally:
         await repo.close()

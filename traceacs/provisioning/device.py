@@ -13,7 +13,7 @@ in a log or an exception leaks nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -150,6 +150,23 @@ class Device:
     """Whether tasks were queued for the device when it was read at an Inform
     (`DeviceRepository.record_inform`); None when not looked at. Lets a session skip
     reading the device's task queue when there is none (`traceacs.tasks.composite`)."""
+    sealed_connection_request_password: Callable[[], str] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Opens the stored connection-request password, when the device was read with it
+    still sealed (`DeviceRepository.record_inform`: ``connection_request_password`` is
+    then None). Opening is an AES-GCM decrypt; a quiet periodic session never needs the
+    password, so it is opened only by `open_connection_request_password` (a push)."""
+
+    def open_connection_request_password(self) -> str | None:
+        """The connection-request password, opened if it was read sealed.
+
+        Raises `RepositoryError` (`SecretKeyError`) when it cannot be opened.
+        """
+        opener = self.sealed_connection_request_password
+        if self.connection_request_password is not None or opener is None:
+            return self.connection_request_password
+        return opener()
 
     @property
     def oui(self) -> str:

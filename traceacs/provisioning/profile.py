@@ -8,6 +8,7 @@ kept out of ``repr`` so that a profile printed in a log or an exception leaks no
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -99,6 +100,17 @@ class ServiceProfile:
     firmware: tuple[FirmwareTarget, ...] = ()
     """Target firmware per model (a tuple, not a dict, so the profile stays hashable)."""
     version: str = ""
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+    """The hash, computed at its first use and kept (0: not yet): a profile is a key of
+    the config cache (`traceacs.provisioning.config_cache`), looked up at every inform,
+    and hashing it afresh walks every nested field."""
+
+    def __hash__(self) -> int:
+        cached = self._hash
+        if not cached:
+            cached = hash(tuple(getattr(self, name) for name in _COMPARED_FIELDS)) or 1
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def firmware_for(self, product_class: str) -> FirmwareTarget | None:
         """The target firmware of ``product_class``, if the profile sets one."""
@@ -115,3 +127,9 @@ class ServiceProfile:
     @property
     def has_iptv(self) -> bool:
         return "iptv" in self.services
+
+
+_COMPARED_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(ServiceProfile) if f.compare
+)
+"""The fields `ServiceProfile.__eq__` compares, hence those its hash covers."""

@@ -29,6 +29,7 @@ recorded on failure paths too. Secrets never leave the `DesiredConfig`.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import logging
@@ -225,7 +226,8 @@ class ProvisioningSession:
         self._mark(now)
         self._inform, self._started_at = inform, now
         device_id = inform.device_id
-        self._telemetry.inform_received(inform.event_codes)
+        codes = inform.event_codes  # a property building a tuple: read once
+        self._telemetry.inform_received(codes)
         self._root = self._spans.start(
             "cpe.inform",
             now,
@@ -235,14 +237,14 @@ class ProvisioningSession:
                 "cpe.manufacturer": device_id.manufacturer,
                 "cpe.model": device_id.product_class,
                 "cpe.firmware_version": self._report(SOFTWARE_VERSION) or "",
-                "cpe.event_codes": ",".join(inform.event_codes),
+                "cpe.event_codes": ",".join(codes),
                 "cwmp.session.id": self._session_id,
             },
         )
         self._begin(Step.AUTHENTICATE, now)
         try:
             device = await self._repo.record_inform(
-                device_id.oui, device_id.serial_number, now, self._inform_facts()
+                device_id.oui, device_id.serial_number, now, self._inform_facts(codes)
             )
         except RepositoryError as exc:
             return self._refuse_storage(exc, self._now())
@@ -272,7 +274,7 @@ class ProvisioningSession:
             failures, last_failure_at = await self._consecutive_failures(device)
             self._plan = plan_for_inform(
                 device,
-                inform.event_codes,
+                codes,
                 self._report(PARAMETER_KEY),
                 now=now,
                 consecutive_failures=failures,
@@ -309,18 +311,22 @@ class ProvisioningSession:
         return await self._push(profile, self._now())
 
     async def _push(self, profile: ServiceProfile, now: float) -> m.Message | None:
-        """Step push_config: build the device's config and send it (unless unchanged)."""
-        self._begin(Step.PUSH_CONFIG, now)
+        """Step push_config: build the device's config and send it (unless unchanged).
+
+        A quiet check (config unchanged, no attempt) opens no step span at all: the
+        span would be discarded, and most periodic informs are quiet.
+        """
         config = self._build_config(profile)
-        if isinstance(config, _Failure):
-            await self._fail_attempt(config, now)
-            return None
         if (
             self._plan is Plan.CHECK
             and self._attempt_id is None
+            and not isinstance(config, _Failure)
             and not self._config_changed(config)
         ):
-            self._discard_step()  # a quiet check: nothing pushed, no attempt
+            return None  # a quiet check: nothing pushed, no attempt
+        self._begin(Step.PUSH_CONFIG, now)
+        if isinstance(config, _Failure):
+            await self._fail_attempt(config, now)
             return None
         if self._attempt_id is None:
             try:
@@ -354,7 +360,18 @@ class ProvisioningSession:
         if profile_sets_credentials(config):
             return ()
         device = self._device
-        if not device.connection_request_password:
+        try:
+            password = device.open_connection_request_password()
+        except RepositoryError as exc:
+            log.warning("connection-request credentials not opened (%s)", type(exc).__name__)
+            return ()
+        if password:
+            device = dataclasses.replace(
+                device,
+                connection_request_password=password,
+                sealed_connection_request_password=None,
+            )
+        else:
             # A device resumed from a session snapshot carries no secrets: read the
             # inventory before deciding the device has no credentials of its own.
             try:
@@ -758,15 +775,16 @@ class ProvisioningSession:
                     self._root.attributes["cpe.provision.result"] = self._outcome.result
                 self._root.end(to_ns(now))
             self._telemetry.session_finished(self._trace, self._outcome)
-        log.debug(
-            "session %s device=%r events=%r result=%s duration_ms=%.1f end=%s",
-            self._session_id,
-            self._inform.device_id.serial_number if self._inform else "-",
-            ",".join(self._inform.event_codes) if self._inform else "-",
-            self._outcome.result if self._outcome else "none",
-            (now - self._started_at) * 1000 if self._inform else 0.0,
-            reason,
-        )
+        if log.isEnabledFor(logging.DEBUG):  # its arguments cost more than the check
+            log.debug(
+                "session %s device=%r events=%r result=%s duration_ms=%.1f end=%s",
+                self._session_id,
+                self._inform.device_id.serial_number if self._inform else "-",
+                ",".join(self._inform.event_codes) if self._inform else "-",
+                self._outcome.result if self._outcome else "none",
+                (now - self._started_at) * 1000 if self._inform else 0.0,
+                reason,
+            )
 
     # ------------------------------------------------------------------ snapshot
 
@@ -894,7 +912,7 @@ class ProvisioningSession:
             self._reports, self._reports_of = reported_values(inform), inform
         return self._reports.get(suffix)
 
-    def _inform_facts(self) -> InformFacts:
+    def _inform_facts(self, codes: tuple[str, ...]) -> InformFacts:
         inform = self._inform
         assert inform is not None
         root = next(
@@ -907,7 +925,7 @@ class ProvisioningSession:
             firmware_version=self._report(SOFTWARE_VERSION),
             data_model_root=root,
             connection_request_url=self._report(CONNECTION_REQUEST_URL),
-            is_boot=any(code in (BOOT, BOOTSTRAP) for code in inform.event_codes),
+            is_boot=BOOT in codes or BOOTSTRAP in codes,
         )
 
     def _mark(self, now: float) -> None:

@@ -13,6 +13,7 @@ it holds across ACS processes, not just within this one.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -339,16 +340,25 @@ class SqlDeviceRepository:
         """Counts profile writes through this repository, so a caching
         `EmbeddedProfileSource` on it sees them at once."""
 
-    def _device(self, row: Row) -> Device:
+    def _device(self, row: Row, *, seal_password: bool = False) -> Device:
         """The device of ``row`` (a fresh dict, changed in place) with its secrets opened.
 
         Built once: no `dataclasses.replace` per opened secret (a device is read at
-        every Inform, so this is on the hot path of every session).
+        every Inform, so this is on the hot path of every session). With
+        ``seal_password`` (the Inform's read) a sealed connection-request password is
+        left sealed, to be opened only if a push needs it
+        (`Device.open_connection_request_password`), and ``last_values`` are decoded
+        only when looked at (`traceacs.storage.rows.StoredValues`).
         """
         stored = row["connection_request_password"]
+        opener = None
         if stored is not None and is_sealed(stored):
-            row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
-        return device_from_row(row, self._open_last_value)
+            if seal_password:
+                row["connection_request_password"] = None
+                opener = functools.partial(open_with, self.secrets, stored, CR_PASSWORD)
+            else:
+                row["connection_request_password"] = open_with(self.secrets, stored, CR_PASSWORD)
+        return device_from_row(row, self._open_last_value, opener, lazy_values=seal_password)
 
     def _open_last_value(self, stored: str) -> str:
         return open_with(self.secrets, stored, LAST_VALUES) if is_sealed(stored) else stored
@@ -423,7 +433,7 @@ class SqlDeviceRepository:
         )
         if self._informs is None:
             row = await self.db.fetchrow(_RECORD_INFORM, *args)
-            return None if row is None else self._device(row)
+            return None if row is None else self._device(row, seal_password=True)
         # Write-behind: read the row (an indexed point read), queue the update, and
         # answer with the device as the update will leave it.
         if self._informs.has((args[0], serial_number)):
@@ -440,7 +450,7 @@ class SqlDeviceRepository:
             reported = getattr(facts, column)
             if reported is not None:
                 row[column] = reported
-        return self._device(row)
+        return self._device(row, seal_password=True)
 
     async def import_devices(self, entries: Iterable[InventoryEntry], now: float) -> ImportResult:
         batch = list(entries)

@@ -7,7 +7,7 @@ the same SQL runs on both engines; times are DOUBLE PRECISION epoch seconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -44,15 +44,69 @@ def _time(value: Any) -> Any:
     return None if value is None else float(value)
 
 
-def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) -> Device:
+class StoredValues(Mapping[str, str]):
+    """A device's ``last_values`` column, decoded (and its sealed values opened) at
+    first use: the device is read at every Inform, and a quiet session never looks at
+    the values its last provisioning read back."""
+
+    __slots__ = ("_open", "_text", "_values")
+
+    def __init__(self, text: str, open_value: Callable[[str], str] | None) -> None:
+        self._text = text
+        self._open = open_value
+        self._values: dict[str, str] | None = None
+
+    def decode(self) -> StoredValues:
+        """Decode now (a read that reports a value it cannot open at once); ``self``."""
+        self._decoded()
+        return self
+
+    def _decoded(self) -> dict[str, str]:
+        values = self._values
+        if values is None:
+            text = self._text
+            decoded = json.loads(text)
+            opener = self._open
+            if opener is not None and PREFIX in text:  # else nothing is sealed
+                values = {str(k): opener(str(v)) for k, v in decoded.items()}
+            else:
+                values = {str(k): str(v) for k, v in decoded.items()}
+            self._values = values
+        return values
+
+    def __getitem__(self, key: str) -> str:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return f"StoredValues({len(self)} values)"  # the values may be secrets
+
+
+_NO_VALUES: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def device_from_row(
+    row: Row,
+    open_value: Callable[[str], str] | None = None,
+    sealed_password: Callable[[], str] | None = None,
+    *,
+    lazy_values: bool = False,
+) -> Device:
     """``open_value`` opens sealed ``last_values`` (called only when the column's text
-    holds a sealed value at all)."""
+    holds a sealed value at all); ``sealed_password`` opens the connection-request
+    password left sealed in the row (`Device.sealed_connection_request_password`).
+    With ``lazy_values`` the ``last_values`` are decoded at first use (`StoredValues`).
+    """
     text = row["last_values"]
-    values = json.loads(text) if text else {}
-    if open_value is not None and text and PREFIX in text:  # else nothing is sealed
-        last = {str(k): open_value(str(v)) for k, v in values.items()}
-    else:
-        last = {str(k): str(v) for k, v in values.items()}
+    values = _NO_VALUES
+    if text:
+        stored = StoredValues(text, open_value)
+        values = stored if lazy_values else stored.decode()
     return Device(
         identity=DeviceIdentity(
             oui=row["oui"],
@@ -79,8 +133,9 @@ def device_from_row(row: Row, open_value: Callable[[str], str] | None = None) ->
         connection_request_password=row["connection_request_password"],
         parameter_key=row["parameter_key"],
         profile_version=row["profile_version"],
-        last_values=MappingProxyType(last),
+        last_values=values,
         queued_tasks=None if (queued := row.get("queued_tasks")) is None else bool(queued),
+        sealed_connection_request_password=sealed_password,
     )
 
 

@@ -111,7 +111,7 @@ class TaskService:
         result = await send_connection_request(
             url,
             device.connection_request_username or "",
-            device.connection_request_password or "",
+            device.open_connection_request_password() or "",
             session=http,
             timeout=self._cr_timeout,
         )
