@@ -9,6 +9,7 @@ pass a database-backed `CpeCredentialStore`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -255,6 +256,18 @@ def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://[{host}]:{port}/" if ":" in host else f"{scheme}://{host}:{port}/"
 
 
+def settle_heap() -> None:
+    """Move everything built at start-up out of the cyclic garbage collector's sight.
+
+    The data-model tables, profiles and caches live as long as the process; a full
+    collection would walk them all again and again while sessions allocate. Frozen,
+    they are never traversed (``gc.freeze``), so a collection costs what the sessions
+    in flight hold, not what the server holds.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run(
     settings: Settings,
     factory: SessionHandlerFactory | None = None,
@@ -274,6 +287,7 @@ def run(
         from traceacs.assembly import open_acs
 
         async with open_acs(settings) as acs:
+            settle_heap()
             await serve(
                 settings,
                 acs.factory,
