@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import randrange
 from time import time_ns
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context, get_current
@@ -120,20 +120,42 @@ class _SumPoint:
     """Reader index -> measurements offered to its reservoir since it last collected."""
 
 
-class _Stream:
-    """One instrument's points, keyed by the tuple of its attribute values."""
+_P = TypeVar("_P", _HistogramPoint, _SumPoint)
+
+
+class _Stream(Generic[_P]):
+    """One instrument's points, keyed by the tuple of its attribute values.
+
+    Beyond `CARDINALITY_LIMIT` attribute sets, new ones share the overflow point, as
+    the SDK does.
+    """
 
     def __init__(self, name: str, unit: str, description: str, keys: Sequence[str]) -> None:
         self.name, self.unit, self.description = name, unit, description
         self.keys = tuple(keys)
+        self.points: dict[tuple[object, ...], _P] = {}
 
     def _attributes(self, key: tuple[object, ...]) -> Mapping[str, Any]:
         if key is _OVERFLOW_KEY:
             return dict(OVERFLOW_ATTRIBUTES)
         return {k: v for k, v in zip(self.keys, key, strict=True) if v is not None}
 
+    def point(self, key: tuple[object, ...], now: int) -> _P:
+        point = self.points.get(key)
+        if point is None:
+            if len(self.points) >= CARDINALITY_LIMIT:
+                key = _OVERFLOW_KEY
+                point = self.points.get(key)
+            if point is None:
+                point = self._new_point(self._attributes(key), now)
+                self.points[key] = point
+        return point
 
-class HistogramStream(_Stream):
+    def _new_point(self, attributes: Mapping[str, Any], now: int) -> _P:
+        raise NotImplementedError
+
+
+class HistogramStream(_Stream[_HistogramPoint]):
     def __init__(
         self,
         name: str,
@@ -144,37 +166,14 @@ class HistogramStream(_Stream):
     ) -> None:
         super().__init__(name, unit, description, keys)
         self.boundaries = tuple(boundaries)
-        self.points: dict[tuple[object, ...], _HistogramPoint] = {}
 
-    def point(self, key: tuple[object, ...], now: int) -> _HistogramPoint:
-        point = self.points.get(key)
-        if point is None:
-            if len(self.points) >= CARDINALITY_LIMIT:
-                key = _OVERFLOW_KEY
-                point = self.points.get(key)
-            if point is None:
-                point = _HistogramPoint(
-                    self._attributes(key), now, [0] * (len(self.boundaries) + 1)
-                )
-                self.points[key] = point
-        return point
+    def _new_point(self, attributes: Mapping[str, Any], now: int) -> _HistogramPoint:
+        return _HistogramPoint(attributes, now, [0] * (len(self.boundaries) + 1))
 
 
-class SumStream(_Stream):
-    def __init__(self, name: str, unit: str, description: str, keys: Sequence[str]) -> None:
-        super().__init__(name, unit, description, keys)
-        self.points: dict[tuple[object, ...], _SumPoint] = {}
-
-    def point(self, key: tuple[object, ...], now: int) -> _SumPoint:
-        point = self.points.get(key)
-        if point is None:
-            if len(self.points) >= CARDINALITY_LIMIT:
-                key = _OVERFLOW_KEY
-                point = self.points.get(key)
-            if point is None:
-                point = _SumPoint(self._attributes(key), now)
-                self.points[key] = point
-        return point
+class SumStream(_Stream[_SumPoint]):
+    def _new_point(self, attributes: Mapping[str, Any], now: int) -> _SumPoint:
+        return _SumPoint(attributes, now)
 
 
 class SessionMetrics:
