@@ -151,6 +151,15 @@ def _device_key(inform: m.Inform) -> str:
     return f"{inform.device_id.oui}-{inform.device_id.serial_number}"
 
 
+def _log_abandoned(device_key: str, session_id: str) -> None:
+    """The line saying a device's new Inform replaces its abandoned session."""
+    log.info(
+        "cwmp: device %s sent a new Inform; its session %s was abandoned",
+        loggable(device_key),
+        session_id,
+    )
+
+
 def _is_request(message: m.Message) -> bool:
     """A request (either direction) as opposed to a response or a fault."""
     kind = type(message)
@@ -321,11 +330,7 @@ class CwmpEndpoint:
         busy = self.registry.for_device(device_key) if self.shared is None else None
         while busy is not None and (reason := self._replaceable(busy, now)) is not None:
             if reason == "abandoned":
-                log.info(
-                    "cwmp: device %s sent a new Inform; its session %s was abandoned",
-                    loggable(device_key),
-                    busy.session_id,
-                )
+                _log_abandoned(device_key, busy.session_id)
             await self._end(busy, reason, now)
             # Another Inform of the device may have opened a session meanwhile.
             busy = self.registry.for_device(device_key)
@@ -599,11 +604,7 @@ class CwmpEndpoint:
         if holder is None or reason is not None:
             if holder is not None and reason is not None:
                 if reason == "abandoned":
-                    log.info(
-                        "cwmp: device %s sent a new Inform; its session %s was abandoned",
-                        loggable(device_key),
-                        holder.session_id,
-                    )
+                    _log_abandoned(device_key, holder.session_id)
                 await self._end_row(holder, now, reason)
             if await self.shared.claim(cookie, device_key, session_id, expires_at):
                 self._forget_device_copy(device_key)
