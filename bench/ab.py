@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, record, stamp
+from bench.common import REPO_ROOT, publish
 from bench.run import Bench, add_arguments
 
 TELEMETRY = {"periodic": "default", "bootstrap": "full"}
@@ -102,10 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "note": args.note,
     }
     parameters = {**bench.parameters(), "rounds": args.rounds, "sequence": args.scenario}
-    result = stamp("ab", parameters, figures)
-    if not args.no_record:
-        record(result, args.results_dir)
-    return result
+    return publish("ab", parameters, figures, args)
 
 
 def main(argv: list[str] | None = None) -> int:

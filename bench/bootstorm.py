@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, RESULTS_DIR, percentile, process_cpu_seconds, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, percentile, process_cpu_seconds, publish
 from bench.loadgen import BenchDevice, build_devices, read_answer
 from bench.run import telemetry_env
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
@@ -264,9 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": "sqlite",
         "loadavg_start": load_at_start,
     }
-    result = stamp("bootstorm", parameters, figures)
-    if not args.no_record:
-        record(result, args.results_dir)
+    result = publish("bootstorm", parameters, figures, args)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -101,6 +101,19 @@ def record(result: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
     return path
 
 
+def publish(
+    scenario: str, parameters: dict[str, Any], figures: dict[str, Any], args: Any
+) -> dict[str, Any]:
+    """Stamp a run's figures and append them to its results file unless ``--no-record``.
+
+    ``args`` are the bench's parsed options: ``no_record`` and ``results_dir``.
+    """
+    result = stamp(scenario, parameters, figures)
+    if not args.no_record:
+        record(result, args.results_dir)
+    return result
+
+
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` (all its threads) from ``/proc/<pid>/stat``."""
     text = Path(f"/proc/{pid}/stat").read_text()

@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, RESULTS_DIR, percentile, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, percentile, publish
 from bench.servers import acs_server, pinned
 
 PG_HOST = "127.0.0.1"
@@ -425,9 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         "engines": engines,
         "loadavg_start": load_at_start,
     }
-    result = stamp("inventory", parameters, figures)
-    if not args.no_record:
-        record(result, args.results_dir)
+    result = publish("inventory", parameters, figures, args)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, publish
 from bench.run import telemetry_env
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
 
@@ -128,10 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     parameters["sequence"] = "periodic, new TCP connection per session"
     parameters["telemetry"] = "default (OTLP/HTTP to the sink)"
-    result = stamp("overload", parameters, figures)
-    if not args.no_record:
-        record(result, args.results_dir)
-    return result
+    return publish("overload", parameters, figures, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, publish
 from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
 
 SCENARIOS = ("periodic", "bootstrap", "floor", "telemetry", "scaleout")
@@ -261,10 +261,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "telemetry": bench.telemetry,
         "scaleout": bench.scaleout,
     }
-    result = stamp(args.scenario, bench.parameters(), scenarios[args.scenario]())
-    if not args.no_record:
-        record(result, args.results_dir)
-    return result
+    return publish(args.scenario, bench.parameters(), scenarios[args.scenario](), args)
 
 
 def main(argv: list[str] | None = None) -> int:
