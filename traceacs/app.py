@@ -29,6 +29,7 @@ from traceacs.server.cwmp_server import CwmpServer
 from traceacs.server.default_handler import AcceptAllHandlerFactory
 from traceacs.server.file_server import FileServer, make_file_application
 from traceacs.server.limits import LimitedTCPSite, ServerLimits, runner_options
+from traceacs.server.retry_after import RetryAfterPolicy
 from traceacs.server.stun import BindingTable, StunListener
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ def build_cwmp_endpoint(
         settings=EndpointSettings(
             session_timeout=settings.session_timeout,
             max_sessions=settings.max_sessions,
+            retry_after=RetryAfterPolicy(
+                minimum=settings.retry_after_min, maximum=settings.retry_after_max
+            ),
+            abandoned_after=settings.abandoned_after,
             secure_cookie=settings.tls,
             worker_name=settings.worker_name,
         ),

@@ -12,6 +12,7 @@ show them to every user of ``ps``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ DEFAULT_BIND: Final = "127.0.0.1"
 DEFAULT_DATA_DIR: Final = "traceacs-data"
 DEFAULT_SESSION_TIMEOUT: Final = 30.0
 DEFAULT_MAX_SESSIONS: Final = 10_000
+DEFAULT_ABANDONED_AFTER: Final = 10.0
+DEFAULT_RETRY_AFTER_MIN: Final = 5
+DEFAULT_RETRY_AFTER_MAX: Final = 300
 DATABASE_FILE: Final = "traceacs.db"
 AUTH_MODES: Final[tuple[AuthMode, ...]] = ("basic", "digest", "both")
 SESSION_STORES: Final = ("memory", "database")
@@ -57,6 +61,14 @@ class Settings:
     allow_unauthenticated_cpes: bool = False
     session_timeout: float = DEFAULT_SESSION_TIMEOUT
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    abandoned_after: float = DEFAULT_ABANDONED_AFTER
+    """Seconds of silence after which a re-Informing CPE's old session is ended as
+    ``abandoned`` and the new Inform admitted (a CPE that rebooted mid-session), even if
+    the old connection still looks open; a closed connection needs no wait."""
+    retry_after_min: int = DEFAULT_RETRY_AFTER_MIN
+    retry_after_max: int = DEFAULT_RETRY_AFTER_MAX
+    """Bounds (seconds) of the adaptive ``Retry-After`` of overload 503s
+    (`traceacs.server.retry_after`): every appointment lies within them."""
     bss_url: str | None = None
     public_url: str | None = None
     stun_port: int = 0
@@ -87,6 +99,19 @@ class Settings:
             raise SettingsError("session timeout must be positive")
         if self.max_sessions < 1:
             raise SettingsError("max sessions must be at least 1")
+        if not (math.isfinite(self.abandoned_after) and self.abandoned_after > 0):
+            raise SettingsError(
+                f"abandoned-after must be a positive number of seconds, not {self.abandoned_after}"
+            )
+        if self.retry_after_min < 1:
+            raise SettingsError(
+                f"retry-after-min must be at least 1 second, not {self.retry_after_min}"
+            )
+        if self.retry_after_max < self.retry_after_min:
+            raise SettingsError(
+                f"retry-after-max ({self.retry_after_max} s) must not be below "
+                f"retry-after-min ({self.retry_after_min} s)"
+            )
         if self.session_store not in SESSION_STORES:
             raise SettingsError(f"session store must be one of {', '.join(SESSION_STORES)}")
         if self.workers < 1:
@@ -177,6 +202,25 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help=f"concurrent CWMP sessions before answering 503 (env TRACEACS_MAX_SESSIONS; "
         f"{DEFAULT_MAX_SESSIONS})",
+    )
+    parser.add_argument(
+        "--abandoned-after",
+        type=float,
+        help="seconds of silence after which a new Inform of a device in session ends that "
+        "session as abandoned (the CPE rebooted mid-session) instead of getting fault 8005; "
+        f"at most --session-timeout (env TRACEACS_ABANDONED_AFTER; {DEFAULT_ABANDONED_AFTER:g})",
+    )
+    parser.add_argument(
+        "--retry-after-min",
+        type=int,
+        help="shortest Retry-After, in seconds, of the 503 answered beyond --max-sessions "
+        f"(env TRACEACS_RETRY_AFTER_MIN; {DEFAULT_RETRY_AFTER_MIN})",
+    )
+    parser.add_argument(
+        "--retry-after-max",
+        type=int,
+        help="longest Retry-After, in seconds, of the 503 answered beyond --max-sessions "
+        f"(env TRACEACS_RETRY_AFTER_MAX; {DEFAULT_RETRY_AFTER_MAX})",
     )
     parser.add_argument(
         "--bss-url",
@@ -278,6 +322,16 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     timeout, max_sessions = get("session_timeout"), get("max_sessions")
     cwmp_port, api_port = get("cwmp_port"), get("api_port")
     files_port = get("files_port")
+    session_timeout = _float(timeout, "session timeout") if timeout else DEFAULT_SESSION_TIMEOUT
+    abandoned = get("abandoned_after")
+    abandoned_after = _float(abandoned, "abandoned-after") if abandoned else DEFAULT_ABANDONED_AFTER
+    if abandoned and abandoned_after > session_timeout:
+        # Only when asked for: the default (10 s) stays valid under a shorter timeout.
+        raise SettingsError(
+            f"abandoned-after ({abandoned_after:g} s) must not exceed the session timeout "
+            f"({session_timeout:g} s): a session silent that long has already timed out"
+        )
+    retry_min, retry_max = get("retry_after_min"), get("retry_after_max")
     return Settings(
         cwmp_port=_int(cwmp_port, "CWMP port") if cwmp_port else DEFAULT_CWMP_PORT,
         api_port=_int(api_port, "API port") if api_port else DEFAULT_API_PORT,
@@ -290,8 +344,15 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         cpe_auth=auth,
         cpe_shared_secret=env.get("TRACEACS_CPE_SHARED_SECRET") or None,
         allow_unauthenticated_cpes=_bool(allow, "allow unauthenticated CPEs") if allow else False,
-        session_timeout=_float(timeout, "session timeout") if timeout else DEFAULT_SESSION_TIMEOUT,
+        session_timeout=session_timeout,
         max_sessions=_int(max_sessions, "max sessions") if max_sessions else DEFAULT_MAX_SESSIONS,
+        abandoned_after=abandoned_after,
+        retry_after_min=(
+            _int(retry_min, "retry-after-min") if retry_min else DEFAULT_RETRY_AFTER_MIN
+        ),
+        retry_after_max=(
+            _int(retry_max, "retry-after-max") if retry_max else DEFAULT_RETRY_AFTER_MAX
+        ),
         bss_url=get("bss_url"),
         public_url=get("public_url"),
         stun_port=_int(stun, "STUN port") if (stun := get("stun_port")) else 0,
