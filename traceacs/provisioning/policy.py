@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from traceacs.cwmp.events import BOOTSTRAP
 from traceacs.provisioning.device import Device, ProvisioningState
+from traceacs.provisioning.results import Result
 
 
 class Plan(enum.Enum):
@@ -39,6 +40,12 @@ class RetryPolicy:
 
     base_seconds: float = 60.0
     max_seconds: float = 3600.0
+
+    not_failures: tuple[str, ...] = (Result.EXPIRED, "session_abandoned")
+    """Attempt results that do not count toward the backoff: the attempt was cut short,
+    the device did not fail it. ``expired``: its session died with the ACS process (a
+    new Inform superseded it, or the stale-attempt sweep ended it); ``session_abandoned``:
+    the CPE rebooted or dropped its connection mid-session and started over."""
 
     def delay(self, consecutive_failures: int) -> float:
         if consecutive_failures <= 1:

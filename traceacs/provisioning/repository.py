@@ -122,6 +122,8 @@ class AttemptFilter:
     started_from: float | None = None
     started_before: float | None = None
     in_progress: bool | None = None
+    exclude_results: tuple[str, ...] = ()
+    """Leave out finished attempts with these results (open ones are kept)."""
 
 
 class DeviceRepository(Protocol):

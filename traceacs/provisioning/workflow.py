@@ -1073,11 +1073,17 @@ class ProvisioningSession:
         self._trace.changed_something = True
 
     async def _consecutive_failures(self, device: Device) -> tuple[int, float | None]:
-        """How many attempts failed in a row, and when the last of them ended."""
+        """How many attempts failed in a row, and when the last of them ended; attempts
+        cut short (`RetryPolicy.not_failures`) neither count nor end the run."""
         if device.state is not ProvisioningState.FAILED:
             return 0, None
         attempts = await self._repo.list_attempts(
-            AttemptFilter(oui=device.oui, serial_number=device.serial_number), limit=8
+            AttemptFilter(
+                oui=device.oui,
+                serial_number=device.serial_number,
+                exclude_results=self._settings.retry.not_failures,
+            ),
+            limit=8,
         )
         count = 0
         for attempt in attempts:

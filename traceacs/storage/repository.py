@@ -729,6 +729,9 @@ class SqlDeviceRepository:
         )
         if filters.in_progress is not None:
             where.raw("a.result IS NULL" if filters.in_progress else "a.result IS NOT NULL")
+        if filters.exclude_results:
+            marks = ", ".join(where.next_placeholder(r) for r in filters.exclude_results)
+            where.raw(f"(a.result IS NULL OR a.result NOT IN ({marks}))")
         sql = (
             f"{_ATTEMPTS_FROM}{where.sql} ORDER BY a.started_at DESC, a.id DESC"
             f" LIMIT {where.next_placeholder(limit)} OFFSET {where.next_placeholder(offset)}"
