@@ -311,9 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--database", type=Path, required=True)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop (asyncio: what `web.run_app` runs on, the calibration; "
+        "uvloop: what `traceacs serve` runs on, for comparison only)",
+    )
     args = parser.parse_args(argv)
     with opened(args.database, args.devices, args.seed) as acs:
-        asyncio.run(serve(args.host, args.port, acs))
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(serve(args.host, args.port, acs))
+        else:
+            asyncio.run(serve(args.host, args.port, acs))
     return 0
 
 
