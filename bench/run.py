@@ -206,6 +206,12 @@ class Bench:
             result["ratios"]["straightforward_over_calibration"] = round(
                 baseline["sessions_per_s"] / ISSUE_PERIODIC_CALIBRATION, 3
             )
+            # sessions per second of server CPU: what a core would do if the baseline had
+            # it all, which on a shared host it often has not (its own threads are one)
+            cpu_us = baseline.get("server_cpu_us_per_session")
+            result["ratios"]["straightforward_over_calibration_by_cpu"] = (
+                round(1e6 / cpu_us / ISSUE_PERIODIC_CALIBRATION, 3) if cpu_us else None
+            )
         return result
 
     def bootstrap(self) -> dict[str, Any]:

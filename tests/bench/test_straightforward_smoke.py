@@ -74,6 +74,10 @@ def test_periodic_run_reports_the_straightforward_handler_next_to_the_acs(
         result["acs"]["sessions_per_s"] / baseline["sessions_per_s"], rel=0.01
     )
     assert ratios["target_over_calibration"] == pytest.approx(2500 / 1150, rel=0.001)
+    per_cpu_s = 1e6 / baseline["server_cpu_us_per_session"]
+    assert ratios["straightforward_over_calibration_by_cpu"] == pytest.approx(
+        per_cpu_s / 1150, rel=0.01
+    )
 
 
 def test_no_straightforward_skips_the_baseline(
