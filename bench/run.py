@@ -7,8 +7,11 @@ The server under test (the ACS, or the floor) runs pinned to ``--server-core`` (
 the load generator (`bench.loadgen`) and the OTLP sink to ``--client-core`` (1). Every
 figure is reported next to a baseline measured in the same run:
 
-* ``periodic``: ACS (default telemetry) vs floor, periodic sequence: ACS/floor.
-* ``bootstrap``: ACS (full tracing) vs floor, bootstrap sequence: ACS/floor.
+* ``periodic``: ACS (default telemetry) vs floor, periodic sequence: ACS/floor; and vs
+  the straightforward aiohttp + lxml + SQLite handler (`bench.straightforward`, the
+  issue's calibration), ACS/straightforward next to the issue's target/calibration.
+* ``bootstrap``: ACS (full tracing) vs floor, bootstrap sequence: ACS/floor; and
+  ACS/straightforward (the issue gives no bootstrap calibration figure).
 * ``floor``: the floor for both sequences, and the lean generator vs the simulator's
   `FleetRunner` driving it (which generator to use, and why).
 * ``telemetry``: both sequences against the ACS with telemetry off, default and full
@@ -31,10 +34,22 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO_ROOT, RESULTS_DIR, publish
-from bench.servers import acs_server, attempt_results, floor_server, pinned, prepare_store
+from bench.servers import (
+    acs_server,
+    attempt_results,
+    floor_server,
+    pinned,
+    prepare_store,
+    straightforward_results,
+    straightforward_server,
+)
 
 SCENARIOS = ("periodic", "bootstrap", "floor", "telemetry", "scaleout")
 TELEMETRY_MODES = ("off", "default", "full")
+ISSUE_PERIODIC_TARGET = 2500.0
+"""Issue 8: periodic sessions/s per core the ACS must reach (default telemetry)."""
+ISSUE_PERIODIC_CALIBRATION = 1150.0
+"""Issue 8: periodic sessions/s of the straightforward handler on the issue's machine."""
 
 
 def telemetry_env(mode: str, sink_port: int | None) -> dict[str, str]:
@@ -128,6 +143,17 @@ class Bench:
             self.progress(f"floor ({sequence}, {engine})")
             return self.loadgen(server.port, sequence, server.pid, engine)
 
+    def straightforward(self, sequence: str) -> dict[str, Any]:
+        """The calibration baseline, run as the floor is (own core, same generator)."""
+        a = self.args
+        self.progress(f"straightforward ({sequence})")
+        with tempfile.TemporaryDirectory(prefix="traceacs-bench-") as tmp:
+            database = Path(tmp) / "straightforward.sqlite3"
+            with straightforward_server(database, a.devices, a.seed, a.server_core) as server:
+                result = self.loadgen(server.port, sequence, server.pid)
+            result["store"] = straightforward_results(database)
+        return result
+
     def acs(self, sequence: str, telemetry: str, root: Path = REPO_ROOT) -> dict[str, Any]:
         a = self.args
         self.progress(f"acs ({sequence}, telemetry {telemetry})")
@@ -169,12 +195,34 @@ class Bench:
     def periodic(self) -> dict[str, Any]:
         acs = self.acs("periodic", "default")
         floor = self.floor("periodic")
-        return {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+        result = {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+        if self.args.straightforward:
+            baseline = self.straightforward("periodic")
+            result["straightforward"] = baseline
+            result["ratios"].update(_calibration_ratios(acs, baseline))
+            result["ratios"]["target_over_calibration"] = round(
+                ISSUE_PERIODIC_TARGET / ISSUE_PERIODIC_CALIBRATION, 3
+            )
+            result["ratios"]["straightforward_over_calibration"] = round(
+                baseline["sessions_per_s"] / ISSUE_PERIODIC_CALIBRATION, 3
+            )
+            # sessions per second of server CPU: what a core would do if the baseline had
+            # it all, which on a shared host it often has not (its own threads are one)
+            cpu_us = baseline.get("server_cpu_us_per_session")
+            result["ratios"]["straightforward_over_calibration_by_cpu"] = (
+                round(1e6 / cpu_us / ISSUE_PERIODIC_CALIBRATION, 3) if cpu_us else None
+            )
+        return result
 
     def bootstrap(self) -> dict[str, Any]:
         acs = self.acs("bootstrap", "full")
         floor = self.floor("bootstrap")
-        return {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+        result = {"acs": acs, "floor": floor, "ratios": _floor_ratios(acs, floor)}
+        if self.args.straightforward:
+            baseline = self.straightforward("bootstrap")
+            result["straightforward"] = baseline
+            result["ratios"].update(_calibration_ratios(acs, baseline))
+        return result
 
     def floor_scenario(self) -> dict[str, Any]:
         periodic = self.floor("periodic")
@@ -218,6 +266,22 @@ def _floor_ratios(acs: dict[str, Any], floor: dict[str, Any]) -> dict[str, float
     }
 
 
+def _calibration_ratios(acs: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:
+    """ACS/straightforward throughput, and the same from server CPU per session.
+
+    Throughput is what the issue's calibration compares (its target/calibration is
+    2,500/1,150 = 2.17x for periodic); the CPU form is steadier on a shared host.
+    """
+    acs_cpu = acs.get("server_cpu_us_per_session")
+    base_cpu = baseline.get("server_cpu_us_per_session")
+    return {
+        "acs_over_straightforward": _ratio(acs, baseline),
+        "acs_over_straightforward_by_cpu": (
+            round(base_cpu / acs_cpu, 3) if acs_cpu and base_cpu else None
+        ),
+    }
+
+
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     base = b.get("sessions_per_s") or 0
     return round(a["sessions_per_s"] / base, 3) if base else None
@@ -250,6 +314,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(PATH.svg: flame graph; PATH.txt: collapsed stacks)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--no-straightforward",
+        dest="straightforward",
+        action="store_false",
+        help="periodic/bootstrap: skip the straightforward-handler calibration baseline",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

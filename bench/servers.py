@@ -68,8 +68,26 @@ def _child_env(extra: Mapping[str, str], root: Path = REPO_ROOT) -> dict[str, st
 @contextlib.contextmanager
 def floor_server(mode: str, core: int | None) -> Iterator[Server]:
     """The protocol floor (or, with ``mode="sink"``, the OTLP sink)."""
+    with _listening_child(["bench.floor", "--mode", mode], core, "the floor") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def straightforward_server(
+    database: Path, devices: int, seed: int, core: int | None
+) -> Iterator[Server]:
+    """The calibration baseline (`bench.straightforward`) on a fresh SQLite file."""
+    argv = ["bench.straightforward", "--database", str(database)]
+    argv += ["--devices", str(devices), "--seed", str(seed)]
+    with _listening_child(argv, core, "the straightforward handler") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _listening_child(module_argv: list[str], core: int | None, what: str) -> Iterator[Server]:
+    """``python -m MODULE ...`` pinned to ``core``; it prints ``listening <port>`` once bound."""
     process = subprocess.Popen(
-        pinned(core, [sys.executable, "-m", "bench.floor", "--mode", mode]),
+        pinned(core, [sys.executable, "-m", *module_argv]),
         stdout=subprocess.PIPE,
         env=_child_env({}),
         cwd=REPO_ROOT,
@@ -79,7 +97,7 @@ def floor_server(mode: str, core: int | None) -> Iterator[Server]:
     server = Server(process, int(line.split()[1]) if line.startswith("listening") else 0)
     try:
         if not server.port:
-            raise RuntimeError(f"the floor did not start: {line!r}")
+            raise RuntimeError(f"{what} did not start: {line!r}")
         yield server
     finally:
         server.stop()
@@ -164,3 +182,14 @@ def attempt_results(data_dir: Path) -> dict[str, int]:
             "SELECT COALESCE(result, 'open'), COUNT(*) FROM attempts GROUP BY 1"
         ).fetchall()
     return {str(result): int(count) for result, count in rows}
+
+
+def straightforward_results(database: Path) -> dict[str, int]:
+    """The straightforward handler's provisionings by result, and the devices it saw
+    inform (``informed``), read after it stopped."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT result, COUNT(*) FROM provisionings GROUP BY 1").fetchall()
+        informed = db.execute(
+            "SELECT COUNT(*) FROM devices WHERE last_inform IS NOT NULL"
+        ).fetchone()[0]
+    return {"informed": int(informed), **{str(result): int(count) for result, count in rows}}
