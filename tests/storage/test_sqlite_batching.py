@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,90 +144,3 @@ async def test_a_failed_script_leaves_no_transaction_open(db: CountingDatabase) 
     assert not db.conn.in_transaction
     assert await db.fetchval("SELECT count(*) FROM t") == 0
     assert await db.execute("INSERT INTO t (k, v) VALUES (1, 'later')") == 1
-
-
-def _without_suspending(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """The coroutine's result if it completes at its first step; fails if it waits."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise AssertionError("the coroutine suspended: it waited")
-
-
-@pytest.fixture
-async def opened(tmp_path: Path) -> AsyncIterator[CountingDatabase]:
-    """A database as the ACS opens it: the writer on its thread and the loop's reader."""
-    database = await CountingDatabase.open(str(tmp_path / "opened.db"))
-    await database.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
-    await database.execute("INSERT INTO t (k, v) VALUES (1, 'committed')")
-    database.trips = 0
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def test_a_point_read_does_not_wait_for_the_writer(opened: CountingDatabase) -> None:
-    async with opened.transaction() as tx:
-        await tx.execute("UPDATE t SET v = 'uncommitted' WHERE k = 1")
-        trips = opened.trips
-        # The writer connection is in a transaction: the read neither waits for it (it
-        # completes without suspending) nor sees its uncommitted write, and costs no
-        # trip to the database thread.
-        read = opened.fetchval("SELECT v FROM t WHERE k = $1", 1)
-        assert _without_suspending(read) == "committed"
-        assert opened.trips == trips
-        await tx.execute("UPDATE t SET v = 'new' WHERE k = 1")
-    assert await opened.fetchval("SELECT v FROM t WHERE k = $1", 1) == "new"
-
-
-async def test_reads_do_not_queue_behind_writes(opened: CountingDatabase) -> None:
-    writes = [
-        asyncio.ensure_future(opened.execute("INSERT INTO t (k, v) VALUES ($1, 'w')", k))
-        for k in range(10, 20)
-    ]
-    await asyncio.sleep(0)  # the writes are queued, their batch on its way to the thread
-    for _ in range(10):
-        read = opened.fetchval("SELECT v FROM t WHERE k = $1", 1)
-        assert _without_suspending(read) == "committed"
-    assert await asyncio.gather(*writes) == [1] * 10
-    assert opened.trips == 1  # the writes' batch; no read went to the thread
-    assert await opened.fetchval("SELECT count(*) FROM t") == 11
-
-
-async def test_the_reader_cannot_write(opened: CountingDatabase) -> None:
-    reader = opened._reader
-    assert reader is not None
-    with pytest.raises(sqlite3.OperationalError):
-        reader.execute("DELETE FROM t")
-    assert await opened.fetchval("SELECT count(*) FROM t") == 1
-
-
-async def test_a_long_read_on_the_reader_moves_to_the_thread(opened: CountingDatabase) -> None:
-    count = await opened.fetchval(
-        "SELECT count(*) FROM (WITH RECURSIVE n(i) AS"
-        " (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT i FROM n)"
-    )
-    assert count == 200_000
-    assert opened.trips == 1
-    assert await opened.fetchval("SELECT v FROM t WHERE k = $1", 1) == "committed"
-    assert opened.trips == 1  # the budget is full again for the next read
-
-
-async def test_an_in_memory_database_reads_on_its_one_connection() -> None:
-    database = await SqliteDatabase.open(":memory:")
-    try:
-        assert database._reader is None  # another connection would be another database
-        await database.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
-        await database.execute("INSERT INTO t (k, v) VALUES (1, 'one')")
-        assert await database.fetchval("SELECT v FROM t WHERE k = $1", 1) == "one"
-    finally:
-        await database.close()
-
-
-async def test_reads_after_close_are_refused(opened: CountingDatabase) -> None:
-    await opened.close()
-    with pytest.raises(StorageUnavailable):
-        await opened.fetchval("SELECT v FROM t WHERE k = $1", 1)
