@@ -1,16 +1,10 @@
-"""SQLite, the embedded default: one writing connection, one thread, one writer.
+"""SQLite, the embedded default: one connection, one thread, one writer.
 
-SQLite allows one writer at a time, so the ACS keeps exactly one connection for
-writes and transactions and runs them on one dedicated thread (the event loop never
-waits for the disk or a write lock). An asyncio lock keeps a transaction's statements
-together: nothing from another task can run on the connection between ``BEGIN`` and
-``COMMIT``. WAL lets other processes (the CLI while ``serve`` runs) read and, waiting
-up to ``busy_timeout``, write.
-
-Point reads outside a transaction run on a second, read-only connection on the event
-loop itself (`_autocommit`): in WAL mode a reader never waits for the writer, so a
-read need not queue behind the writes on the thread, and it sees the last committed
-state, as a read on another connection of a PostgreSQL pool does.
+SQLite allows one writer at a time, so the ACS keeps exactly one connection and runs
+every statement on one dedicated thread (the event loop never blocks on disk). An
+asyncio lock keeps a transaction's statements together: nothing from another task can
+run on the connection between ``BEGIN`` and ``COMMIT``. WAL lets other processes (the
+CLI while ``serve`` runs) read and, waiting up to ``busy_timeout``, write.
 """
 
 from __future__ import annotations
@@ -54,7 +48,6 @@ _UNAVAILABLE_CODES: Final = frozenset(
         26,  # SQLITE_NOTADB
     }
 )
-_SQLITE_BUSY: Final = 5
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _UNIQUE_FAILED = "UNIQUE constraint failed: "
 
@@ -77,11 +70,6 @@ class _InlineBudget:
     __slots__ = ("exceeded", "left")
 
     def __init__(self) -> None:
-        self.left = INLINE_OPCODE_BUDGET // INLINE_OPCODES_PER_CHECK
-        self.exceeded = False
-
-    def reset(self) -> None:
-        """A full budget for the next read."""
         self.left = INLINE_OPCODE_BUDGET // INLINE_OPCODES_PER_CHECK
         self.exceeded = False
 
@@ -174,8 +162,6 @@ class SqliteDatabase:
         self._in_tx = _Connection(self)
         self._queued: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._drains: set[asyncio.Task[None]] = set()
-        self._reader: sqlite3.Connection | None = None
-        self._budget = _InlineBudget()
 
     @property
     def dialect(self) -> Dialect:
@@ -186,11 +172,7 @@ class SqliteDatabase:
         db = cls(path)
         try:
             db._conn = await db.run(db._connect)
-            if path != ":memory:":  # another connection would open another database
-                db._reader = await db.run(db._connect_reader)
         except BaseException:
-            if db._conn is not None:
-                db._conn.close()
             db._executor.shutdown(wait=False)
             raise
         return db
@@ -211,31 +193,6 @@ class SqliteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _connect_reader(self) -> sqlite3.Connection:
-        """The event loop's read-only connection (opened after the writer set WAL).
-
-        ``busy_timeout`` 0: where a reader would have to wait (rare in WAL: a recovery,
-        a checkpoint resetting the log) it gets ``SQLITE_BUSY`` at once and the read
-        goes to the thread instead of blocking the event loop. The progress handler
-        interrupts a read past its budget (`_InlineBudget`), set once for good.
-        """
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,  # opened here, used on the event loop's thread
-            timeout=0,
-            cached_statements=256,
-        )
-        try:
-            conn.row_factory = _dict_row
-            conn.execute("PRAGMA busy_timeout = 0")
-            conn.execute("PRAGMA query_only = ON")
-            conn.set_progress_handler(self._budget, INLINE_OPCODES_PER_CHECK)
         except BaseException:
             conn.close()
             raise
@@ -285,19 +242,14 @@ class SqliteDatabase:
     ) -> T:
         """Run one autocommit statement, sharing a thread hop with those queued with it.
 
-        A ``read`` runs at once on the event loop, on the read-only connection: an
-        indexed point read takes tens of microseconds, less than the two thread
-        switches of a hop, and on a busy host each switch may wait for a time slice.
-        It does so whatever the writer is doing: in WAL mode a reader never waits for
-        a writer (of this process or another), and it sees the last committed state.
-        Under load the writer connection is busy almost all the time (the Inform
-        write-behind, attempts), so with one connection most reads queued behind
-        writes and cost a trip each batch; they no longer do. A read that runs longer
-        than a point read (a scan: a filtered listing, a count) is interrupted after
-        `INLINE_OPCODE_BUDGET` SQLite instructions and re-run on the thread, as is one
-        that finds the database busy. Without a reader (``:memory:``) a read runs
-        inline only on a free connection (no transaction, nothing queued or running).
-        Writes always go to the thread.
+        A ``read`` finding the connection free (no transaction, nothing queued or
+        running) runs at once on the event loop: an indexed point read takes tens of
+        microseconds, less than the two thread switches of a hop, and on a busy host
+        each switch may wait for a time slice. In WAL mode a read never waits for a
+        writer, so it cannot stall the loop on another process's write; a read that
+        runs longer than a point read (a scan: a filtered listing, a count) is
+        interrupted after `INLINE_OPCODE_BUDGET` SQLite instructions and re-run on the
+        thread. Writes always go to the thread.
 
         Under load many sessions wait for the one connection at once; instead of one
         trip to the database thread (and back through the event loop) each, every
@@ -305,36 +257,20 @@ class SqliteDatabase:
         after the other, each still its own autocommit statement with its own result
         or error. A caller cancelled before its turn is skipped.
         """
-        if read:
-            reader = self._reader
-            if reader is not None:
-                if self._closed:
-                    raise StorageUnavailable(f"SQLite database {self.path} is closed")
-                budget = self._budget
-                budget.reset()
-                try:
-                    return statement(reader)
-                except sqlite3.OperationalError as exc:
-                    busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
-                    if not (budget.exceeded or busy):
-                        raise self._translate(exc) from None
-                    # Too long for the event loop (a scan, not a point read), or busy.
-                except (sqlite3.Error, OSError) as exc:
+        if read and not self._queued and not self._lock.locked():
+            conn = self.conn
+            budget = _InlineBudget()
+            conn.set_progress_handler(budget, INLINE_OPCODES_PER_CHECK)
+            try:
+                return statement(conn)
+            except sqlite3.OperationalError as exc:
+                if not budget.exceeded:
                     raise self._translate(exc) from None
-            elif not self._queued and not self._lock.locked():
-                conn = self.conn
-                budget = _InlineBudget()
-                conn.set_progress_handler(budget, INLINE_OPCODES_PER_CHECK)
-                try:
-                    return statement(conn)
-                except sqlite3.OperationalError as exc:
-                    if not budget.exceeded:
-                        raise self._translate(exc) from None
-                    # Too long for the event loop (a scan, not a point read): the thread.
-                except (sqlite3.Error, OSError) as exc:
-                    raise self._translate(exc) from None
-                finally:
-                    conn.set_progress_handler(None, 0)
+                # Too long for the event loop (a scan, not a point read): the thread.
+            except (sqlite3.Error, OSError) as exc:
+                raise self._translate(exc) from None
+            finally:
+                conn.set_progress_handler(None, 0)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((statement, future))
@@ -465,9 +401,6 @@ class SqliteDatabase:
     async def close(self) -> None:
         if self._closed:
             return
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
         conn = self._conn
         if conn is not None:
             async with self._lock:
