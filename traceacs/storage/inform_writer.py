@@ -18,47 +18,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from traceacs.provisioning.repository import RepositoryError
-from traceacs.storage.database import Database, TransactionScript, execute, executemany
+from traceacs.storage.database import Database, TransactionScript, executemany
 
 log = logging.getLogger("traceacs.storage")
 
 DEFAULT_INTERVAL: Final = 0.05
-BATCH_ROWS: Final = 500
-"""Updates per statement when the writer has a one-statement form (`batch_sql`)."""
 MAX_PENDING: Final = 100_000
 """Beyond this many queued updates (the store down for a long time) the oldest are
 dropped, with a warning: they are timestamps, rewritten by the devices' next Inform."""
 
 
 class InformWriter:
-    """Queues the Inform ``UPDATE`` of `SqlDeviceRepository` and writes it in batches.
+    """Queues the Inform ``UPDATE`` of `SqlDeviceRepository` and writes it in batches."""
 
-    ``batch_sql(n)``, when given, is one statement applying ``n`` updates at once
-    (their arguments one after the other): on SQLite a flush is then one statement
-    per `BATCH_ROWS` updates instead of one per update. It matters beyond SQLite's own
-    work: the driver releases and re-takes the GIL around every statement it steps,
-    and on one core each re-take waits for the event loop's thread to let go of the
-    GIL, so a flush of ``n`` separate statements is ``n`` hand-offs between the two
-    threads, spread over milliseconds during which every device read queues behind the
-    flush. A batch that updates a device twice (only after a failed flush re-queued
-    it) is written statement by statement, so the later update still wins.
-    """
-
-    def __init__(
-        self,
-        db: Database,
-        statement: str,
-        interval: float = DEFAULT_INTERVAL,
-        *,
-        batch_sql: Callable[[int], str] | None = None,
-    ) -> None:
+    def __init__(self, db: Database, statement: str, interval: float = DEFAULT_INTERVAL) -> None:
         self._db = db
         self._statement = statement
-        self._batch_sql = batch_sql
         self._interval = interval
         self._pending: list[Sequence[Any]] = []
         self._keys: set[tuple[str, str]] = set()
@@ -103,21 +82,15 @@ class InformWriter:
             if not batch:
                 return
             try:
-                await self._db.run_transaction(self._write(batch, len(keys) == len(batch)))
+                await self._db.run_transaction(self._write(batch))
             except BaseException:
                 self._pending[:0] = batch
                 self._keys |= keys
                 raise
             self.batches += 1
 
-    def _write(self, batch: list[Sequence[Any]], distinct: bool) -> TransactionScript[None]:
-        batch_sql = self._batch_sql
-        if batch_sql is None or not distinct:
-            yield executemany(self._statement, batch)
-            return
-        for start in range(0, len(batch), BATCH_ROWS):
-            chunk = batch[start : start + BATCH_ROWS]
-            yield execute(batch_sql(len(chunk)), *(arg for args in chunk for arg in args))
+    def _write(self, batch: list[Sequence[Any]]) -> TransactionScript[None]:
+        yield executemany(self._statement, batch)
 
     async def close(self) -> None:
         """Flush what is queued (best effort) and stop the timer."""

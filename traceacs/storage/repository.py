@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -104,34 +103,6 @@ UPDATE devices SET
 WHERE oui = $1 AND serial_number = $2"""
 
 _RECORD_INFORM = f"{_INFORM_LATER}\nRETURNING {DEVICE_COLUMNS}"
-
-_INFORM_ARGS: Final = 9
-"""Arguments of `_INFORM_LATER`, in the order `record_inform` queues them."""
-_SQLITE_UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
-
-
-@functools.lru_cache(maxsize=64)
-def _inform_later_batch(rows: int) -> str:
-    """`_INFORM_LATER` for ``rows`` devices in one SQLite statement (``UPDATE ... FROM``
-    a ``VALUES`` list: each row's 9 arguments in `_INFORM_LATER`'s order, looked up by
-    the ``devices_identity`` index). The caller never passes a device twice."""
-    values = ", ".join(
-        "(" + ", ".join(f"${row * _INFORM_ARGS + i}" for i in range(1, _INFORM_ARGS + 1)) + ")"
-        for row in range(rows)
-    )
-    return f"""
-UPDATE devices SET
-    last_inform_at = v.column3,
-    last_boot_at = CASE WHEN v.column4 = 1 THEN v.column3 ELSE last_boot_at END,
-    manufacturer = COALESCE(v.column5, manufacturer),
-    model = COALESCE(v.column6, model),
-    firmware_version = COALESCE(v.column7, firmware_version),
-    data_model_root = COALESCE(v.column8, data_model_root),
-    connection_request_url = COALESCE(v.column9, connection_request_url),
-    updated_at = v.column3
-FROM (VALUES {values}) AS v
-WHERE devices.oui = v.column1 AND devices.serial_number = v.column2"""
-
 
 _UPSERT_DEVICE = """
 INSERT INTO devices (
@@ -361,16 +332,7 @@ class SqlDeviceRepository:
         """Seals secret columns (`traceacs.storage.secret_box`); None: a keyless store
         (tests, benchmarks) that writes them as given and refuses to read sealed ones."""
         self._informs = (
-            InformWriter(
-                db,
-                _INFORM_LATER,
-                inform_write_behind,
-                batch_sql=(
-                    _inform_later_batch
-                    if db.dialect == "sqlite" and _SQLITE_UPDATE_FROM
-                    else None  # PostgreSQL: executemany is already one pipelined round trip
-                ),
-            )
+            InformWriter(db, _INFORM_LATER, inform_write_behind)
             if inform_write_behind is not None
             else None
         )
