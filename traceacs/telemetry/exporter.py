@@ -12,6 +12,13 @@ besides is done here: the sampler (and its trace state), the resource, the span 
 (``OTEL_SPAN_ATTRIBUTE_*``), the instrumentation scope. Not done: the SDK's own
 span-lifecycle metrics (``otel.sdk.span.*``, counted only for spans started through a
 tracer) and `SpanProcessor._on_ending`, which no processor used here implements.
+
+The OTLP/HTTP batch processor (`EncodedSpanBatchProcessor`) does not even get a
+`ReadableSpan`: each span is encoded straight from its record to the OTLP bytes its
+exporter would have written for one (`encode_span_fields`) and queued as such: a session
+whose only processor is that one builds no SDK span, context or status objects, the
+batch queue holds bytes instead of span object graphs, and the export thread only
+joins bytes and sends them.
 Metrics are recorded in the same call, with the root span as context so histogram
 points carry exemplars that link to the trace.
 """
@@ -25,7 +32,7 @@ from typing import Final
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -42,6 +49,8 @@ from opentelemetry.util.types import Attributes
 from traceacs.provisioning.session_trace import AttributeValue, SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
 from traceacs.telemetry.instruments import METER_NAME, Instruments
+from traceacs.telemetry.otlp_encoding import EncodedSpan, encode_span_fields
+from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor
 from traceacs.telemetry.redaction import redact_attributes, redact_text
 from traceacs.telemetry.sampling import QuietSessionSampler
 
@@ -104,6 +113,11 @@ class OtelProvisioningTelemetry:
         self._scope = SESSION_SPANS_SCOPE
         self._instruments = instruments
         self._sampler = quiet_sampler or QuietSessionSampler(1.0)
+        self._split_of: object = None
+        self._split: tuple[tuple[EncodedSpanBatchProcessor, ...], tuple[SpanProcessor, ...]] = (
+            (),
+            (),
+        )
 
     # -- the port -------------------------------------------------------------------
 
@@ -160,6 +174,11 @@ class OtelProvisioningTelemetry:
         parent, the others by the shared trace id). A dropped trace reaches no
         processor. Spans are handed over parents first; a span whose parent is missing
         from the record is attached to the root rather than exported as an orphan.
+
+        A processor that `accepts_encoded` spans (the OTLP/HTTP batch processor) gets
+        each sampled span encoded on the spot (`encode_span_fields`), the bytes its
+        exporter would have written for the `ReadableSpan`; the others get the
+        `ReadableSpan`, built only when there is one to give it to.
         """
         trace_id = int(trace.trace_id, 16)
         root_record = trace.root
@@ -168,75 +187,106 @@ class OtelProvisioningTelemetry:
         decision = self._sampler_of_provider.should_sample(
             _NO_PARENT, trace_id, root_record.name, SpanKind.SERVER, root_attributes, links
         )
-        flags = _SAMPLED if decision.decision is Decision.RECORD_AND_SAMPLE else _NOT_SAMPLED
+        sampled = decision.decision is Decision.RECORD_AND_SAMPLE
+        flags = _SAMPLED if sampled else _NOT_SAMPLED
         state = decision.trace_state
         root_context = SpanContext(trace_id, int(root_record.span_id, 16), False, flags, state)
         if decision.decision is Decision.DROP:
             return root_context
+        encoded_to, readable_to = self._targets()
+        if not sampled:
+            encoded_to = ()  # a batch processor exports sampled spans only
+        if not encoded_to and not readable_to:
+            return root_context
         fallback_end = max(
             (s.end_ns for s in trace.spans if s.end_ns is not None), default=root_record.start_ns
         )
-        contexts = {root_record.span_id: root_context}
-        on_end = self._processor.on_end
+        root_id = root_record.span_id
+        contexts = {root_id: root_context}
+        trace_id_bytes = trace_id.to_bytes(16, "big")
         for record in _parents_first(trace.spans):
             if record is root_record:
-                on_end(
-                    self._readable(
-                        record,
-                        root_context,
-                        None,
-                        SpanKind.SERVER,
-                        decision.attributes or root_attributes,
-                        links,
-                        fallback_end,
-                    )
+                parent_id, kind = None, SpanKind.SERVER
+                attributes = self._bounded(decision.attributes or root_attributes)
+                span_links: Sequence[Link] = links
+            else:
+                parent_id = record.parent_span_id
+                if parent_id not in contexts:
+                    parent_id = root_id
+                kind, span_links = SpanKind.INTERNAL, ()
+                attributes = self._bounded(redact_attributes(record.attributes))
+            if record.status == "error":
+                status = Status(StatusCode.ERROR, redact_text(record.status_message))
+            else:
+                status = _OK if record.status == "ok" else _UNSET
+            end_ns = record.end_ns if record.end_ns is not None else fallback_end
+            end_ns = max(end_ns, record.start_ns)
+            if readable_to:
+                context = (
+                    root_context
+                    if parent_id is None
+                    else SpanContext(trace_id, int(record.span_id, 16), False, flags, state)
                 )
-                continue
-            parent = contexts.get(record.parent_span_id or "") or root_context
-            context = SpanContext(trace_id, int(record.span_id, 16), False, flags, state)
-            contexts[record.span_id] = context
-            on_end(
-                self._readable(
-                    record,
-                    context,
-                    parent,
-                    SpanKind.INTERNAL,
-                    redact_attributes(record.attributes),
-                    (),
-                    fallback_end,
+                readable = ReadableSpan(
+                    name=record.name,
+                    context=context,
+                    parent=contexts[parent_id] if parent_id is not None else None,
+                    resource=self._resource,
+                    attributes=attributes,
+                    links=span_links,
+                    kind=kind,
+                    status=status,
+                    start_time=record.start_ns,
+                    end_time=end_ns,
+                    instrumentation_scope=self._scope,
                 )
-            )
+                contexts[record.span_id] = context
+                for processor in readable_to:
+                    processor.on_end(readable)
+            else:
+                contexts[record.span_id] = root_context  # only membership matters here
+            if encoded_to:
+                encoded = EncodedSpan(
+                    encode_span_fields(
+                        trace_id_bytes,
+                        bytes.fromhex(record.span_id),
+                        state,
+                        bytes.fromhex(parent_id) if parent_id is not None else None,
+                        False,
+                        record.name,
+                        kind,
+                        record.start_ns,
+                        end_ns,
+                        attributes,
+                        getattr(attributes, "dropped", 0),
+                        (),
+                        0,
+                        span_links,
+                        0,
+                        status,
+                    ),
+                    self._resource,
+                    self._scope,
+                )
+                for batch in encoded_to:
+                    batch.emit_encoded(encoded)
         return root_context
 
-    def _readable(
-        self,
-        record: SpanRecord,
-        context: SpanContext,
-        parent: SpanContext | None,
-        kind: SpanKind,
-        attributes: Mapping[str, AttributeValue],
-        links: Sequence[Link],
-        fallback_end_ns: int,
-    ) -> ReadableSpan:
-        """The finished span the SDK tracer would have produced for ``record``."""
-        if record.status == "error":
-            status = Status(StatusCode.ERROR, redact_text(record.status_message))
-        else:
-            status = _OK if record.status == "ok" else _UNSET
-        end_ns = record.end_ns if record.end_ns is not None else fallback_end_ns
-        return ReadableSpan(
-            name=record.name,
-            context=context,
-            parent=parent,
-            resource=self._resource,
-            attributes=self._bounded(attributes),
-            links=links,
-            kind=kind,
-            status=status,
-            start_time=record.start_ns,
-            end_time=max(end_ns, record.start_ns),
-            instrumentation_scope=self._scope,
-        )
+    def _targets(self) -> tuple[tuple[EncodedSpanBatchProcessor, ...], tuple[SpanProcessor, ...]]:
+        """The provider's processors split into those taking encoded spans and the rest
+        (worked out again whenever a processor is added)."""
+        processors = getattr(self._processor, "_span_processors", None)
+        if processors is None:  # a composite this adapter does not know: SDK spans only
+            return (), (self._processor,)
+        if processors is not self._split_of:
+            encoded = tuple(
+                p
+                for p in processors
+                if isinstance(p, EncodedSpanBatchProcessor) and p.accepts_encoded
+            )
+            self._split = (encoded, tuple(p for p in processors if p not in encoded))
+            self._split_of = processors
+        return self._split
 
     def _bounded(self, attributes: Mapping[str, AttributeValue]) -> Attributes:
         """The attributes as given when within the span limits (they are already valid

@@ -206,40 +206,105 @@ def _link(link: Link) -> bytes:
     return _delimited(_SPAN_LINK, body)
 
 
-def encode_span(span: ReadableSpan) -> bytes:
+def encode_span(span: ReadableSpan | EncodedSpan) -> bytes:
     """One ``Span`` message's bytes (without its field tag and length)."""
+    if type(span) is EncodedSpan:
+        return span.payload
+    assert isinstance(span, ReadableSpan)
     context = span.context
     assert context is not None  # every finished SDK span has one
     parent = span.parent
+    return encode_span_fields(
+        context.trace_id.to_bytes(16, "big"),
+        context.span_id.to_bytes(8, "big"),
+        context.trace_state,
+        parent.span_id.to_bytes(8, "big") if parent is not None else None,
+        parent is not None and parent.is_remote,
+        span.name,
+        span.kind,
+        span.start_time,
+        span.end_time,
+        span.attributes,
+        span.dropped_attributes,
+        span.events,
+        span.dropped_events,
+        span.links,
+        span.dropped_links,
+        span.status,
+    )
+
+
+def encode_span_fields(
+    trace_id: bytes,
+    span_id: bytes,
+    trace_state: TraceState | None,
+    parent_span_id: bytes | None,
+    parent_is_remote: bool,
+    name: str,
+    kind: SpanKind,
+    start_ns: int | None,
+    end_ns: int | None,
+    attributes: Mapping[str, Any] | None,
+    dropped_attributes: int,
+    events: Sequence[Event],
+    dropped_events: int,
+    links: Sequence[Link],
+    dropped_links: int,
+    status: Status | None,
+) -> bytes:
+    """A ``Span`` message from its fields (ids as big-endian bytes): what `encode_span`
+    writes for a `ReadableSpan`, and what a session span is encoded from without one."""
     out = bytearray(_SPAN_TRACE_ID + b"\x10")
-    out += context.trace_id.to_bytes(16, "big")
+    out += trace_id
     out += _SPAN_SPAN_ID + b"\x08"
-    out += context.span_id.to_bytes(8, "big")
-    if context.trace_state:
-        out += _trace_state(_SPAN_TRACE_STATE, context.trace_state)
-    if parent is not None:
+    out += span_id
+    if trace_state:
+        out += _trace_state(_SPAN_TRACE_STATE, trace_state)
+    if parent_span_id is not None:
         out += _SPAN_PARENT + b"\x08"
-        out += parent.span_id.to_bytes(8, "big")
-    if span.name:
-        out += _text(_SPAN_NAME, span.name)
+        out += parent_span_id
+    if name:
+        out += _text(_SPAN_NAME, name)
     out += _SPAN_KIND
-    out += _SMALL_VARINTS[_KIND[span.kind]]
-    if span.start_time:
-        out += _SPAN_START + _pack_fixed64(span.start_time)
-    if span.end_time:
-        out += _SPAN_END + _pack_fixed64(span.end_time)
-    out += _attributes(_SPAN_ATTRIBUTE, span.attributes)
-    out += _count(_SPAN_DROPPED_ATTRIBUTES, span.dropped_attributes)
-    for event in span.events:
+    out += _SMALL_VARINTS[_KIND[kind]]
+    if start_ns:
+        out += _SPAN_START + _pack_fixed64(start_ns)
+    if end_ns:
+        out += _SPAN_END + _pack_fixed64(end_ns)
+    out += _attributes(_SPAN_ATTRIBUTE, attributes)
+    if dropped_attributes:
+        out += _SPAN_DROPPED_ATTRIBUTES + _varint(dropped_attributes)
+    for event in events:
         out += _event(event)
-    out += _count(_SPAN_DROPPED_EVENTS, span.dropped_events)
-    for link in span.links:
+    if dropped_events:
+        out += _SPAN_DROPPED_EVENTS + _varint(dropped_events)
+    for link in links:
         out += _link(link)
-    out += _count(_SPAN_DROPPED_LINKS, span.dropped_links)
-    out += _status(span.status)
+    if dropped_links:
+        out += _SPAN_DROPPED_LINKS + _varint(dropped_links)
+    out += _status(status)
     out += _SPAN_FLAGS
-    out += _flags(parent)
+    out += _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE if parent_is_remote else _HAS_IS_REMOTE)
     return bytes(out)
+
+
+class EncodedSpan:
+    """A finished span already encoded as an OTLP ``Span`` message (`encode_span_fields`),
+    with the resource and instrumentation scope it is exported under.
+
+    What the session adapter queues for the batch exporter instead of a `ReadableSpan`
+    when that exporter is the direct OTLP one: the span is encoded once, on the spot,
+    and the queue holds one bytes object per span rather than a span object graph.
+    """
+
+    __slots__ = ("instrumentation_scope", "payload", "resource")
+
+    def __init__(
+        self, payload: bytes, resource: Resource, instrumentation_scope: InstrumentationScope
+    ) -> None:
+        self.payload = payload
+        self.resource = resource
+        self.instrumentation_scope = instrumentation_scope
 
 
 def _resource(resource: Resource) -> bytes:
@@ -256,15 +321,16 @@ def _scope(scope: InstrumentationScope | None) -> bytes:
     )
 
 
-_Groups = list[tuple[Resource, list[tuple[InstrumentationScope | None, list[ReadableSpan]]]]]
+_Span = ReadableSpan | EncodedSpan
+_Groups = list[tuple[Resource, list[tuple[InstrumentationScope | None, list[_Span]]]]]
 
 
-def _grouped(spans: Iterable[ReadableSpan]) -> _Groups:
+def _grouped(spans: Iterable[_Span]) -> _Groups:
     """Spans by resource, then by scope, as the SDK groups them (by equality, in order
     of first appearance). A batch's spans nearly always share both objects, so the
     group of the previous span is tried first, by identity."""
     groups: _Groups = []
-    last: tuple[Resource | None, InstrumentationScope | None, list[ReadableSpan]] = (
+    last: tuple[Resource | None, InstrumentationScope | None, list[_Span]] = (
         None,
         None,
         [],
@@ -287,8 +353,9 @@ def _grouped(spans: Iterable[ReadableSpan]) -> _Groups:
     return groups
 
 
-def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
-    """The serialized ``ExportTraceServiceRequest`` carrying ``spans``."""
+def encode_trace_request(spans: Sequence[ReadableSpan | EncodedSpan]) -> bytes:
+    """The serialized ``ExportTraceServiceRequest`` carrying ``spans`` (SDK spans, or
+    spans the session adapter encoded already, or both)."""
     out = []
     for resource, by_scope in _grouped(spans):
         scope_spans = []

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from traceacs.telemetry.otlp_encoding import encode_trace_request
+from traceacs.telemetry.otlp_encoding import EncodedSpan, encode_trace_request
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _SDK_ATTRIBUTES = ("_client", "_metrics", "_max_request_size", "_shutdown")
 class DirectOtlpHttpSpanExporter(OTLPSpanExporter):
     """OTLP/HTTP protobuf, each batch serialized straight from the spans."""
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[ReadableSpan | EncodedSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
         with self._metrics.export_operation(len(spans)) as outcome:
@@ -59,3 +60,28 @@ def otlp_http_span_exporter(endpoint: str, headers: Mapping[str, str]) -> SpanEx
     log.info("OTLP/HTTP spans encoded by the SDK (unknown exporter internals)")
     exporter.shutdown()  # type: ignore[no-untyped-call]
     return OTLPSpanExporter(endpoint=endpoint, headers=dict(headers))
+
+
+class EncodedSpanBatchProcessor(BatchSpanProcessor):
+    """The SDK's batch span processor, also taking spans the session adapter encoded.
+
+    Everything is the SDK's: queue bound, batch size and delay (``OTEL_BSP_*``), drops
+    when full and their counting (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``),
+    flush and shutdown. `emit_encoded` queues an `EncodedSpan` where `on_end` queues a
+    `ReadableSpan` (one queue item per span either way); only a processor whose
+    exporter is `DirectOtlpHttpSpanExporter`, on an SDK whose batch processor this
+    module knows, `accepts_encoded` spans.
+    """
+
+    def __init__(self, span_exporter: SpanExporter, **kwargs: Any) -> None:
+        super().__init__(span_exporter, **kwargs)
+        batch = getattr(self, "_batch_processor", None)
+        self._emit = getattr(batch, "emit", None)
+        self.accepts_encoded = self._emit is not None and isinstance(
+            getattr(batch, "_exporter", None), DirectOtlpHttpSpanExporter
+        )
+
+    def emit_encoded(self, span: EncodedSpan) -> None:
+        """Queue a sampled span that `encode_span_fields` wrote (as `on_end` would)."""
+        assert self._emit is not None
+        self._emit(span)
