@@ -203,6 +203,7 @@ class OtelProvisioningTelemetry:
         )
         root_id = root_record.span_id
         contexts = {root_id: root_context}
+        encoded_spans: list[EncodedSpan] = []
         trace_id_bytes = trace_id.to_bytes(16, "big")
         for record in _parents_first(trace.spans):
             if record is root_record:
@@ -246,30 +247,32 @@ class OtelProvisioningTelemetry:
             else:
                 contexts[record.span_id] = root_context  # only membership matters here
             if encoded_to:
-                encoded = EncodedSpan(
-                    encode_span_fields(
-                        trace_id_bytes,
-                        bytes.fromhex(record.span_id),
-                        state,
-                        bytes.fromhex(parent_id) if parent_id is not None else None,
-                        False,
-                        record.name,
-                        kind,
-                        record.start_ns,
-                        end_ns,
-                        attributes,
-                        getattr(attributes, "dropped", 0),
-                        (),
-                        0,
-                        span_links,
-                        0,
-                        status,
-                    ),
-                    self._resource,
-                    self._scope,
+                encoded_spans.append(
+                    EncodedSpan(
+                        encode_span_fields(
+                            trace_id_bytes,
+                            bytes.fromhex(record.span_id),
+                            state,
+                            bytes.fromhex(parent_id) if parent_id is not None else None,
+                            False,
+                            record.name,
+                            kind,
+                            record.start_ns,
+                            end_ns,
+                            attributes,
+                            getattr(attributes, "dropped", 0),
+                            (),
+                            0,
+                            span_links,
+                            0,
+                            status,
+                        ),
+                        self._resource,
+                        self._scope,
+                    )
                 )
-                for batch in encoded_to:
-                    batch.emit_encoded(encoded)
+        for batch in encoded_to:
+            batch.emit_encoded(encoded_spans)
         return root_context
 
     def _targets(self) -> tuple[tuple[EncodedSpanBatchProcessor, ...], tuple[SpanProcessor, ...]]:

@@ -24,7 +24,7 @@ from typing import Any, Final
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, TraceState
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,25 @@ def _key_value(key: str, value: Any) -> bytes:
 _ENCODED_ATTRIBUTES: dict[tuple[bytes, str, type, Any], bytes] = {}
 _MAX_ENCODED_ATTRIBUTES: Final = 4096
 """Encoded ``KeyValue`` fields by (tag, key, type, value) for string, bool and int
-values: most repeat from span to span (models, plans, methods, flags). The type is in
-the key because ``True == 1``; floats are left out because ``0.0 == -0.0``."""
+values and tuples of strings: most repeat from span to span (models, plans, methods,
+flags, event codes). The type is in the key because ``True == 1``; floats are left out
+because ``0.0 == -0.0``."""
+
+_ENCODED_KEYS: dict[str, bytes] = {}
+"""``KeyValue.key`` fields by key (the allow-listed keys: a few dozen)."""
+
+
+def _string_attribute(tag: bytes, key: str, value: str) -> bytes:
+    """`_key_value` of a string value, wrapped in ``tag``: the common case, inlined."""
+    prefix = _ENCODED_KEYS.get(key)
+    if prefix is None:
+        prefix = _text(_KV_KEY, key)
+        if len(_ENCODED_KEYS) < _MAX_ENCODED_ATTRIBUTES:
+            _ENCODED_KEYS[key] = prefix
+    data = value.encode()
+    any_value = _ANY_STRING + _length(len(data)) + data
+    body = prefix + _KV_VALUE + _length(len(any_value)) + any_value
+    return tag + _length(len(body)) + body
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
@@ -135,14 +152,19 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     out = bytearray()
     for key, value in attributes.items():
         kind = type(value)
-        if kind is str or kind is bool or kind is int:
+        if (kind is str or kind is bool or kind is int) or (
+            kind is tuple and all(type(item) is str for item in value)
+        ):
             cache_key = (tag, key, kind, value)
             encoded = cache.get(cache_key)
-        else:  # floats (0.0 == -0.0), sequences: encoded every time
+        else:  # floats (0.0 == -0.0), other sequences: encoded every time
             cache_key, encoded = None, None
         if encoded is None:
             try:
-                encoded = _delimited(tag, _key_value(key, value))
+                if kind is str:
+                    encoded = _string_attribute(tag, key, value)
+                else:
+                    encoded = _delimited(tag, _key_value(key, value))
             except (TypeError, ValueError, UnicodeError) as exc:
                 log.warning("span attribute %s not exported: %s", key, exc)
                 continue
@@ -169,11 +191,20 @@ def _flags(parent: SpanContext | None) -> bytes:
     return _pack_fixed32(flags)
 
 
+_BARE_STATUS: Final = {
+    code: _delimited(_SPAN_STATUS, _STATUS_CODE + _varint(code.value) if code.value else b"")
+    for code in StatusCode
+}
+"""The ``status`` field of a status without a description, by code (most spans)."""
+
+
 def _status(status: Status | None) -> bytes:
     if status is None:
         return b""
+    if not status.description:
+        return _BARE_STATUS[status.status_code]
     code = status.status_code.value
-    body = (_text(_STATUS_MESSAGE, status.description) if status.description else b"") + (
+    body = _text(_STATUS_MESSAGE, status.description) + (
         _STATUS_CODE + _varint(code) if code else b""
     )
     return _delimited(_SPAN_STATUS, body)

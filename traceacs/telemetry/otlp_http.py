@@ -127,21 +127,39 @@ class EncodedSpanBatchProcessor(BatchSpanProcessor):
 
     Everything is the SDK's: queue bound, batch size and delay (``OTEL_BSP_*``), drops
     when full and their counting (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``),
-    flush and shutdown. `emit_encoded` queues an `EncodedSpan` where `on_end` queues a
-    `ReadableSpan` (one queue item per span either way); only a processor whose
-    exporter is `DirectOtlpHttpSpanExporter`, on an SDK whose batch processor this
-    module knows, `accepts_encoded` spans.
+    flush and shutdown. `emit_encoded` queues a session's `EncodedSpan`s where `on_end`
+    queues one `ReadableSpan` (one queue item per span either way); only a processor
+    whose exporter is `DirectOtlpHttpSpanExporter`, on an SDK whose batch processor
+    has the internals this class knows, `accepts_encoded` spans.
     """
+
+    _KNOWN: tuple[str, ...] = ("emit", "_exporter", "_queue", "_shutdown", "_pid")
+    _KNOWN += ("_max_queue_size", "_max_export_batch_size", "_worker_awaken")
 
     def __init__(self, span_exporter: SpanExporter, **kwargs: Any) -> None:
         super().__init__(span_exporter, **kwargs)
         batch = getattr(self, "_batch_processor", None)
-        self._emit = getattr(batch, "emit", None)
-        self.accepts_encoded = self._emit is not None and isinstance(
-            getattr(batch, "_exporter", None), DirectOtlpHttpSpanExporter
+        self._batch: Any = batch
+        self.accepts_encoded = all(hasattr(batch, name) for name in self._KNOWN) and (
+            isinstance(batch._exporter, DirectOtlpHttpSpanExporter)  # type: ignore[union-attr]
         )
 
-    def emit_encoded(self, span: EncodedSpan) -> None:
-        """Queue a sampled span that `encode_span_fields` wrote (as `on_end` would)."""
-        assert self._emit is not None
-        self._emit(span)
+    def emit_encoded(self, spans: Sequence[EncodedSpan]) -> None:
+        """Queue a session's sampled spans (`encode_span_fields`), as `on_end` would
+        one by one, with the SDK's checks made once for them (``os.getpid()`` is a
+        system call): after a fork, at shutdown or with the queue full, each span goes
+        through the SDK's own `emit` (re-initialisation, drop logging and counting)."""
+        batch = self._batch
+        queue = batch._queue
+        if batch._shutdown or batch._pid != os.getpid():
+            for span in spans:
+                batch.emit(span)
+            return
+        limit = batch._max_queue_size
+        for span in spans:
+            if len(queue) >= limit:
+                batch.emit(span)
+            else:
+                queue.appendleft(span)
+        if len(queue) >= batch._max_export_batch_size and not batch._worker_awaken.is_set():
+            batch._worker_awaken.set()
