@@ -49,9 +49,15 @@ from opentelemetry.util.types import Attributes
 from traceacs.provisioning.session_trace import AttributeValue, SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
 from traceacs.telemetry.instruments import METER_NAME, Instruments
-from traceacs.telemetry.otlp_encoding import EncodedSpan, encode_span_fields
+from traceacs.telemetry.otlp_encoding import (
+    KIND_FIELDS,
+    EncodedSpan,
+    attribute_fields,
+    encode_span_fields,
+    status_field,
+)
 from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor
-from traceacs.telemetry.redaction import redact_attributes, redact_text
+from traceacs.telemetry.redaction import ALLOWED_SPAN_ATTRIBUTES, redact_attributes, redact_text
 from traceacs.telemetry.sampling import QuietSessionSampler
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,8 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _OK = Status(StatusCode.OK)
 _UNSET = Status(StatusCode.UNSET)
+_STATUS_FIELDS: Final = {"ok": status_field(_OK), "unset": status_field(_UNSET)}
+"""The encoded status of a span recorded without an error."""
 
 
 def cause_links(attributes: Mapping[str, object]) -> list[Link]:
@@ -110,6 +118,11 @@ class OtelProvisioningTelemetry:
         # What `add_span_processor` feeds: every processor the provider has, now or later.
         self._processor = tracer_provider._active_span_processor
         self._limits = SpanLimits()  # from OTEL_*_LIMIT, as the provider's own
+        limit = self._limits.max_span_attributes
+        self._unlimited = self._limits.max_span_attribute_length is None and (
+            limit is None or limit >= len(ALLOWED_SPAN_ATTRIBUTES)
+        )
+        """No span limit can cut a span's allow-listed attributes."""
         self._scope = SESSION_SPANS_SCOPE
         self._instruments = instruments
         self._sampler = quiet_sampler or QuietSessionSampler(1.0)
@@ -205,7 +218,11 @@ class OtelProvisioningTelemetry:
         contexts = {root_id: root_context}
         encoded_spans: list[EncodedSpan] = []
         trace_id_bytes = trace_id.to_bytes(16, "big")
+        # Spans without a readable twin take their attributes straight from the record
+        # (`_safe_attribute_fields`) when no span limit can cut them.
+        from_record = not readable_to and self._unlimited
         for record in _parents_first(trace.spans):
+            attributes: Attributes = None
             if record is root_record:
                 parent_id, kind = None, SpanKind.SERVER
                 attributes = self._bounded(decision.attributes or root_attributes)
@@ -215,7 +232,8 @@ class OtelProvisioningTelemetry:
                 if parent_id not in contexts:
                     parent_id = root_id
                 kind, span_links = SpanKind.INTERNAL, ()
-                attributes = self._bounded(redact_attributes(record.attributes))
+                if not from_record:
+                    attributes = self._bounded(redact_attributes(record.attributes))
             if record.status == "error":
                 status = Status(StatusCode.ERROR, redact_text(record.status_message))
             else:
@@ -247,6 +265,11 @@ class OtelProvisioningTelemetry:
             else:
                 contexts[record.span_id] = root_context  # only membership matters here
             if encoded_to:
+                if attributes is None:
+                    fields, dropped = _safe_attribute_fields(record.attributes), 0
+                else:
+                    fields = attribute_fields(attributes)
+                    dropped = getattr(attributes, "dropped", 0)
                 encoded_spans.append(
                     EncodedSpan(
                         encode_span_fields(
@@ -256,16 +279,16 @@ class OtelProvisioningTelemetry:
                             bytes.fromhex(parent_id) if parent_id is not None else None,
                             False,
                             record.name,
-                            kind,
+                            KIND_FIELDS[kind],
                             record.start_ns,
                             end_ns,
-                            attributes,
-                            getattr(attributes, "dropped", 0),
+                            fields,
+                            dropped,
                             (),
                             0,
                             span_links,
                             0,
-                            status,
+                            _STATUS_FIELDS.get(record.status) or status_field(status),
                         ),
                         self._resource,
                         self._scope,
@@ -307,8 +330,44 @@ class OtelProvisioningTelemetry:
         )
 
 
+_SAFE_FIELDS: dict[tuple[str, type, object], bytes] = {}
+_MAX_SAFE_FIELDS: Final = 4096
+
+
+def _safe_attribute_fields(attributes: Mapping[str, AttributeValue]) -> bytes:
+    """``attribute_fields(redact_attributes(attributes))``, remembering the encoding of
+    each (key, value) that redaction keeps as it is (an allow-listed key, a value with
+    no secret in it): the same plans, counts and methods come back in every session.
+    What redaction drops or changes is never remembered (nor, so, held)."""
+    cache = _SAFE_FIELDS
+    out = bytearray()
+    for key, value in attributes.items():
+        kind = type(value)
+        cache_key = (key, kind, value) if kind is str or kind is int or kind is bool else None
+        if cache_key is not None:
+            encoded = cache.get(cache_key)
+            if encoded is not None:
+                out += encoded
+                continue
+        safe = redact_attributes({key: value})
+        encoded = attribute_fields(safe)
+        if cache_key is not None and safe.get(key, cache) == value:
+            if len(cache) >= _MAX_SAFE_FIELDS:
+                cache.clear()
+            cache[cache_key] = encoded
+        out += encoded
+    return bytes(out)
+
+
 def _parents_first(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
     """The root first, then each span after its parent (recording order otherwise)."""
+    placed = {spans[0].span_id}
+    for span in spans[1:]:  # nearly always recorded parents first already
+        if span.parent_span_id not in placed:
+            break
+        placed.add(span.span_id)
+    else:
+        return list(spans)
     ordered = [spans[0]]
     placed = {spans[0].span_id}
     pending = list(spans[1:])

@@ -252,17 +252,34 @@ def encode_span(span: ReadableSpan | EncodedSpan) -> bytes:
         parent.span_id.to_bytes(8, "big") if parent is not None else None,
         parent is not None and parent.is_remote,
         span.name,
-        span.kind,
+        KIND_FIELDS[span.kind],
         span.start_time,
         span.end_time,
-        span.attributes,
+        attribute_fields(span.attributes),
         span.dropped_attributes,
         span.events,
         span.dropped_events,
         span.links,
         span.dropped_links,
-        span.status,
+        status_field(span.status),
     )
+
+
+KIND_FIELDS: Final = {kind: _SPAN_KIND + _SMALL_VARINTS[value] for kind, value in _KIND.items()}
+"""The encoded ``kind`` field of a span, by `SpanKind`."""
+
+
+def attribute_fields(attributes: Mapping[str, Any] | None) -> bytes:
+    """A span's encoded ``attributes`` fields."""
+    return _attributes(_SPAN_ATTRIBUTE, attributes)
+
+
+def status_field(status: Status | None) -> bytes:
+    """A span's encoded ``status`` field."""
+    return _status(status)
+
+
+_ENCODED_NAMES: dict[str, bytes] = {}
 
 
 def encode_span_fields(
@@ -272,19 +289,21 @@ def encode_span_fields(
     parent_span_id: bytes | None,
     parent_is_remote: bool,
     name: str,
-    kind: SpanKind,
+    kind_field: bytes,
     start_ns: int | None,
     end_ns: int | None,
-    attributes: Mapping[str, Any] | None,
+    attributes: bytes,
     dropped_attributes: int,
     events: Sequence[Event],
     dropped_events: int,
     links: Sequence[Link],
     dropped_links: int,
-    status: Status | None,
+    status: bytes,
 ) -> bytes:
-    """A ``Span`` message from its fields (ids as big-endian bytes): what `encode_span`
-    writes for a `ReadableSpan`, and what a session span is encoded from without one."""
+    """A ``Span`` message from its fields (ids as big-endian bytes; kind, attributes and
+    status already encoded by `KIND_FIELDS`, `attribute_fields` and `status_field`):
+    what `encode_span` writes for a `ReadableSpan`, and what a session span is encoded
+    from without one."""
     out = bytearray(_SPAN_TRACE_ID + b"\x10")
     out += trace_id
     out += _SPAN_SPAN_ID + b"\x08"
@@ -295,14 +314,19 @@ def encode_span_fields(
         out += _SPAN_PARENT + b"\x08"
         out += parent_span_id
     if name:
-        out += _text(_SPAN_NAME, name)
-    out += _SPAN_KIND
-    out += _SMALL_VARINTS[_KIND[kind]]
+        encoded_name = _ENCODED_NAMES.get(name)
+        if encoded_name is None:
+            encoded_name = _text(_SPAN_NAME, name)
+            if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
+                _ENCODED_NAMES.clear()
+            _ENCODED_NAMES[name] = encoded_name
+        out += encoded_name
+    out += kind_field
     if start_ns:
         out += _SPAN_START + _pack_fixed64(start_ns)
     if end_ns:
         out += _SPAN_END + _pack_fixed64(end_ns)
-    out += _attributes(_SPAN_ATTRIBUTE, attributes)
+    out += attributes
     if dropped_attributes:
         out += _SPAN_DROPPED_ATTRIBUTES + _varint(dropped_attributes)
     for event in events:
@@ -313,7 +337,7 @@ def encode_span_fields(
         out += _link(link)
     if dropped_links:
         out += _SPAN_DROPPED_LINKS + _varint(dropped_links)
-    out += _status(status)
+    out += status
     out += _SPAN_FLAGS
     out += _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE if parent_is_remote else _HAS_IS_REMOTE)
     return bytes(out)
