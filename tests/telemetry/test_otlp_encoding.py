@@ -207,12 +207,22 @@ def _odd_traces() -> list[SessionTrace]:
     linked, _ = provisioning_trace("config_push_failed", 11)
     linked.root.attributes["cpe.connection_request.trace_id"] = "ab" * 16
     linked.root.attributes["cpe.connection_request.span_id"] = "cd" * 8
-    linked.spans[2].status_message = "fault at ...WEPKey.1.WEPKey=s3cret-value"
+    push, rpc = linked.spans[3], linked.spans[4]  # push_config and its failed SPV
+    assert rpc.status == "error"
+    rpc.status_message = f"fault at Device.WiFi.AccessPoint.1.Security.KeyPassphrase={SECRET}"
+    push.attributes["cwmp.parameter_names"] = (
+        "Device.WiFi.AccessPoint.1.Security.KeyPassphrase",
+        "Device.WiFi.SSID.1.SSID",
+    )
+    push.attributes["x.not.allowed"] = SECRET  # a key outside the allow-list
     stray, _ = provisioning_trace("success", 12)  # a parent missing from the record
     stray.spans.append(SpanRecord("cwmp.rpc Reboot", "00000000000000ff", "0000000000000abc", 5))
     unended, _ = provisioning_trace("verification_failed", 13)
     unended.spans[-1].end_ns = None
     return [linked, stray, unended, quiet_periodic_trace(14)]
+
+
+SECRET = "s3cret-value-0f9e"
 
 
 def _flat(request: ExportTraceServiceRequest) -> list[tuple[bytes, bytes, ProtoSpan]]:
@@ -248,7 +258,7 @@ def test_spans_encoded_by_the_adapter_are_what_the_sdk_encodes(
     )
     reference = make_harness()  # the same traces as SDK spans, for the SDK encoder
     try:
-        for trace in _odd_traces():
+        for trace in _odd_traces() + _odd_traces():  # the second time from the caches
             telemetry.provisioning.session_finished(trace, None)
             reference.port.session_finished(trace, None)
         assert telemetry.force_flush(10_000)
@@ -261,5 +271,16 @@ def test_spans_encoded_by_the_adapter_are_what_the_sdk_encodes(
         assert [_sdk([s]) for s in memory.get_finished_spans()] == [_sdk([s]) for s in spans]
     with received.lock:
         got = [item for request in received.traces for item in _flat(request)]
-    assert len(got) == len(spans) == sum(len(t.spans) for t in _odd_traces())
+        sent = b"".join(request.SerializeToString() for request in received.traces)
+    assert SECRET.encode() not in sent
+    pushes = [span for _, _, span in got if span.name == "cpe.provision.push_config"]
+    lists = [
+        [v.string_value for v in a.value.array_value.values]
+        for span in pushes
+        for a in span.attributes
+        if a.key == "cwmp.parameter_names"
+    ]
+    assert lists
+    assert all(names == ["Device.WiFi.SSID.1.SSID"] for names in lists)
+    assert len(got) == len(spans) == 2 * sum(len(t.spans) for t in _odd_traces())
     assert got == _flat(_sdk(spans))
