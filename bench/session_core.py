@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bench.common import REPO_ROOT, record, stamp
-from bench.servers import attempt_results, prepare_database
+from bench.servers import attempt_results, floor_server, prepare_database
 from traceacs.cwmp import events as ev
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import parse_envelope, serialize_envelope
@@ -241,15 +241,25 @@ def build_devices(count: int, seed: int) -> list[Device]:
 
 
 @contextlib.asynccontextmanager
-async def open_core(data_dir: Path) -> AsyncIterator[SessionHandlerFactory]:
-    """The ACS's session handler factory, built as ``traceacs serve`` builds it."""
+async def open_core(
+    data_dir: Path, telemetry: str = "off", sink_core: int | None = None
+) -> AsyncIterator[SessionHandlerFactory]:
+    """The ACS's session handler factory, built as ``traceacs serve`` builds it.
+
+    ``telemetry``: ``off`` (``OTEL_SDK_DISABLED=true``) or ``default`` (OTLP/HTTP to the
+    bench's sink, a child process, as in ``bench.run telemetry``)."""
+    from bench.run import telemetry_env
     from traceacs.assembly import open_acs
     from traceacs.config import Settings
 
     settings = Settings(data_dir=data_dir)
-    environ = {"OTEL_SDK_DISABLED": "true"}
-    async with open_acs(settings, environ=environ, sweep_interval=None) as acs:
-        yield acs.factory
+    with contextlib.ExitStack() as stack:
+        sink_port = None
+        if telemetry != "off":
+            sink_port = stack.enter_context(floor_server("sink", sink_core)).port
+        environ = telemetry_env(telemetry, sink_port)
+        async with open_acs(settings, environ=environ, sweep_interval=None) as acs:
+            yield acs.factory
 
 
 def cpu_us_per_session(seconds: float, sessions: int) -> float:
@@ -266,7 +276,8 @@ async def measure(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     with log_path.open("a", encoding="utf-8") as log_file:
         undo = configure_logging(log_file)
         try:
-            async with open_core(data_dir) as factory:
+            sink_core = None if args.pin is None else 1 - args.pin
+            async with open_core(data_dir, args.telemetry, sink_core) as factory:
                 driver = Driver(factory, devices)
                 await learn_all(driver, args.concurrency)
                 driver.errors.clear()
@@ -313,12 +324,14 @@ async def measure_sequence(
     }
 
 
-def child_run(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
+def child_run(tree: Path, args: argparse.Namespace, telemetry: str) -> dict[str, Any]:
     """One round of both sequences by the ACS code in ``tree`` (a child process)."""
     argv = [sys.executable, "-m", "bench.session_core", "--no-record", "--rounds", "1"]
     argv += ["--sequences", *args.sequences, "--devices", str(args.devices)]
     argv += ["--sessions", str(args.sessions), "--concurrency", str(args.concurrency)]
-    argv += ["--seed", str(args.seed)]
+    argv += ["--seed", str(args.seed), "--telemetry", telemetry]
+    if args.pin is not None:
+        argv += ["--pin", str(args.pin)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
     env["PYTHONPATH"] = str(tree)
     out = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=True)
@@ -339,8 +352,8 @@ def run_ab(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(base_tree / "bench", ignore_errors=True)
         shutil.copytree(REPO_ROOT / "bench", base_tree / "bench", ignore=_no_results)
         for _ in range(args.rounds):
-            sides["base"].append(child_run(base_tree, args))
-            sides["new"].append(child_run(REPO_ROOT, args))
+            sides["base"].append(child_run(base_tree, args, args.base_telemetry))
+            sides["new"].append(child_run(REPO_ROOT, args, args.telemetry))
     figures: dict[str, Any] = {"base": base}
     for sequence in args.sequences:
         per: dict[str, Any] = {}
@@ -389,15 +402,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--note", default="", help="what this run measures (recorded)")
     parser.add_argument(
+        "--telemetry",
+        choices=("off", "default"),
+        default="off",
+        help="off (OTEL_SDK_DISABLED) or default (OTLP/HTTP to a sink process)",
+    )
+    parser.add_argument(
+        "--pin",
+        type=int,
+        choices=(0, 1),
+        default=None,
+        help="run the ACS on this core only (as bench.run pins the server); the sink on the other",
+    )
+    parser.add_argument(
+        "--base-telemetry",
+        choices=("off", "default"),
+        default=None,
+        help="with --base: the base side's telemetry (default: --telemetry)",
+    )
+    parser.add_argument(
         "--base",
         default=None,
         metavar="REV",
         help="A/B: REV's ACS against this tree's, alternately, --rounds processes each",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.base_telemetry is None:
+        args.base_telemetry = args.telemetry
+    return args
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.pin is not None:
+        os.sched_setaffinity(0, {args.pin})
     with tempfile.TemporaryDirectory(prefix="traceacs-session-core-") as tmp:
         try:
             import uvloop

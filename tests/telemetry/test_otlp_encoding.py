@@ -32,7 +32,7 @@ from tests.telemetry.conftest import make_harness
 from tests.telemetry.test_otlp_export import Received
 from tests.telemetry.threaded_receiver import otlp_receiver  # noqa: F401 (fixture)
 from tests.telemetry.traces import RESULTS, provisioning_trace, quiet_periodic_trace
-from traceacs.provisioning.session_trace import SessionTrace
+from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.telemetry.otlp_encoding import encode_trace_request
 from traceacs.telemetry.otlp_http import DirectOtlpHttpSpanExporter
 from traceacs.telemetry.setup import build_telemetry
@@ -200,3 +200,87 @@ def test_the_exporter_built_for_otlp_http_is_the_direct_one() -> None:
         assert telemetry.exporters[0] == f"traces: {DirectOtlpHttpSpanExporter.__name__}"
     finally:
         telemetry.shutdown()
+
+
+def _odd_traces() -> list[SessionTrace]:
+    """Session traces through every branch of the adapter's span building."""
+    linked, _ = provisioning_trace("config_push_failed", 11)
+    linked.root.attributes["cpe.connection_request.trace_id"] = "ab" * 16
+    linked.root.attributes["cpe.connection_request.span_id"] = "cd" * 8
+    push, rpc = linked.spans[3], linked.spans[4]  # push_config and its failed SPV
+    assert rpc.status == "error"
+    rpc.status_message = f"fault at Device.WiFi.AccessPoint.1.Security.KeyPassphrase={SECRET}"
+    push.attributes["cwmp.parameter_names"] = (
+        "Device.WiFi.AccessPoint.1.Security.KeyPassphrase",
+        "Device.WiFi.SSID.1.SSID",
+    )
+    push.attributes["x.not.allowed"] = SECRET  # a key outside the allow-list
+    stray, _ = provisioning_trace("success", 12)  # a parent missing from the record
+    stray.spans.append(SpanRecord("cwmp.rpc Reboot", "00000000000000ff", "0000000000000abc", 5))
+    unended, _ = provisioning_trace("verification_failed", 13)
+    unended.spans[-1].end_ns = None
+    return [linked, stray, unended, quiet_periodic_trace(14)]
+
+
+SECRET = "s3cret-value-0f9e"
+
+
+def _flat(request: ExportTraceServiceRequest) -> list[tuple[bytes, bytes, ProtoSpan]]:
+    return [
+        (rs.resource.SerializeToString(), ss.scope.SerializeToString(), span)
+        for rs in request.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
+
+
+@pytest.mark.parametrize("with_sdk_processor", [True, False])
+def test_spans_encoded_by_the_adapter_are_what_the_sdk_encodes(
+    otlp_receiver: tuple[str, Received],  # noqa: F811 (the fixture)
+    with_sdk_processor: bool,
+) -> None:
+    """The OTLP batch processor gets spans the adapter encoded itself (no `ReadableSpan`);
+    the Collector must receive what the SDK encoder writes for the `ReadableSpan`s other
+    processors get, with or without such processors, under a ratio sampler."""
+    endpoint, received = otlp_receiver
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_SERVICE_NAME": "traceacs-test",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+    }
+    memory = InMemorySpanExporter()
+    telemetry = build_telemetry(
+        env,
+        prometheus=False,
+        quiet_periodic_ratio=1.0,
+        span_processors=[SimpleSpanProcessor(memory)] if with_sdk_processor else [],
+    )
+    reference = make_harness()  # the same traces as SDK spans, for the SDK encoder
+    try:
+        for trace in _odd_traces() + _odd_traces():  # the second time from the caches
+            telemetry.provisioning.session_finished(trace, None)
+            reference.port.session_finished(trace, None)
+        assert telemetry.force_flush(10_000)
+    finally:
+        telemetry.shutdown()
+        reference.telemetry.shutdown()
+    spans = reference.finished_spans()
+    assert any(span.links for span in spans)
+    if with_sdk_processor:
+        assert [_sdk([s]) for s in memory.get_finished_spans()] == [_sdk([s]) for s in spans]
+    with received.lock:
+        got = [item for request in received.traces for item in _flat(request)]
+        sent = b"".join(request.SerializeToString() for request in received.traces)
+    assert SECRET.encode() not in sent
+    pushes = [span for _, _, span in got if span.name == "cpe.provision.push_config"]
+    lists = [
+        [v.string_value for v in a.value.array_value.values]
+        for span in pushes
+        for a in span.attributes
+        if a.key == "cwmp.parameter_names"
+    ]
+    assert lists
+    assert all(names == ["Device.WiFi.SSID.1.SSID"] for names in lists)
+    assert len(got) == len(spans) == 2 * sum(len(t.spans) for t in _odd_traces())
+    assert got == _flat(_sdk(spans))

@@ -12,6 +12,13 @@ besides is done here: the sampler (and its trace state), the resource, the span 
 (``OTEL_SPAN_ATTRIBUTE_*``), the instrumentation scope. Not done: the SDK's own
 span-lifecycle metrics (``otel.sdk.span.*``, counted only for spans started through a
 tracer) and `SpanProcessor._on_ending`, which no processor used here implements.
+
+The OTLP/HTTP batch processor (`EncodedSpanBatchProcessor`) does not even get a
+`ReadableSpan`: each span is encoded straight from its record to the OTLP bytes its
+exporter would have written for one (`encode_span_fields`) and queued as such: a session
+whose only processor is that one builds no SDK span, context or status objects, the
+batch queue holds bytes instead of span object graphs, and the export thread only
+joins bytes and sends them.
 Metrics are recorded in the same call, with the root span as context so histogram
 points carry exemplars that link to the trace.
 """
@@ -25,7 +32,7 @@ from typing import Final
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -42,7 +49,15 @@ from opentelemetry.util.types import Attributes
 from traceacs.provisioning.session_trace import AttributeValue, SessionTrace, SpanRecord
 from traceacs.provisioning.telemetry_port import ProvisioningOutcome
 from traceacs.telemetry.instruments import METER_NAME, Instruments
-from traceacs.telemetry.redaction import redact_attributes, redact_text
+from traceacs.telemetry.otlp_encoding import (
+    KIND_FIELDS,
+    EncodedSpan,
+    attribute_fields,
+    encode_span_fields,
+    status_field,
+)
+from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor
+from traceacs.telemetry.redaction import ALLOWED_SPAN_ATTRIBUTES, redact_attributes, redact_text
 from traceacs.telemetry.sampling import QuietSessionSampler
 
 log = logging.getLogger(__name__)
@@ -62,6 +77,8 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _OK = Status(StatusCode.OK)
 _UNSET = Status(StatusCode.UNSET)
+_STATUS_FIELDS: Final = {"ok": status_field(_OK), "unset": status_field(_UNSET)}
+"""The encoded status of a span recorded without an error."""
 
 
 def cause_links(attributes: Mapping[str, object]) -> list[Link]:
@@ -101,9 +118,19 @@ class OtelProvisioningTelemetry:
         # What `add_span_processor` feeds: every processor the provider has, now or later.
         self._processor = tracer_provider._active_span_processor
         self._limits = SpanLimits()  # from OTEL_*_LIMIT, as the provider's own
+        limit = self._limits.max_span_attributes
+        self._unlimited = self._limits.max_span_attribute_length is None and (
+            limit is None or limit >= len(ALLOWED_SPAN_ATTRIBUTES)
+        )
+        """No span limit can cut a span's allow-listed attributes."""
         self._scope = SESSION_SPANS_SCOPE
         self._instruments = instruments
         self._sampler = quiet_sampler or QuietSessionSampler(1.0)
+        self._split_of: object = None
+        self._split: tuple[tuple[EncodedSpanBatchProcessor, ...], tuple[SpanProcessor, ...]] = (
+            (),
+            (),
+        )
 
     # -- the port -------------------------------------------------------------------
 
@@ -160,6 +187,11 @@ class OtelProvisioningTelemetry:
         parent, the others by the shared trace id). A dropped trace reaches no
         processor. Spans are handed over parents first; a span whose parent is missing
         from the record is attached to the root rather than exported as an orphan.
+
+        A processor that `accepts_encoded` spans (the OTLP/HTTP batch processor) gets
+        each sampled span encoded on the spot (`encode_span_fields`), the bytes its
+        exporter would have written for the `ReadableSpan`; the others get the
+        `ReadableSpan`, built only when there is one to give it to.
         """
         trace_id = int(trace.trace_id, 16)
         root_record = trace.root
@@ -168,75 +200,119 @@ class OtelProvisioningTelemetry:
         decision = self._sampler_of_provider.should_sample(
             _NO_PARENT, trace_id, root_record.name, SpanKind.SERVER, root_attributes, links
         )
-        flags = _SAMPLED if decision.decision is Decision.RECORD_AND_SAMPLE else _NOT_SAMPLED
+        sampled = decision.decision is Decision.RECORD_AND_SAMPLE
+        flags = _SAMPLED if sampled else _NOT_SAMPLED
         state = decision.trace_state
         root_context = SpanContext(trace_id, int(root_record.span_id, 16), False, flags, state)
         if decision.decision is Decision.DROP:
             return root_context
+        encoded_to, readable_to = self._targets()
+        if not sampled:
+            encoded_to = ()  # a batch processor exports sampled spans only
+        if not encoded_to and not readable_to:
+            return root_context
         fallback_end = max(
             (s.end_ns for s in trace.spans if s.end_ns is not None), default=root_record.start_ns
         )
-        contexts = {root_record.span_id: root_context}
-        on_end = self._processor.on_end
+        root_id = root_record.span_id
+        contexts = {root_id: root_context}
+        encoded_spans: list[EncodedSpan] = []
+        trace_id_bytes = trace_id.to_bytes(16, "big")
+        # Spans without a readable twin take their attributes straight from the record
+        # (`_safe_attribute_fields`) when no span limit can cut them.
+        from_record = not readable_to and self._unlimited
         for record in _parents_first(trace.spans):
+            attributes: Attributes = None
             if record is root_record:
-                on_end(
-                    self._readable(
-                        record,
-                        root_context,
-                        None,
-                        SpanKind.SERVER,
-                        decision.attributes or root_attributes,
-                        links,
-                        fallback_end,
+                parent_id, kind = None, SpanKind.SERVER
+                attributes = self._bounded(decision.attributes or root_attributes)
+                span_links: Sequence[Link] = links
+            else:
+                parent_id = record.parent_span_id
+                if parent_id not in contexts:
+                    parent_id = root_id
+                kind, span_links = SpanKind.INTERNAL, ()
+                if not from_record:
+                    attributes = self._bounded(redact_attributes(record.attributes))
+            if record.status == "error":
+                status = Status(StatusCode.ERROR, redact_text(record.status_message))
+            else:
+                status = _OK if record.status == "ok" else _UNSET
+            end_ns = record.end_ns if record.end_ns is not None else fallback_end
+            end_ns = max(end_ns, record.start_ns)
+            if readable_to:
+                context = (
+                    root_context
+                    if parent_id is None
+                    else SpanContext(trace_id, int(record.span_id, 16), False, flags, state)
+                )
+                readable = ReadableSpan(
+                    name=record.name,
+                    context=context,
+                    parent=contexts[parent_id] if parent_id is not None else None,
+                    resource=self._resource,
+                    attributes=attributes,
+                    links=span_links,
+                    kind=kind,
+                    status=status,
+                    start_time=record.start_ns,
+                    end_time=end_ns,
+                    instrumentation_scope=self._scope,
+                )
+                contexts[record.span_id] = context
+                for processor in readable_to:
+                    processor.on_end(readable)
+            else:
+                contexts[record.span_id] = root_context  # only membership matters here
+            if encoded_to:
+                if attributes is None:
+                    fields, dropped = _safe_attribute_fields(record.attributes), 0
+                else:
+                    fields = attribute_fields(attributes)
+                    dropped = getattr(attributes, "dropped", 0)
+                encoded_spans.append(
+                    EncodedSpan(
+                        encode_span_fields(
+                            trace_id_bytes,
+                            bytes.fromhex(record.span_id),
+                            state,
+                            bytes.fromhex(parent_id) if parent_id is not None else None,
+                            False,
+                            record.name,
+                            KIND_FIELDS[kind],
+                            record.start_ns,
+                            end_ns,
+                            fields,
+                            dropped,
+                            (),
+                            0,
+                            span_links,
+                            0,
+                            _STATUS_FIELDS.get(record.status) or status_field(status),
+                        ),
+                        self._resource,
+                        self._scope,
                     )
                 )
-                continue
-            parent = contexts.get(record.parent_span_id or "") or root_context
-            context = SpanContext(trace_id, int(record.span_id, 16), False, flags, state)
-            contexts[record.span_id] = context
-            on_end(
-                self._readable(
-                    record,
-                    context,
-                    parent,
-                    SpanKind.INTERNAL,
-                    redact_attributes(record.attributes),
-                    (),
-                    fallback_end,
-                )
-            )
+        for batch in encoded_to:
+            batch.emit_encoded(encoded_spans)
         return root_context
 
-    def _readable(
-        self,
-        record: SpanRecord,
-        context: SpanContext,
-        parent: SpanContext | None,
-        kind: SpanKind,
-        attributes: Mapping[str, AttributeValue],
-        links: Sequence[Link],
-        fallback_end_ns: int,
-    ) -> ReadableSpan:
-        """The finished span the SDK tracer would have produced for ``record``."""
-        if record.status == "error":
-            status = Status(StatusCode.ERROR, redact_text(record.status_message))
-        else:
-            status = _OK if record.status == "ok" else _UNSET
-        end_ns = record.end_ns if record.end_ns is not None else fallback_end_ns
-        return ReadableSpan(
-            name=record.name,
-            context=context,
-            parent=parent,
-            resource=self._resource,
-            attributes=self._bounded(attributes),
-            links=links,
-            kind=kind,
-            status=status,
-            start_time=record.start_ns,
-            end_time=max(end_ns, record.start_ns),
-            instrumentation_scope=self._scope,
-        )
+    def _targets(self) -> tuple[tuple[EncodedSpanBatchProcessor, ...], tuple[SpanProcessor, ...]]:
+        """The provider's processors split into those taking encoded spans and the rest
+        (worked out again whenever a processor is added)."""
+        processors = getattr(self._processor, "_span_processors", None)
+        if processors is None:  # a composite this adapter does not know: SDK spans only
+            return (), (self._processor,)
+        if processors is not self._split_of:
+            encoded = tuple(
+                p
+                for p in processors
+                if isinstance(p, EncodedSpanBatchProcessor) and p.accepts_encoded
+            )
+            self._split = (encoded, tuple(p for p in processors if p not in encoded))
+            self._split_of = processors
+        return self._split
 
     def _bounded(self, attributes: Mapping[str, AttributeValue]) -> Attributes:
         """The attributes as given when within the span limits (they are already valid
@@ -254,8 +330,44 @@ class OtelProvisioningTelemetry:
         )
 
 
+_SAFE_FIELDS: dict[tuple[str, type, object], bytes] = {}
+_MAX_SAFE_FIELDS: Final = 4096
+
+
+def _safe_attribute_fields(attributes: Mapping[str, AttributeValue]) -> bytes:
+    """``attribute_fields(redact_attributes(attributes))``, remembering the encoding of
+    each (key, value) that redaction keeps as it is (an allow-listed key, a value with
+    no secret in it): the same plans, counts and methods come back in every session.
+    What redaction drops or changes is never remembered (nor, so, held)."""
+    cache = _SAFE_FIELDS
+    out = bytearray()
+    for key, value in attributes.items():
+        kind = type(value)
+        cache_key = (key, kind, value) if kind is str or kind is int or kind is bool else None
+        if cache_key is not None:
+            encoded = cache.get(cache_key)
+            if encoded is not None:
+                out += encoded
+                continue
+        safe = redact_attributes({key: value})
+        encoded = attribute_fields(safe)
+        if cache_key is not None and safe.get(key, cache) == value:
+            if len(cache) >= _MAX_SAFE_FIELDS:
+                cache.clear()
+            cache[cache_key] = encoded
+        out += encoded
+    return bytes(out)
+
+
 def _parents_first(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
     """The root first, then each span after its parent (recording order otherwise)."""
+    placed = {spans[0].span_id}
+    for span in spans[1:]:  # nearly always recorded parents first already
+        if span.parent_span_id not in placed:
+            break
+        placed.add(span.span_id)
+    else:
+        return list(spans)
     ordered = [spans[0]]
     placed = {spans[0].span_id}
     pending = list(spans[1:])

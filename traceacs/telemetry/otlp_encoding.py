@@ -24,7 +24,7 @@ from typing import Any, Final
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, TraceState
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,25 @@ def _key_value(key: str, value: Any) -> bytes:
 _ENCODED_ATTRIBUTES: dict[tuple[bytes, str, type, Any], bytes] = {}
 _MAX_ENCODED_ATTRIBUTES: Final = 4096
 """Encoded ``KeyValue`` fields by (tag, key, type, value) for string, bool and int
-values: most repeat from span to span (models, plans, methods, flags). The type is in
-the key because ``True == 1``; floats are left out because ``0.0 == -0.0``."""
+values and tuples of strings: most repeat from span to span (models, plans, methods,
+flags, event codes). The type is in the key because ``True == 1``; floats are left out
+because ``0.0 == -0.0``."""
+
+_ENCODED_KEYS: dict[str, bytes] = {}
+"""``KeyValue.key`` fields by key (the allow-listed keys: a few dozen)."""
+
+
+def _string_attribute(tag: bytes, key: str, value: str) -> bytes:
+    """`_key_value` of a string value, wrapped in ``tag``: the common case, inlined."""
+    prefix = _ENCODED_KEYS.get(key)
+    if prefix is None:
+        prefix = _text(_KV_KEY, key)
+        if len(_ENCODED_KEYS) < _MAX_ENCODED_ATTRIBUTES:
+            _ENCODED_KEYS[key] = prefix
+    data = value.encode()
+    any_value = _ANY_STRING + _length(len(data)) + data
+    body = prefix + _KV_VALUE + _length(len(any_value)) + any_value
+    return tag + _length(len(body)) + body
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
@@ -135,14 +152,19 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     out = bytearray()
     for key, value in attributes.items():
         kind = type(value)
-        if kind is str or kind is bool or kind is int:
+        if (kind is str or kind is bool or kind is int) or (
+            kind is tuple and all(type(item) is str for item in value)
+        ):
             cache_key = (tag, key, kind, value)
             encoded = cache.get(cache_key)
-        else:  # floats (0.0 == -0.0), sequences: encoded every time
+        else:  # floats (0.0 == -0.0), other sequences: encoded every time
             cache_key, encoded = None, None
         if encoded is None:
             try:
-                encoded = _delimited(tag, _key_value(key, value))
+                if kind is str:
+                    encoded = _string_attribute(tag, key, value)
+                else:
+                    encoded = _delimited(tag, _key_value(key, value))
             except (TypeError, ValueError, UnicodeError) as exc:
                 log.warning("span attribute %s not exported: %s", key, exc)
                 continue
@@ -169,11 +191,20 @@ def _flags(parent: SpanContext | None) -> bytes:
     return _pack_fixed32(flags)
 
 
+_BARE_STATUS: Final = {
+    code: _delimited(_SPAN_STATUS, _STATUS_CODE + _varint(code.value) if code.value else b"")
+    for code in StatusCode
+}
+"""The ``status`` field of a status without a description, by code (most spans)."""
+
+
 def _status(status: Status | None) -> bytes:
     if status is None:
         return b""
+    if not status.description:
+        return _BARE_STATUS[status.status_code]
     code = status.status_code.value
-    body = (_text(_STATUS_MESSAGE, status.description) if status.description else b"") + (
+    body = _text(_STATUS_MESSAGE, status.description) + (
         _STATUS_CODE + _varint(code) if code else b""
     )
     return _delimited(_SPAN_STATUS, body)
@@ -206,40 +237,129 @@ def _link(link: Link) -> bytes:
     return _delimited(_SPAN_LINK, body)
 
 
-def encode_span(span: ReadableSpan) -> bytes:
+def encode_span(span: ReadableSpan | EncodedSpan) -> bytes:
     """One ``Span`` message's bytes (without its field tag and length)."""
+    if type(span) is EncodedSpan:
+        return span.payload
+    assert isinstance(span, ReadableSpan)
     context = span.context
     assert context is not None  # every finished SDK span has one
     parent = span.parent
+    return encode_span_fields(
+        context.trace_id.to_bytes(16, "big"),
+        context.span_id.to_bytes(8, "big"),
+        context.trace_state,
+        parent.span_id.to_bytes(8, "big") if parent is not None else None,
+        parent is not None and parent.is_remote,
+        span.name,
+        KIND_FIELDS[span.kind],
+        span.start_time,
+        span.end_time,
+        attribute_fields(span.attributes),
+        span.dropped_attributes,
+        span.events,
+        span.dropped_events,
+        span.links,
+        span.dropped_links,
+        status_field(span.status),
+    )
+
+
+KIND_FIELDS: Final = {kind: _SPAN_KIND + _SMALL_VARINTS[value] for kind, value in _KIND.items()}
+"""The encoded ``kind`` field of a span, by `SpanKind`."""
+
+
+def attribute_fields(attributes: Mapping[str, Any] | None) -> bytes:
+    """A span's encoded ``attributes`` fields."""
+    return _attributes(_SPAN_ATTRIBUTE, attributes)
+
+
+def status_field(status: Status | None) -> bytes:
+    """A span's encoded ``status`` field."""
+    return _status(status)
+
+
+_ENCODED_NAMES: dict[str, bytes] = {}
+
+
+def encode_span_fields(
+    trace_id: bytes,
+    span_id: bytes,
+    trace_state: TraceState | None,
+    parent_span_id: bytes | None,
+    parent_is_remote: bool,
+    name: str,
+    kind_field: bytes,
+    start_ns: int | None,
+    end_ns: int | None,
+    attributes: bytes,
+    dropped_attributes: int,
+    events: Sequence[Event],
+    dropped_events: int,
+    links: Sequence[Link],
+    dropped_links: int,
+    status: bytes,
+) -> bytes:
+    """A ``Span`` message from its fields (ids as big-endian bytes; kind, attributes and
+    status already encoded by `KIND_FIELDS`, `attribute_fields` and `status_field`):
+    what `encode_span` writes for a `ReadableSpan`, and what a session span is encoded
+    from without one."""
     out = bytearray(_SPAN_TRACE_ID + b"\x10")
-    out += context.trace_id.to_bytes(16, "big")
+    out += trace_id
     out += _SPAN_SPAN_ID + b"\x08"
-    out += context.span_id.to_bytes(8, "big")
-    if context.trace_state:
-        out += _trace_state(_SPAN_TRACE_STATE, context.trace_state)
-    if parent is not None:
+    out += span_id
+    if trace_state:
+        out += _trace_state(_SPAN_TRACE_STATE, trace_state)
+    if parent_span_id is not None:
         out += _SPAN_PARENT + b"\x08"
-        out += parent.span_id.to_bytes(8, "big")
-    if span.name:
-        out += _text(_SPAN_NAME, span.name)
-    out += _SPAN_KIND
-    out += _SMALL_VARINTS[_KIND[span.kind]]
-    if span.start_time:
-        out += _SPAN_START + _pack_fixed64(span.start_time)
-    if span.end_time:
-        out += _SPAN_END + _pack_fixed64(span.end_time)
-    out += _attributes(_SPAN_ATTRIBUTE, span.attributes)
-    out += _count(_SPAN_DROPPED_ATTRIBUTES, span.dropped_attributes)
-    for event in span.events:
+        out += parent_span_id
+    if name:
+        encoded_name = _ENCODED_NAMES.get(name)
+        if encoded_name is None:
+            encoded_name = _text(_SPAN_NAME, name)
+            if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
+                _ENCODED_NAMES.clear()
+            _ENCODED_NAMES[name] = encoded_name
+        out += encoded_name
+    out += kind_field
+    if start_ns:
+        out += _SPAN_START + _pack_fixed64(start_ns)
+    if end_ns:
+        out += _SPAN_END + _pack_fixed64(end_ns)
+    out += attributes
+    if dropped_attributes:
+        out += _SPAN_DROPPED_ATTRIBUTES + _varint(dropped_attributes)
+    for event in events:
         out += _event(event)
-    out += _count(_SPAN_DROPPED_EVENTS, span.dropped_events)
-    for link in span.links:
+    if dropped_events:
+        out += _SPAN_DROPPED_EVENTS + _varint(dropped_events)
+    for link in links:
         out += _link(link)
-    out += _count(_SPAN_DROPPED_LINKS, span.dropped_links)
-    out += _status(span.status)
+    if dropped_links:
+        out += _SPAN_DROPPED_LINKS + _varint(dropped_links)
+    out += status
     out += _SPAN_FLAGS
-    out += _flags(parent)
+    out += _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE if parent_is_remote else _HAS_IS_REMOTE)
     return bytes(out)
+
+
+class EncodedSpan:
+    """A finished span already encoded as an OTLP ``Span`` message (`encode_span_fields`),
+    with the resource and instrumentation scope it is exported under.
+
+    What the session adapter queues for the batch exporter instead of a `ReadableSpan`
+    when that exporter is the direct OTLP one: the span is encoded once, on the spot,
+    and the queue holds one bytes object per span rather than a span object graph.
+    """
+
+    __slots__ = ("instrumentation_scope", "payload", "resource")
+
+    def __init__(
+        self, payload: bytes, resource: Resource, instrumentation_scope: InstrumentationScope
+    ) -> None:
+        self.payload = payload
+        self.resource = resource
+        self.instrumentation_scope = instrumentation_scope
 
 
 def _resource(resource: Resource) -> bytes:
@@ -256,15 +376,16 @@ def _scope(scope: InstrumentationScope | None) -> bytes:
     )
 
 
-_Groups = list[tuple[Resource, list[tuple[InstrumentationScope | None, list[ReadableSpan]]]]]
+_Span = ReadableSpan | EncodedSpan
+_Groups = list[tuple[Resource, list[tuple[InstrumentationScope | None, list[_Span]]]]]
 
 
-def _grouped(spans: Iterable[ReadableSpan]) -> _Groups:
+def _grouped(spans: Iterable[_Span]) -> _Groups:
     """Spans by resource, then by scope, as the SDK groups them (by equality, in order
     of first appearance). A batch's spans nearly always share both objects, so the
     group of the previous span is tried first, by identity."""
     groups: _Groups = []
-    last: tuple[Resource | None, InstrumentationScope | None, list[ReadableSpan]] = (
+    last: tuple[Resource | None, InstrumentationScope | None, list[_Span]] = (
         None,
         None,
         [],
@@ -287,8 +408,9 @@ def _grouped(spans: Iterable[ReadableSpan]) -> _Groups:
     return groups
 
 
-def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
-    """The serialized ``ExportTraceServiceRequest`` carrying ``spans``."""
+def encode_trace_request(spans: Sequence[ReadableSpan | EncodedSpan]) -> bytes:
+    """The serialized ``ExportTraceServiceRequest`` carrying ``spans`` (SDK spans, or
+    spans the session adapter encoded already, or both)."""
     out = []
     for resource, by_scope in _grouped(spans):
         scope_spans = []

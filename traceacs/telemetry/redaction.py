@@ -112,10 +112,25 @@ def is_secret_parameter(name: str) -> bool:
     return SECRET_NAME_PATTERN.search(name) is not None
 
 
+_PLAIN_TEXTS: set[str] = set()
+_MAX_PLAIN_TEXTS = 8192
+_MAX_PLAIN_TEXT_LENGTH = 256
+"""Short texts known to name no secret (models, plans, serial numbers, event codes: the
+same few thousand come back session after session); a set lookup instead of the
+case-blind search. Only texts returned unchanged are kept, so it never holds a secret
+that `redact_text` would have masked. Cleared when full."""
+
+
 def redact_text(text: str) -> str:
     """Mask the value of every ``Name=value`` pair whose name is a secret parameter."""
-    if SECRET_NAME_PATTERN.search(text) is None:
-        return text  # no secret name anywhere in it, so no pair to mask (most texts)
+    if text in _PLAIN_TEXTS:
+        return text
+    if SECRET_NAME_PATTERN.search(text) is None:  # no secret name in it, no pair to mask
+        if len(text) <= _MAX_PLAIN_TEXT_LENGTH:
+            if len(_PLAIN_TEXTS) >= _MAX_PLAIN_TEXTS:
+                _PLAIN_TEXTS.clear()
+            _PLAIN_TEXTS.add(text)
+        return text
 
     def _mask(match: re.Match[str]) -> str:
         if is_secret_parameter(match.group(1)):

@@ -192,6 +192,7 @@ class SessionMetrics:
         self._scope = scope
         self._resource = resource
         self._filter = exemplar_filter or exemplar_filter_from_env()
+        self._trace_based = type(self._filter) is TraceBasedExemplarFilter
         self._lock = threading.Lock()
         self._streams: list[HistogramStream | SumStream] = []
         self._readers: list[MetricReader] = []
@@ -247,13 +248,19 @@ class SessionMetrics:
         """
         now = time_ns()
         ctx = context if context is not None else get_current()
-        sample = self._filter.should_sample(0, now, _NO_ATTRIBUTES, ctx)
         span_id = trace_id = None
-        if sample:
-            span = trace_api.get_current_span(ctx)
-            if span is not INVALID_SPAN:
-                span_context = span.get_span_context()
+        if self._trace_based:  # the default filter: sampled when the context's span is
+            span_context = trace_api.get_current_span(ctx).get_span_context()
+            sample = span_context.trace_flags.sampled
+            if sample:
                 span_id, trace_id = span_context.span_id, span_context.trace_id
+        else:
+            sample = self._filter.should_sample(0, now, _NO_ATTRIBUTES, ctx)
+            if sample:
+                span = trace_api.get_current_span(ctx)
+                if span is not INVALID_SPAN:
+                    span_context = span.get_span_context()
+                    span_id, trace_id = span_context.span_id, span_context.trace_id
         with self._lock:
             for stream, key, value in histograms:
                 point = stream.point(key, now)

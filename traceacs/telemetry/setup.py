@@ -53,7 +53,6 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
 )
@@ -69,7 +68,7 @@ from prometheus_client import CollectorRegistry
 from traceacs.provisioning.telemetry_port import NoOpProvisioningTelemetry, ProvisioningTelemetry
 from traceacs.telemetry.exporter import OtelProvisioningTelemetry
 from traceacs.telemetry.instruments import Instruments, views
-from traceacs.telemetry.otlp_http import otlp_http_span_exporter
+from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor, otlp_http_span_exporter
 from traceacs.telemetry.sampling import QuietSessionSampler
 from traceacs.telemetry.trace_store import TraceStoreProcessor, observe_trace_store
 
@@ -164,7 +163,7 @@ def build_telemetry(
             # OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, spans the batch queue drops
             # (Collector down, queue full) are counted on /metrics as
             # otel_sdk_processor_span_processed_total{error_type="queue_full"}.
-            processor = BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+            processor = EncodedSpanBatchProcessor(span_exporter, meter_provider=meter_provider)
             tracer_provider.add_span_processor(processor)
             description.insert(0, f"traces: {type(span_exporter).__name__}")
     port: ProvisioningTelemetry
