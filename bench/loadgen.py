@@ -160,6 +160,8 @@ class LoadGenerator:
         self.devices = devices
         self.idle: deque[BenchDevice] = deque(devices)
         self.tally = Tally()
+        self.stopping = False
+        """Set to let each `worker` finish its session and return (`stop_workers`)."""
         self._host_header = f"{host}:{port}".encode()
 
     # ---------------------------------------------------------------- one session
@@ -228,7 +230,7 @@ class LoadGenerator:
     async def worker(self) -> None:
         tally = self.tally
         expected = EXPECTED_RPCS[self.scenario]
-        while True:
+        while not self.stopping:
             device = self.idle.popleft()
             inform = (
                 device.periodic_inform if self.scenario == "periodic" else device.bootstrap_inform
@@ -248,6 +250,18 @@ class LoadGenerator:
                 tally.errors[f"{rpcs} RPCs instead of {expected}"] += 1
                 continue
             tally.completed(rpcs, (time.perf_counter() - started) * 1000)
+
+
+async def stop_workers(gen: LoadGenerator, workers: list[asyncio.Task[None]], limit: float) -> None:
+    """Let each worker finish the session it is in, then return (cancelled past ``limit``
+    seconds): a session cut mid-way holds one of the server's admission slots until its
+    session timeout, which the phase after this one would find taken."""
+    gen.stopping = True
+    _, late = await asyncio.wait(workers, timeout=limit)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    gen.stopping = False
 
 
 async def run_lean(args: argparse.Namespace) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from bench.loadgen import (
     LoadGenerator,
     build_devices,
     measure,
+    stop_workers,
 )
 
 _FAULT_CODE = re.compile(rb"<FaultCode>(\d+)</FaultCode>")
@@ -252,9 +253,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         capacity = await measure(measure_args, gen.tally)
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await stop_workers(gen, workers, args.timeout)
     gen.idle = deque(devices)
     rate = max(1.0, capacity["sessions_per_s"] * args.factor)
     loop = OpenLoop(gen, args)
