@@ -128,6 +128,11 @@ class HttpConnection:
         self._writer.close()
 
 
+WINDOW_LIMIT_S = 60.0
+"""Safety net of a window held open for ``--min-sessions`` (a server that completes no
+session at all still ends the run, with the sessions it did complete)."""
+
+
 @dataclass(slots=True)
 class Tally:
     measuring: bool = False
@@ -135,6 +140,18 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     rpcs: int = 0
+    wanted: int = 0
+    """Sessions the window waits for (past its duration) before it may end."""
+    enough: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once ``wanted`` sessions completed within the window."""
+
+    def completed(self, rpcs: int, latency_ms: float) -> None:
+        """One session completed within the window."""
+        self.sessions += 1
+        self.rpcs += rpcs
+        self.latencies_ms.append(latency_ms)
+        if self.sessions >= self.wanted:
+            self.enough.set()
 
 
 class LoadGenerator:
@@ -143,6 +160,8 @@ class LoadGenerator:
         self.devices = devices
         self.idle: deque[BenchDevice] = deque(devices)
         self.tally = Tally()
+        self.stopping = False
+        """Set to let each `worker` finish its session and return (`stop_workers`)."""
         self._host_header = f"{host}:{port}".encode()
 
     # ---------------------------------------------------------------- one session
@@ -211,7 +230,7 @@ class LoadGenerator:
     async def worker(self) -> None:
         tally = self.tally
         expected = EXPECTED_RPCS[self.scenario]
-        while True:
+        while not self.stopping:
             device = self.idle.popleft()
             inform = (
                 device.periodic_inform if self.scenario == "periodic" else device.bootstrap_inform
@@ -230,9 +249,19 @@ class LoadGenerator:
             if rpcs != expected:
                 tally.errors[f"{rpcs} RPCs instead of {expected}"] += 1
                 continue
-            tally.sessions += 1
-            tally.rpcs += rpcs
-            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+            tally.completed(rpcs, (time.perf_counter() - started) * 1000)
+
+
+async def stop_workers(gen: LoadGenerator, workers: list[asyncio.Task[None]], limit: float) -> None:
+    """Let each worker finish the session it is in, then return (cancelled past ``limit``
+    seconds): a session cut mid-way holds one of the server's admission slots until its
+    session timeout, which the phase after this one would find taken."""
+    gen.stopping = True
+    _, late = await asyncio.wait(workers, timeout=limit)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    gen.stopping = False
 
 
 async def run_lean(args: argparse.Namespace) -> dict[str, Any]:
@@ -255,13 +284,23 @@ async def run_lean(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def measure(args: argparse.Namespace, tally: Tally) -> dict[str, Any]:
-    """Warm up, then count what completes within ``args.duration`` seconds."""
+    """Warm up, then count what completes within ``args.duration`` seconds.
+
+    With ``args.min_sessions`` the window also lasts until that many sessions completed
+    in it (a slow or loaded host then measures over a longer window, never an empty
+    one); the rate is still sessions over the window's real length.
+    """
     await asyncio.sleep(args.warmup)
     acs_cpu0 = process_cpu_seconds(args.server_pid) if args.server_pid else None
     gen0 = os.times()
+    tally.wanted = getattr(args, "min_sessions", 0)
+    if tally.sessions >= tally.wanted:
+        tally.enough.set()
     tally.measuring = True
     t0 = time.perf_counter()
     await asyncio.sleep(args.duration)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(tally.enough.wait(), WINDOW_LIMIT_S)
     elapsed = time.perf_counter() - t0
     tally.measuring = False
     sessions = tally.sessions
@@ -326,6 +365,8 @@ async def run_fleetrunner(args: argparse.Namespace) -> dict[str, Any]:
             if tally.measuring:
                 tally.sessions += len(new)
                 tally.latencies_ms.extend(new)
+                if tally.sessions >= tally.wanted:
+                    tally.enough.set()
 
     copier = asyncio.create_task(mirror())
     try:
@@ -349,6 +390,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument(
+        "--min-sessions", type=int, default=0, help="the window also lasts until N completed"
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--server-pid", type=int, default=0, help="server to read CPU time of")
     return parser.parse_args(argv)

@@ -41,6 +41,7 @@ from bench.loadgen import (
     LoadGenerator,
     build_devices,
     measure,
+    stop_workers,
 )
 
 _FAULT_CODE = re.compile(rb"<FaultCode>(\d+)</FaultCode>")
@@ -245,13 +246,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     workers = [asyncio.create_task(gen.worker()) for _ in range(args.concurrency)]
     try:
         measure_args = argparse.Namespace(
-            warmup=args.warmup, duration=args.capacity_seconds, server_pid=args.server_pid
+            warmup=args.warmup,
+            duration=args.capacity_seconds,
+            min_sessions=args.capacity_min_sessions,
+            server_pid=args.server_pid,
         )
         capacity = await measure(measure_args, gen.tally)
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await stop_workers(gen, workers, args.timeout)
     gen.idle = deque(devices)
     rate = max(1.0, capacity["sessions_per_s"] * args.factor)
     loop = OpenLoop(gen, args)
@@ -290,6 +292,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop capacity run")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--capacity-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--capacity-min-sessions",
+        type=int,
+        default=0,
+        help="the capacity window also lasts until N sessions completed in it",
+    )
     parser.add_argument("--factor", type=float, default=2.0, help="offered load / capacity")
     parser.add_argument("--duration", type=float, default=300.0, help="overload seconds")
     parser.add_argument("--window", type=float, default=10.0, help="seconds per reported window")

@@ -36,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop capacity run")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--capacity-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--capacity-min-sessions",
+        type=int,
+        default=0,
+        help="the capacity window also lasts until N sessions completed in it (0)",
+    )
     parser.add_argument("--factor", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=300.0)
     parser.add_argument("--window", type=float, default=10.0)
@@ -58,6 +64,7 @@ def generator_argv(args: argparse.Namespace, port: int, pid: int) -> list[str]:
         "concurrency",
         "warmup",
         "capacity_seconds",
+        "capacity_min_sessions",
         "factor",
         "duration",
         "window",
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "max_sessions",
             "concurrency",
             "capacity_seconds",
+            "capacity_min_sessions",
             "factor",
             "duration",
             "window",

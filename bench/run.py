@@ -120,6 +120,8 @@ class Bench:
             str(a.warmup),
             "--duration",
             str(a.duration),
+            "--min-sessions",
+            str(a.min_sessions),
             "--seed",
             str(a.seed),
             "--server-pid",
@@ -301,6 +303,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="sessions in flight (64)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds excluded (3)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured (15)")
+    parser.add_argument(
+        "--min-sessions",
+        type=int,
+        default=0,
+        help="and past that, until N sessions completed in the window (0)",
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)

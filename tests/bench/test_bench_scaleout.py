@@ -1,7 +1,8 @@
 """Smoke test of the ``scaleout`` benchmark: 1 and 2 ACS processes behind nginx on PG.
 
 A tiny run, never timed: each measurement really ran bootstrap sessions through nginx
-against its own fresh PostgreSQL database, and the result records the load average
+against its own fresh PostgreSQL database (its window ends once a few sessions have
+completed in it, however loaded the host), and the result records the load average
 the ratio was measured under. Skips without nginx or PostgreSQL (fails under CI=true).
 """
 
@@ -16,7 +17,7 @@ import pytest
 
 from bench.nginx import nginx_binary
 from bench.scaleout import admin_url
-from tests.bench.test_bench_smoke import DEVICES, assert_recorded, tiny_run
+from tests.bench.test_bench_smoke import DEVICES, MIN_SESSIONS, assert_recorded, tiny_run
 
 
 def require(condition: bool, reason: str) -> None:
@@ -49,7 +50,7 @@ def test_scaleout_measures_one_and_two_processes_in_the_same_run(tmp_path: Path)
     for key, (workers, store) in runs.items():
         figures = result[key]
         assert (figures["workers"], figures["session_store"]) == (workers, store)
-        assert figures["sessions"] > 0
+        assert figures["sessions"] >= MIN_SESSIONS  # the window ends on a count, not a clock
         assert figures["errors"] == {}
         assert figures["rpcs_per_session"] == 2  # SPV then GPV, through nginx
         attempts = figures["attempts_by_result"]

@@ -13,12 +13,17 @@ from pathlib import Path
 
 from bench.overload import parse_args, run
 
+CAPACITY_SESSIONS = 5
+"""The capacity window lasts until this many sessions completed in it: on a loaded host
+an empty window would offer the minimum rate, too few arrivals to overload anything."""
+
 
 def test_a_tiny_overload_run_is_recorded(tmp_path: Path) -> None:
     args = parse_args(
         [
             "--devices", "40", "--max-sessions", "4", "--concurrency", "4",
-            "--warmup", "0.3", "--capacity-seconds", "1", "--duration", "2",
+            "--warmup", "0.3", "--capacity-seconds", "1",
+            "--capacity-min-sessions", str(CAPACITY_SESSIONS), "--duration", "2",
             "--window", "1", "--probe", "3", "--results-dir", str(tmp_path), "--quiet",
         ]
     )  # fmt: skip
@@ -28,6 +33,7 @@ def test_a_tiny_overload_run_is_recorded(tmp_path: Path) -> None:
     assert result["acs_alive_after"] is True
     probe = result["after"]["probe"]
     assert probe["completed"] == probe["wanted"] == 3  # the ACS serves again afterwards
+    assert result["capacity"]["sessions"] >= CAPACITY_SESSIONS
     totals = result["totals"]
     assert totals["arrivals"] > 0
     assert totals.get("completed", 0) > 0

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench.crash_loop import CONSISTENCY_QUERIES, FINAL_QUERIES
+from traceacs.cwmp import events as ev
 from traceacs.simulator.cpe import SimulatedCpe
 from traceacs.simulator.runner import FleetRunner, RunnerConfig, faulted, http_error
 from traceacs.storage import SqlDeviceRepository
@@ -16,9 +17,12 @@ DEADLINE = 60.0
 """Safety net of every wait (never a synchronisation)."""
 
 
-def retrying_fleet(cpes: Sequence[SimulatedCpe], url: str, *, sessions: int = 1) -> FleetRunner:
-    """CPEs that retry (TR-069 back-off, scaled down) until their sessions complete;
-    with ``sessions=2`` each also sends one periodic Inform after provisioning."""
+def retrying_fleet(
+    cpes: Sequence[SimulatedCpe], url: str, *, sessions: int = 1, max_attempts: int = 10_000
+) -> FleetRunner:
+    """CPEs that retry (TR-069 back-off, scaled down) until their sessions complete, or
+    until ``max_attempts`` failed in a row; with ``sessions=2`` each also sends one
+    periodic Inform after provisioning."""
     return FleetRunner(
         cpes,
         RunnerConfig(
@@ -29,11 +33,23 @@ def retrying_fleet(cpes: Sequence[SimulatedCpe], url: str, *, sessions: int = 1)
             jitter=0.0,
             ramp_seconds=2.0,
             retry_scale=0.002,
-            max_attempts=10_000,
+            max_attempts=max_attempts,
             request_timeout=10.0,
         ),
         seed=3,
     )
+
+
+def periodic_round(cpes: Sequence[SimulatedCpe], url: str, *, max_attempts: int = 3) -> FleetRunner:
+    """Each CPE's next periodic Inform: one session each, retried like `retrying_fleet`
+    but only ``max_attempts`` times, so a fault that never clears ends the run.
+
+    Started after a fault has cleared, it is the session every device is certain to
+    have once the fault is over, however long the fault's sessions took on a slow host.
+    """
+    for cpe in cpes:
+        cpe.queue_event(ev.PERIODIC)
+    return retrying_fleet(cpes, url, sessions=1, max_attempts=max_attempts)
 
 
 def refusals(runner: FleetRunner) -> int:
