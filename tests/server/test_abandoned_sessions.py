@@ -329,3 +329,46 @@ async def test_a_simulated_cpe_that_drops_mid_session_is_admitted_on_its_retry(
         ]
     finally:
         await repo.close()
+
+
+async def test_the_sweeper_frees_the_slot_of_a_cpe_that_dropped_mid_session(
+    factory: OneRpcFactory,
+) -> None:
+    """With ``max_sessions`` full of sessions whose CPEs hung up, a live CPE is admitted
+    once they have been silent for ``abandoned_after``, not only after the timeout."""
+    clock = FakeClock()
+    settings = EndpointSettings(session_timeout=30.0, abandoned_after=10.0, max_sessions=1)
+    endpoint = CwmpEndpoint(factory, authenticator=None, settings=settings, clock=clock)
+    async with running(endpoint, sweep_interval=3600) as url:
+        async with aiohttp.ClientSession() as dropped:  # hangs up while the ACS waits
+            await (await dropped.post(url, data=inform("GONE1"))).read()
+        await connection_seen_closed(endpoint, DEVICE.format("GONE1"))
+        async with aiohttp.ClientSession() as live:
+            async with live.post(url, data=inform("LIVE1")) as resp:
+                assert resp.status == 503  # full: the dropped session holds the slot
+
+            clock.advance(9.0)  # closed, but not silent long enough yet
+            assert await endpoint.expire_sessions() == 0
+            clock.advance(1.0)
+            assert await endpoint.expire_sessions() == 1
+            assert factory.journal.ends == ["abandoned"]
+
+            async with live.post(url, data=inform("LIVE1")) as resp:
+                assert isinstance(decode(await resp.read()).body, m.InformResponse)
+
+
+async def test_the_sweeper_keeps_a_silent_session_whose_connection_is_open(
+    factory: OneRpcFactory,
+) -> None:
+    """A CPE still connected (the ACS waits on its answer) is not abandoned by silence
+    alone at the sweep: only the timeout ends it."""
+    clock = FakeClock()
+    endpoint = new_endpoint(factory, clock)
+    async with running(endpoint, sweep_interval=3600) as url:
+        async with aiohttp.ClientSession() as cpe:
+            await (await cpe.post(url, data=inform("SLOW1"))).read()
+            clock.advance(20.0)
+            assert await endpoint.expire_sessions() == 0
+            clock.advance(11.0)
+            assert await endpoint.expire_sessions() == 1
+        assert factory.journal.ends == ["timeout"]

@@ -19,6 +19,9 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
   dropped its connection re-Informs at once. A session with no POST being answered
   whose connection is closed, or silent for ``abandoned_after`` seconds (a half-open
   connection), is ended as ``abandoned`` and the new Inform admitted, not refused.
+  The sweeper ends it as ``abandoned`` too, without a new Inform, once its connection
+  has been closed and silent for ``abandoned_after`` seconds, so dropped CPEs do not
+  hold admission slots until the session timeout.
 - An empty ACS answer is HTTP 204 with no body (a 200 with an empty body broke CPEs).
 - An empty POST is any zero-length (or whitespace-only) body: Content-Length 0, no
   length, or chunked. The HTTP server (`traceacs.server.http11`) decodes gzip/deflate
@@ -230,15 +233,26 @@ class CwmpEndpoint:
             )
 
     async def expire_sessions(self) -> int:
-        """End every session silent for longer than its timeout; returns how many."""
+        """End every session silent for longer than its timeout, and every session whose
+        connection closed ``abandoned_after`` seconds ago without a word since (as
+        ``abandoned``: under a boot storm, CPEs that dropped mid-session would otherwise
+        keep ``max_sessions`` full and have live CPEs refused until the timeout);
+        returns how many."""
         now = self.clock()
         if self.shared is not None:
             return await self._expire_shared(now)
         count = 0
-        for session in self.registry.expired(now):
+        ended: list[tuple[LiveSession, SessionEndReason]] = [
+            (session, "timeout") for session in self.registry.expired(now)
+        ]
+        ended += [
+            (session, "abandoned")
+            for session in self.registry.abandoned(now, self.settings.abandoned_after)
+        ]
+        for session, reason in ended:
             if session.lock.locked():
                 continue  # a POST is being answered right now
-            await self._end(session, "timeout", now)
+            await self._end(session, reason, now)
             count += 1
         return count
 

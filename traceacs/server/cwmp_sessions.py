@@ -131,3 +131,17 @@ class SessionRegistry:
 
     def expired(self, now: float) -> list[LiveSession]:
         return [s for s in self._by_cookie.values() if s.machine.is_expired(now)]
+
+    def abandoned(self, now: float, after: float) -> list[LiveSession]:
+        """Sessions within their timeout whose connection is closed and that have been
+        silent for ``after`` seconds: their CPE gave up mid-session (rebooted, lost
+        power, dropped the line), so they need not hold an admission slot until the
+        session timeout. A CPE may reconnect within a session, hence the silence too.
+        """
+        return [
+            s
+            for s in self._by_cookie.values()
+            if not s.machine.is_expired(now)
+            and now - s.machine.last_activity >= after
+            and connection_closed(s.connection)
+        ]
