@@ -25,26 +25,30 @@ MIN_SESSIONS = 5
 host measures over a longer window, never an empty one)."""
 
 
+def tiny_args(scenario: str, results: Path, *extra: str) -> list[str]:
+    """The command line of a tiny run: a few devices, a short window that ends only once
+    `MIN_SESSIONS` sessions completed in it."""
+    return [
+        scenario,
+        "--devices",
+        str(DEVICES),
+        "--concurrency",
+        "2",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "0.6",
+        "--min-sessions",
+        str(MIN_SESSIONS),
+        "--results-dir",
+        str(results),
+        "--quiet",
+        *extra,
+    ]
+
+
 def tiny_run(scenario: str, results: Path) -> dict[str, Any]:
-    args = parse_args(
-        [
-            scenario,
-            "--devices",
-            str(DEVICES),
-            "--concurrency",
-            "2",
-            "--warmup",
-            "0.2",
-            "--duration",
-            "0.6",
-            "--min-sessions",
-            str(MIN_SESSIONS),
-            "--results-dir",
-            str(results),
-            "--quiet",
-        ]
-    )
-    return run(args)
+    return run(parse_args(tiny_args(scenario, results)))
 
 
 def assert_recorded(result: dict[str, Any], results: Path) -> None:

@@ -15,26 +15,7 @@ from typing import Any
 import pytest
 
 from bench.run import Bench, parse_args, run
-
-DEVICES = 4
-
-
-def tiny_args(scenario: str, results: Path, *extra: str) -> list[str]:
-    return [
-        scenario,
-        "--devices",
-        str(DEVICES),
-        "--concurrency",
-        "2",
-        "--warmup",
-        "0.2",
-        "--duration",
-        "0.6",
-        "--results-dir",
-        str(results),
-        "--quiet",
-        *extra,
-    ]
+from tests.bench.test_bench_smoke import DEVICES, tiny_args
 
 
 def assert_clean(figures: dict[str, Any]) -> None:
