@@ -1,6 +1,8 @@
 """The CWMP HTTP path alone: the endpoint on `http11` against the same endpoint on aiohttp.
 
     python -m bench.http_path [--sessions 3000] [--rounds 3] [--concurrency 32]
+    python -m bench.http_path --base REV [--rounds 5]
+
 
 What the HTTP server costs per quiet session, without storage, provisioning or
 telemetry (`AcceptAllHandlerFactory`): each session is a new TCP connection, an Inform
@@ -10,6 +12,10 @@ copied into a `CwmpRequest`, the reply copied into a `web.Response`), the shape 
 CWMP port had before `traceacs.server.http11`. Both servers run in a child process
 pinned to ``--server-core``, measured alternately (aiohttp, http11, aiohttp, ...); the
 figure is the server's CPU-µs per session (utime + stime) and the aiohttp/http11 ratio.
+
+With ``--base REV`` the baseline is instead ``REV``'s http11 server (its tree extracted
+with ``git archive``, the child run from there), measured alternately with the working
+tree's: what one change to the HTTP path bought, without the rest of the ACS.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 
 from bench.common import process_cpu_seconds
@@ -125,9 +132,10 @@ async def _sessions(port: int, count: int, concurrency: int) -> None:
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
 
-def _measure(kind: str, args: argparse.Namespace) -> float:
+def _measure(kind: str, args: argparse.Namespace, tree: str | None = None) -> float:
+    """Server CPU-µs per session; ``tree``: run the server from that source tree."""
     argv = [sys.executable, "-m", "bench.http_path", "--serve", kind]
-    process = subprocess.Popen(pinned(args.server_core, argv), stdout=subprocess.PIPE)
+    process = subprocess.Popen(pinned(args.server_core, argv), stdout=subprocess.PIPE, cwd=tree)
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().split()[1])
@@ -138,7 +146,7 @@ def _measure(kind: str, args: argparse.Namespace) -> float:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    return used / args.sessions * 1e6
+    return float(used / args.sessions * 1e6)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,12 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--base", help="compare http11 of this git revision (alternately)")
     args = parser.parse_args(argv)
     if args.serve:
         import uvloop
 
         uvloop.run(_serve(args.serve))
         return 0
+    if args.base:
+        return _against_base(args)
     runs: dict[str, list[float]] = {"aiohttp": [], "http11": []}
     for _ in range(args.rounds):
         for kind in ("aiohttp", "http11"):
@@ -167,6 +178,35 @@ def main(argv: list[str] | None = None) -> int:
                 "server_cpu_us_per_session": runs,
                 "median": medians,
                 "aiohttp_over_http11": round(medians["aiohttp"] / medians["http11"], 2),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _against_base(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bench.ab import extract
+
+    runs: dict[str, list[float]] = {"base": [], "new": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        short = extract(args.base, Path(tmp))
+        for _ in range(args.rounds):
+            for side, tree in (("base", tmp), ("new", None)):
+                runs[side].append(round(_measure("http11", args, tree), 1))
+                print(f"{side}: {runs[side][-1]} CPU-µs/session", file=sys.stderr)
+    medians = {side: statistics.median(values) for side, values in runs.items()}
+    ratios = sorted(round(n / b, 3) for b, n in zip(runs["base"], runs["new"], strict=True))
+    print(
+        json.dumps(
+            {
+                "base": short,
+                "server_cpu_us_per_session": runs,
+                "median": medians,
+                "new_over_base": round(medians["new"] / medians["base"], 3),
+                "new_over_base_per_round": ratios,
             },
             indent=2,
         )
