@@ -14,8 +14,11 @@ pinned to ``--server-core``, measured alternately (aiohttp, http11, aiohttp, ...
 figure is the server's CPU-µs per session (utime + stime) and the aiohttp/http11 ratio.
 
 With ``--base REV`` the baseline is instead ``REV``'s http11 server (its tree extracted
-with ``git archive``, the child run from there), measured alternately with the working
-tree's: what one change to the HTTP path bought, without the rest of the ACS.
+with ``git archive``, the child imports ``traceacs`` from there), measured alternately
+with the working tree's: what one change to the HTTP path bought, without the rest of
+the ACS. ``--kind canned`` serves a canned handler instead of the endpoint (the reply
+bytes of an InformResponse with a cookie, then 204): the HTTP server alone, to set
+against `bench/floor.py`'s ~46 µs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from bench.common import process_cpu_seconds
 from bench.servers import pinned
@@ -51,6 +56,23 @@ def _inform(serial: str) -> bytes:
 # --------------------------------------------------------------------------- servers
 
 
+def _canned() -> Callable[[Any], Awaitable[Any]]:
+    """A handler answering like the endpoint, with precomputed replies and no work."""
+    from traceacs.cwmp import messages as m
+    from traceacs.cwmp.codec import serialize_envelope
+    from traceacs.server.exchange import NO_CONTENT, TEXT_XML, CwmpReply
+
+    body = serialize_envelope(m.Envelope(body=m.InformResponse(max_envelopes=1), cwmp_id="1"))
+    inform_response = CwmpReply(
+        200, body, TEXT_XML, set_cookie="traceacs_session=0123456789abcdef; Path=/; HttpOnly"
+    )
+
+    async def handle(request: Any) -> Any:
+        return inform_response if request.body else NO_CONTENT
+
+    return handle
+
+
 async def _serve(kind: str) -> None:
     import signal
 
@@ -62,10 +84,12 @@ async def _serve(kind: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if kind == "http11":
+    if kind in ("http11", "canned"):
         from traceacs.server.cwmp_server import CwmpServer
 
         server = CwmpServer(endpoint)
+        if kind == "canned":
+            server._state.handler = _canned()  # a bench reaching in
         await server.start("127.0.0.1", 0)
         print(f"listening {server.addresses[0][1]}", flush=True)
         await stop.wait()
@@ -135,7 +159,15 @@ async def _sessions(port: int, count: int, concurrency: int) -> None:
 def _measure(kind: str, args: argparse.Namespace, tree: str | None = None) -> float:
     """Server CPU-µs per session; ``tree``: run the server from that source tree."""
     argv = [sys.executable, "-m", "bench.http_path", "--serve", kind]
-    process = subprocess.Popen(pinned(args.server_core, argv), stdout=subprocess.PIPE, cwd=tree)
+    if tree is not None:
+        # bench from here, traceacs from ``tree`` (imported only once serving).
+        argv = [
+            sys.executable,
+            "-c",
+            "import sys; from bench.http_path import main; "
+            f"sys.path.insert(0, {tree!r}); sys.exit(main(['--serve', {kind!r}]))",
+        ]
+    process = subprocess.Popen(pinned(args.server_core, argv), stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().split()[1])
@@ -151,13 +183,16 @@ def _measure(kind: str, args: argparse.Namespace, tree: str | None = None) -> fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve", choices=("http11", "aiohttp"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("http11", "aiohttp", "canned"), help=argparse.SUPPRESS)
     parser.add_argument("--sessions", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--base", help="compare http11 of this git revision (alternately)")
+    parser.add_argument(
+        "--kind", choices=("http11", "canned"), default="http11", help="with --base: the handler"
+    )
     args = parser.parse_args(argv)
     if args.serve:
         import uvloop
@@ -195,7 +230,7 @@ def _against_base(args: argparse.Namespace) -> int:
         short = extract(args.base, Path(tmp))
         for _ in range(args.rounds):
             for side, tree in (("base", tmp), ("new", None)):
-                runs[side].append(round(_measure("http11", args, tree), 1))
+                runs[side].append(round(_measure(args.kind, args, tree), 1))
                 print(f"{side}: {runs[side][-1]} CPU-µs/session", file=sys.stderr)
     medians = {side: statistics.median(values) for side, values in runs.items()}
     ratios = sorted(round(n / b, 3) for b, n in zip(runs["base"], runs["new"], strict=True))
@@ -203,6 +238,7 @@ def _against_base(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "base": short,
+                "kind": args.kind,
                 "server_cpu_us_per_session": runs,
                 "median": medians,
                 "new_over_base": round(medians["new"] / medians["base"], 3),
