@@ -16,9 +16,9 @@ figure is the server's CPU-µs per session (utime + stime) and the aiohttp/http1
 With ``--base REV`` the baseline is instead ``REV``'s http11 server (its tree extracted
 with ``git archive``, the child imports ``traceacs`` from there), measured alternately
 with the working tree's: what one change to the HTTP path bought, without the rest of
-the ACS. ``--kind canned`` serves a canned handler instead of the endpoint (the reply
-bytes of an InformResponse with a cookie, then 204): the HTTP server alone, to set
-against `bench/floor.py`'s ~46 µs.
+the ACS (``--with-floor`` adds `bench/floor.py` to each round). ``--kind canned``
+serves a canned handler instead of the endpoint (the reply bytes of an InformResponse
+with a cookie, then 204): the HTTP server alone, to set against the floor.
 """
 
 from __future__ import annotations
@@ -159,7 +159,9 @@ async def _sessions(port: int, count: int, concurrency: int) -> None:
 def _measure(kind: str, args: argparse.Namespace, tree: str | None = None) -> float:
     """Server CPU-µs per session; ``tree``: run the server from that source tree."""
     argv = [sys.executable, "-m", "bench.http_path", "--serve", kind]
-    if tree is not None:
+    if kind == "floor":
+        argv = [sys.executable, "-m", "bench.floor", "--mode", "periodic"]
+    elif tree is not None:
         # bench from here, traceacs from ``tree`` (imported only once serving).
         argv = [
             sys.executable,
@@ -192,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", help="compare http11 of this git revision (alternately)")
     parser.add_argument(
         "--kind", choices=("http11", "canned"), default="http11", help="with --base: the handler"
+    )
+    parser.add_argument(
+        "--with-floor", action="store_true", help="with --base: also bench/floor.py each round"
     )
     args = parser.parse_args(argv)
     if args.serve:
@@ -226,11 +231,16 @@ def _against_base(args: argparse.Namespace) -> int:
     from bench.ab import extract
 
     runs: dict[str, list[float]] = {"base": [], "new": []}
+    if args.with_floor:
+        runs["floor"] = []
     with tempfile.TemporaryDirectory() as tmp:
         short = extract(args.base, Path(tmp))
         for _ in range(args.rounds):
-            for side, tree in (("base", tmp), ("new", None)):
-                runs[side].append(round(_measure(args.kind, args, tree), 1))
+            for side, tree in (("base", tmp), ("new", None), ("floor", None)):
+                if side not in runs:
+                    continue
+                kind = "floor" if side == "floor" else args.kind
+                runs[side].append(round(_measure(kind, args, tree), 1))
                 print(f"{side}: {runs[side][-1]} CPU-µs/session", file=sys.stderr)
     medians = {side: statistics.median(values) for side, values in runs.items()}
     ratios = sorted(round(n / b, 3) for b, n in zip(runs["base"], runs["new"], strict=True))
