@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from tests.server.test_abandoned_sessions import StallingFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint
 from traceacs.server.cwmp_server import CwmpServer
 from traceacs.server.exchange import NO_CONTENT, CwmpReply, CwmpRequest
-from traceacs.server.http11 import HttpConnection, HttpOptions, ServerState
+from traceacs.server.http11 import Handler, HttpConnection, HttpOptions, ServerState
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(handler: Recorder, **overrides: object) -> AsyncIterator[Served]:
+async def serving(handler: Handler, **overrides: object) -> AsyncIterator[Served]:
     state = ServerState(handler, options(**overrides))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: HttpConnection(state), "127.0.0.1", 0)
@@ -138,6 +139,67 @@ async def test_pipelined_requests_are_answered_in_order_one_at_a_time() -> None:
         (204, b""),
     ]
     assert handler.started == handler.finished == [b"hold-1", b"two", b""]
+
+
+_SEEN_BEFORE: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
+    "seen_before", default=None
+)
+
+
+@dataclass
+class ContextProbe:
+    """A handler that sets a context variable, maybe suspends, and may raise.
+
+    The server runs a handler in place while it does not suspend; it must still get a
+    context of its own, as a task would give it, and its exceptions must still be 500s.
+    """
+
+    leaked: list[bytes | None] = field(default_factory=list)
+
+    async def __call__(self, request: CwmpRequest) -> CwmpReply:
+        self.leaked.append(_SEEN_BEFORE.get())
+        _SEEN_BEFORE.set(request.body)
+        if request.body.startswith(b"wait"):
+            await asyncio.sleep(0)
+            self.leaked.append(_SEEN_BEFORE.get())  # its own value, across the suspension
+        if request.body.endswith(b"raise"):
+            raise RuntimeError("handler bug")
+        return CwmpReply(200, b"echo:" + request.body, "text/plain")
+
+
+async def test_each_request_gets_its_own_context_whether_it_suspends_or_not() -> None:
+    handler = ContextProbe()
+    async with serving(handler) as served:
+        conn = await served.connect()
+        try:
+            # In place, suspending (continued in a task), in place again.
+            answers = []
+            for body in (b"one", b"wait-two", b"3"):
+                await conn.send(post_request(body))
+                answers.append(await conn.response())
+        finally:
+            conn.close()
+    assert [(s, b) for s, _, b in answers] == [
+        (200, b"echo:one"),
+        (200, b"echo:wait-two"),
+        (200, b"echo:3"),
+    ]
+    assert _SEEN_BEFORE.get() is None
+    # Nobody sees a value set by an earlier request; "wait-two" keeps its own.
+    assert handler.leaked == [None, None, b"wait-two", None]
+
+
+@pytest.mark.parametrize("body", [b"raise", b"wait-raise"])
+async def test_a_handler_that_raises_gets_500_and_close(body: bytes) -> None:
+    async with serving(ContextProbe()) as served:
+        conn = await served.connect()
+        try:
+            await conn.send(post_request(body))
+            status, headers, _ = await conn.response()
+            assert (status, headers.get("connection")) == (500, "close")
+            assert await conn.read_until_closed() == b""
+        finally:
+            conn.close()
 
 
 async def test_expect_100_continue_then_the_body() -> None:
