@@ -34,14 +34,12 @@ hostile one:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import logging
 import time
-import types
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, cast
@@ -187,33 +185,6 @@ class _NoParser:
 
 
 _NO_PARSER: Any = _NoParser()
-
-
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, CwmpReply], yielded: Any) -> Generator[Any, Any, CwmpReply]:
-    """Await ``coro``, already started by hand and suspended on ``yielded``.
-
-    What ``await coro`` does (``yield from``), from its second step on: the task that
-    runs this sees ``yielded`` first, then every send, throw (cancellation) and close
-    goes to ``coro``.
-    """
-    value = yielded
-    while True:
-        try:
-            sent = yield value
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:
-            try:
-                value = coro.throw(exc)
-            except StopIteration as stop:
-                return cast(CwmpReply, stop.value)
-        else:
-            try:
-                value = coro.send(sent)
-            except StopIteration as stop:
-                return cast(CwmpReply, stop.value)
 
 
 class _Stop(Exception):
@@ -419,8 +390,6 @@ class HttpConnection(asyncio.Protocol):
             if self._in_head and self._head_bytes > self._state.options.max_header_bytes:
                 self._state.log_malformed(431, "request head too large")
                 self._fail(text_reply(431, "request header fields too large", close=True))
-        if self._worker is None and self._queue and not self._lost:
-            self._start()
         if len(self._queue) > 1 and not self._read_paused and not self._broken:
             # A pipelined request waits behind another: read no further until answered.
             self._read_paused = True
@@ -545,51 +514,12 @@ class HttpConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ queue
 
     def _enqueue(self, pending: _Pending) -> None:
-        # Answered once the bytes at hand are parsed: `data_received` calls `_start`.
         self._queue.append(pending)
-
-    def _start(self) -> None:
-        """Answer the queued requests: at once while nothing has to wait, else in a task.
-
-        A quiet CWMP POST is usually complete in one read and its handler often
-        finishes without suspending; answering it here, in ``data_received``, saves a
-        task and a loop iteration per request. The handler coroutine is stepped by
-        hand, in a context of its own (as a task would give it); the first time it
-        suspends, the same coroutine continues in a task (`_run`), which also takes
-        over anything that waits: a body still arriving, a paused write side.
-        """
-        queue = self._queue
-        while queue and not self._lost:
-            pending = queue[0]
-            if not pending.complete or self._write_paused:
-                self._spawn(self._run())
-                return
-            reply = pending.error
-            if reply is None:
-                coro = self._handle(pending)
-                context = contextvars.copy_context()
-                try:
-                    yielded = context.run(coro.send, None)
-                except StopIteration as stop:
-                    reply = stop.value
-                else:
-                    self._spawn(self._run(_resume(coro, yielded)), context)
-                    return
-            if not self._answer(pending, reply):
-                break
-            if self._write_paused:
-                self._spawn(self._run())
-                return
-            self._resume_reading()
-        self._after_busy()
-
-    def _spawn(
-        self, coro: Coroutine[Any, Any, None], context: contextvars.Context | None = None
-    ) -> None:
-        worker = asyncio.get_running_loop().create_task(coro, context=context)
-        self._worker = worker
-        self._state.workers.add(worker)
-        worker.add_done_callback(self._state.workers.discard)
+        if self._worker is None:
+            worker = asyncio.get_running_loop().create_task(self._run())
+            self._worker = worker
+            self._state.workers.add(worker)
+            worker.add_done_callback(self._state.workers.discard)
 
     def _fail(self, reply: CwmpReply) -> None:
         """Answer ``reply`` in turn (after the requests before it) and close."""
@@ -610,81 +540,56 @@ class HttpConnection(asyncio.Protocol):
             self._read_paused = True
             self._transport.pause_reading()
 
-    async def _run(self, first: Awaitable[CwmpReply] | None = None) -> None:
-        """Answer the queued requests in order; one task per busy period.
-
-        ``first``: the reply to the head of the queue, whose handler `_start` began.
-        """
+    async def _run(self) -> None:
+        """Answer the queued requests in order; one task per busy period."""
+        state = self._state
+        options = state.options
         queue = self._queue
+        transport = self._transport
+        assert transport is not None
         try:
-            while True:
-                if self._write_paused and not self._lost:
+            while queue and not self._lost:
+                pending = queue[0]
+                if not pending.complete:
+                    if pending.error is not None:
+                        # Answered before its body (405, 413): the body is not read.
+                        pending.error = dataclasses.replace(pending.error, close=True)
+                    else:
+                        await self._await_body(pending)
+                        if self._lost:
+                            break
+                reply = pending.error
+                if reply is None:
+                    reply = await self._handle(pending)
+                    if self._lost:
+                        break
+                close = reply.close or not pending.keep_alive or state.stopping
+                transport.write(
+                    render(
+                        reply,
+                        close=close,
+                        keep_alive_header=pending.version_10,
+                        date=state.date.line(),
+                        worker=options.worker_header,
+                    )
+                )
+                queue.popleft()
+                if close:
+                    self._finish(lingering=pending.error is not None)
+                    return
+                if self._write_paused:
                     self._drain = asyncio.get_running_loop().create_future()
                     await self._drain
                     self._drain = None
-                self._resume_reading()
-                if not queue or self._lost:
-                    break
-                pending = queue[0]
-                if first is not None:
-                    reply = await first
-                    first = None
-                    if self._lost:
-                        break
-                else:
-                    if not pending.complete:
-                        if pending.error is not None:
-                            # Answered before its body (405, 413): the body is not read.
-                            pending.error = dataclasses.replace(pending.error, close=True)
-                        else:
-                            await self._await_body(pending)
-                            if self._lost:
-                                break
-                    error = pending.error
-                    if error is not None:
-                        reply = error
-                    else:
-                        reply = await self._handle(pending)
-                        if self._lost:
-                            break
-                if not self._answer(pending, reply):
-                    return
+                if self._read_paused and len(queue) <= 1 and not self._broken:
+                    self._read_paused = False
+                    transport.resume_reading()
         finally:
             self._worker = None
-            self._after_busy()
-
-    def _answer(self, pending: _Pending, reply: CwmpReply) -> bool:
-        """Write ``reply`` to the head of the queue; False when the connection closes."""
-        state = self._state
-        transport = self._transport
-        assert transport is not None
-        close = reply.close or not pending.keep_alive or state.stopping
-        transport.write(
-            render(
-                reply,
-                close=close,
-                keep_alive_header=pending.version_10,
-                date=state.date.line(),
-                worker=state.options.worker_header,
-            )
-        )
-        self._queue.popleft()
-        if close:
-            self._finish(lingering=pending.error is not None)
-            return False
-        return True
-
-    def _resume_reading(self) -> None:
-        """Read again once at most one request is queued (pipelining back-pressure)."""
-        if self._read_paused and len(self._queue) <= 1 and not self._broken and not self._lost:
-            self._read_paused = False
-            self._transport.resume_reading()  # type: ignore[union-attr]
-
-    def _after_busy(self) -> None:
-        if not self._lost and not self._queue:
-            if self._eof:
-                self._transport.close()  # type: ignore[union-attr]
-            self._idle_since = asyncio.get_running_loop().time()
+            if not self._lost and not queue:
+                if self._eof:
+                    transport.close()
+                self._idle_since = asyncio.get_running_loop().time()
 
     async def _await_body(self, pending: _Pending) -> None:
         """Wait for the rest of the body, at most ``body_read_timeout``; 408 past it."""
