@@ -25,7 +25,7 @@ from tests.server.test_abandoned_sessions import StallingFactory
 from traceacs.server.cwmp_endpoint import CwmpEndpoint
 from traceacs.server.cwmp_server import CwmpServer
 from traceacs.server.exchange import NO_CONTENT, CwmpReply, CwmpRequest
-from traceacs.server.http11 import HttpConnection, HttpOptions, ServerState
+from traceacs.server.http11 import Handler, HttpConnection, HttpOptions, ServerState
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(handler: Recorder, **overrides: object) -> AsyncIterator[Served]:
+async def serving(handler: Handler, **overrides: object) -> AsyncIterator[Served]:
     state = ServerState(handler, options(**overrides))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: HttpConnection(state), "127.0.0.1", 0)
@@ -138,6 +138,50 @@ async def test_pipelined_requests_are_answered_in_order_one_at_a_time() -> None:
         (204, b""),
     ]
     assert handler.started == handler.finished == [b"hold-1", b"two", b""]
+
+
+@dataclass
+class TaskProbe:
+    """A handler that needs a task before it ever suspends, and may raise.
+
+    Library code does (asyncpg opens a connection under ``asyncio.timeout``, which
+    raises outside a task): a handler must not be stepped outside a task, even to save
+    the task of a handler that would finish without suspending.
+    """
+
+    async def __call__(self, request: CwmpRequest) -> CwmpReply:
+        async with asyncio.timeout(5):  # RuntimeError outside a task
+            if request.body.startswith(b"wait"):
+                await asyncio.sleep(0)
+        if request.body.endswith(b"raise"):
+            raise RuntimeError("handler bug")
+        return CwmpReply(200, b"echo:" + request.body, "text/plain")
+
+
+async def test_the_handler_runs_in_a_task_from_its_first_step() -> None:
+    async with serving(TaskProbe()) as served:
+        conn = await served.connect()
+        try:
+            answers = []
+            for body in (b"one", b"wait-two"):
+                await conn.send(post_request(body))
+                answers.append(await conn.response())
+        finally:
+            conn.close()
+    assert [(s, b) for s, _, b in answers] == [(200, b"echo:one"), (200, b"echo:wait-two")]
+
+
+@pytest.mark.parametrize("body", [b"raise", b"wait-raise"])
+async def test_a_handler_that_raises_gets_500_and_close(body: bytes) -> None:
+    async with serving(TaskProbe()) as served:
+        conn = await served.connect()
+        try:
+            await conn.send(post_request(body))
+            status, headers, _ = await conn.response()
+            assert (status, headers.get("connection")) == (500, "close")
+            assert await conn.read_until_closed() == b""
+        finally:
+            conn.close()
 
 
 async def test_expect_100_continue_then_the_body() -> None:

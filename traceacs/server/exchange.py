@@ -13,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CwmpRequest:
-    """A complete POST: what the endpoint reads of it."""
+    """A complete POST: what the endpoint reads of it.
+
+    Not frozen, unlike `CwmpReply`: one is built per POST, and a frozen dataclass's
+    ``__init__`` (``object.__setattr__`` per field) costs four times a plain one's; the
+    server builds it and the endpoint only reads it.
+    """
 
     method: str
     raw_path: str

@@ -518,8 +518,9 @@ class HttpConnection(asyncio.Protocol):
         if self._worker is None:
             worker = asyncio.get_running_loop().create_task(self._run())
             self._worker = worker
+            # Left by `_run` itself at its end: a done callback would cost a loop
+            # iteration per request.
             self._state.workers.add(worker)
-            worker.add_done_callback(self._state.workers.discard)
 
     def _fail(self, reply: CwmpReply) -> None:
         """Answer ``reply`` in turn (after the requests before it) and close."""
@@ -585,6 +586,7 @@ class HttpConnection(asyncio.Protocol):
                     self._read_paused = False
                     transport.resume_reading()
         finally:
+            state.workers.discard(self._worker)
             self._worker = None
             if not self._lost and not queue:
                 if self._eof:
