@@ -19,6 +19,13 @@ share (to show the generator was not the limit), and from the store afterwards: 
 devices by state and the attempts by result (every device ``provisioned``, exactly
 one ``success`` each, i.e. none lost and none provisioned twice).
 
+``per_second`` (one row per second of the run): both processes' CPU shares (the
+ACS's from ``/proc/<pid>/stat``), sessions admitted, 503s and their mean
+``Retry-After``, CPEs provisioned; ``retry_after_answered`` counts the 503s by the
+``Retry-After`` they carried (an adaptive appointment, or the connection cap's fixed
+30 s). ``--timeline PATH`` writes every admission and 503 with its time, to replay the
+ACS's capacity estimate offline.
+
 Appends to ``bench/results/bootstorm.jsonl``.
 """
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -57,6 +65,9 @@ class StormTally:
     done_at: list[float] = field(default_factory=list)
     in_session: int = 0
     max_in_session: int = 0
+    admitted_at: list[float] = field(default_factory=list)
+    refused_at: list[tuple[float, float]] = field(default_factory=list)
+    """(when, Retry-After answered) of every 503."""
 
 
 class StormError(Exception):
@@ -91,10 +102,12 @@ async def session(port: int, device: BenchDevice, tally: StormTally) -> float | 
         )
         if status == 503:
             tally.refused_503 += 1
+            tally.refused_at.append((time.monotonic(), retry_after or 0.0))
             return retry_after if retry_after is not None else 30.0
         if status != 200 or b"InformResponse" not in body:
             raise StormError(f"Inform answered {status}")
         admitted = True
+        tally.admitted_at.append(time.monotonic())
         tally.in_session += 1
         tally.max_in_session = max(tally.max_in_session, tally.in_session)
         status, body, _, _ = await _post(reader, writer, b"", cookie)
@@ -142,6 +155,37 @@ async def device_loop(
         await asyncio.sleep(wait)
 
 
+async def sample_cpu(server_pid: int, samples: list[tuple[float, float, float]]) -> None:
+    """Every second: (monotonic, the ACS's CPU seconds, this process's CPU seconds)."""
+    while True:
+        own = os.times()
+        samples.append((time.monotonic(), process_cpu_seconds(server_pid), own.user + own.system))
+        await asyncio.sleep(1.0)
+
+
+def per_second(
+    tally: StormTally, samples: list[tuple[float, float, float]], start: float
+) -> list[dict[str, float]]:
+    """Per-second figures from ``start``: CPU shares of both processes, sessions admitted,
+    503s and their mean Retry-After, provisioned, so a slow burst can be pinned on the
+    ACS or on the generator."""
+    rows: list[dict[str, float]] = []
+    for (t0, acs0, own0), (t1, acs1, own1) in itertools.pairwise(samples):
+        refused = [ra for at, ra in tally.refused_at if t0 <= at < t1]
+        rows.append(
+            {
+                "t": round(t0 - start, 1),
+                "acs_cpu": round((acs1 - acs0) / (t1 - t0), 2),
+                "storm_cpu": round((own1 - own0) / (t1 - t0), 2),
+                "admitted": sum(1 for at in tally.admitted_at if t0 <= at < t1),
+                "refused": len(refused),
+                "mean_retry_after": round(sum(refused) / len(refused), 1) if refused else 0.0,
+                "provisioned": sum(1 for at in tally.done_at if t0 <= at < t1),
+            }
+        )
+    return rows
+
+
 async def drive(args: argparse.Namespace) -> dict[str, Any]:
     devices = build_devices(args.devices, args.seed)
     rng = random.Random(args.seed)
@@ -151,6 +195,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     rng.shuffle(devices)
     cpu0 = os.times()
     acs0 = process_cpu_seconds(args.server_pid)
+    samples: list[tuple[float, float, float]] = []
+    sampler = asyncio.create_task(sample_cpu(args.server_pid, samples))
     tasks = [
         asyncio.create_task(device_loop(args.port, d, w, tally, rng, args.retry_after_scale))
         for d, w in zip(devices, wakes, strict=True)
@@ -159,13 +205,15 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+    sampler.cancel()
+    await asyncio.gather(sampler, return_exceptions=True)
     finished = time.monotonic()
     cpu1 = os.times()
     acs1 = process_cpu_seconds(args.server_pid)
     provisioned = len(tally.done_at)
     last = max(tally.done_at) if tally.done_at else finished
     storm_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    return {
+    figures: dict[str, Any] = {
         "devices": len(devices),
         "provisioned_by_client": provisioned,
         "not_provisioned_at_give_up": len(devices) - provisioned,
@@ -182,7 +230,16 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         "acs_cpu_share": round((acs1 - acs0) / max(finished - start, 1e-9), 2),
         "acs_cpu_us_per_device": round((acs1 - acs0) / max(provisioned, 1) * 1e6),
         "provisioned_per_s": round(provisioned / max(last - wakes[0], 1e-9), 1),
+        "per_second": per_second(tally, samples, wakes[0]),
+        "retry_after_answered": dict(
+            sorted(Counter(int(ra) for _, ra in tally.refused_at).items())
+        ),
     }
+    if args.timeline:
+        args.timeline.write_text(
+            json.dumps({"admitted": tally.admitted_at, "refused": tally.refused_at})
+        )
+    return figures
 
 
 def device_states(data_dir: Path) -> dict[str, int]:
@@ -212,6 +269,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 argv += ["--devices", str(args.devices), "--window", str(args.window)]
                 argv += ["--seed", str(args.seed), "--give-up-after", str(args.give_up_after)]
                 argv += ["--retry-after-scale", str(args.retry_after_scale)]
+                if args.timeline:
+                    argv += ["--timeline", str(args.timeline)]
                 out = subprocess.run(
                     pinned(args.client_core, argv),
                     capture_output=True,
@@ -245,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--timeline", type=Path, default=None, help="write every admission and 503 (JSON) here"
+    )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)

@@ -51,3 +51,33 @@ def test_inventory_imports_every_device_and_keeps_rss_figures(tmp_path: Path) ->
     assert large["trace_cli"]["exit_code"] == 0
     assert large["acs"]["errors"] == {}
     assert sqlite["small"]["acs"]["rss_after_mib"] > 0
+
+
+def test_boot_storm_per_second_figures_split_events_by_sample_interval() -> None:
+    tally = bootstorm.StormTally()
+    tally.admitted_at = [10.2, 10.9, 11.5]
+    tally.refused_at = [(10.5, 6.0), (10.6, 30.0), (11.1, 8.0), (12.5, 9.0)]
+    tally.done_at = [10.95]
+    # (monotonic, ACS CPU s, storm CPU s) a second apart; the last interval is open.
+    samples = [(10.0, 1.0, 2.0), (11.0, 1.8, 2.25), (12.0, 2.3, 2.75)]
+    rows = bootstorm.per_second(tally, samples, start=10.0)
+    assert rows == [
+        {
+            "t": 0.0,
+            "acs_cpu": 0.8,
+            "storm_cpu": 0.25,
+            "admitted": 2,
+            "refused": 2,
+            "mean_retry_after": 18.0,
+            "provisioned": 1,
+        },
+        {
+            "t": 1.0,
+            "acs_cpu": 0.5,
+            "storm_cpu": 0.5,
+            "admitted": 1,
+            "refused": 1,
+            "mean_retry_after": 8.0,
+            "provisioned": 0,
+        },
+    ]
