@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.reliability.harness import RawHttp, post_request
-from tests.server.cwmp_client import inform
+from tests.server.cwmp_client import OneRpcFactory, inform
 from tests.server.test_abandoned_sessions import StallingFactory
-from traceacs.server.cwmp_endpoint import CwmpEndpoint
+from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings
 from traceacs.server.cwmp_server import CwmpServer
 from traceacs.server.exchange import NO_CONTENT, CwmpReply, CwmpRequest
 from traceacs.server.http11 import Handler, HttpConnection, HttpOptions, ServerState
+from traceacs.server.limits import ServerLimits
+from traceacs.server.retry_after import RetryAfterPolicy
 
 
 @dataclass
@@ -410,3 +412,34 @@ async def test_stopping_finishes_the_post_being_answered_then_drops_the_session(
     assert received.startswith(b"HTTP/1.1 200 ")  # the GetParameterValues, in full
     assert b"\r\nConnection: close\r\n" in received
     assert factory.journal.ends == ["dropped"]
+
+
+async def test_a_connection_refused_at_the_limit_gets_the_endpoints_appointment() -> None:
+    """The connection cap's 503 carries the adaptive Retry-After of the session limit's
+    503, not the fixed 30 s: in a boot storm the CPEs refused at the cap otherwise all
+    came back 30 s later and made a tail with the ACS idle."""
+    policy = RetryAfterPolicy(minimum=7, maximum=9, jitter=0.0)
+    endpoint = CwmpEndpoint(
+        OneRpcFactory(), authenticator=None, settings=EndpointSettings(retry_after=policy)
+    )
+    server = CwmpServer(
+        endpoint, ServerLimits(max_connections=1, retry_after_seconds=30), sweep_interval=3600
+    )
+    await server.start("127.0.0.1", 0)
+    host, port = server.addresses[0]
+    first = await RawHttp.connect(host, port)
+    try:
+        async with asyncio.timeout(10):
+            while server.connections < 1:
+                await asyncio.sleep(0.01)
+        second = await RawHttp.connect(host, port)
+        try:
+            received = await second.read_until_closed()
+        finally:
+            second.close()
+        assert received.startswith(b"HTTP/1.1 503 ")
+        retry_after = int(re.search(rb"Retry-After: (\d+)\r\n", received).group(1))  # type: ignore[union-attr]
+        assert 7 <= retry_after <= 9
+    finally:
+        first.close()
+        await server.stop(grace=1.0)

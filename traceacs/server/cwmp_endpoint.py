@@ -367,13 +367,20 @@ class CwmpEndpoint:
                 refused,
                 f" (latest {loggable(device_key)})" if device_key else "",
             )
-        if self._retry_after is not None:
-            retry_after = self._retry_after.refused(now)
-        else:
-            retry_after = self.settings.retry_after_seconds
         return text_reply(
-            503, "too many CWMP sessions", headers=(("Retry-After", str(retry_after)),)
+            503,
+            "too many CWMP sessions",
+            headers=(("Retry-After", str(self.overload_retry_after(now))),),
         )
+
+    def overload_retry_after(self, now: float | None = None) -> int:
+        """The ``Retry-After`` of a CPE refused for overload, at the session limit here
+        or at the HTTP server's connection limit: an appointment at the admission rate
+        when adaptive, so both kinds of refusal come back when there is room (a fixed
+        30 s at the connection limit left a boot storm's tail with the ACS idle)."""
+        if self._retry_after is not None:
+            return self._retry_after.refused(self.clock() if now is None else now)
+        return self.settings.retry_after_seconds
 
     async def _open(
         self,

@@ -45,6 +45,7 @@ def http_options(endpoint: CwmpEndpoint, limits: ServerLimits) -> HttpOptions:
         max_header_bytes=limits.max_header_bytes,
         max_headers=limits.max_headers,
         worker_name=settings.worker_name,
+        overload_retry_after=endpoint.overload_retry_after,
     )
 
 

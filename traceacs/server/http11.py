@@ -70,6 +70,7 @@ class HttpOptions:
         "max_connections",
         "max_header_bytes",
         "max_headers",
+        "overload_retry_after",
         "retry_after_seconds",
         "worker_header",
     )
@@ -86,12 +87,16 @@ class HttpOptions:
         max_header_bytes: int,
         max_headers: int,
         worker_name: str = "",
+        overload_retry_after: Callable[[], int] | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.body_read_timeout = body_read_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_connections = max_connections
         self.retry_after_seconds = retry_after_seconds
+        self.overload_retry_after = overload_retry_after
+        """The Retry-After of a connection refused at ``max_connections`` (the CWMP
+        endpoint's adaptive appointment); None answers ``retry_after_seconds``."""
         self.lingering_time = lingering_time
         self.max_header_bytes = max_header_bytes
         self.max_headers = max_headers
@@ -160,9 +165,15 @@ class ServerState:
         self.stopping = False
 
     def refused(self) -> bytes:
+        options = self.options
+        retry_after = (
+            options.overload_retry_after()
+            if options.overload_retry_after is not None and not self.stopping
+            else options.retry_after_seconds
+        )
         return (
             b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
-            b"Content-Length: 0\r\nConnection: close\r\n\r\n" % self.options.retry_after_seconds
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n" % retry_after
         )
 
     def log_malformed(self, status: int, reason: str) -> None:
