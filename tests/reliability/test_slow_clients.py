@@ -160,7 +160,8 @@ async def test_a_cpe_that_never_answers_an_rpc_loses_its_session_and_socket(
 
 async def test_connections_beyond_the_limit_get_503_until_one_is_freed(tmp_path: Path) -> None:
     limits = ServerLimits(max_connections=5, retry_after_seconds=7)
-    async with real_acs(tmp_path, limits=limits) as acs:
+    fixed = EndpointSettings(retry_after=None)  # the limits' Retry-After, not appointments
+    async with real_acs(tmp_path, limits=limits, settings=fixed) as acs:
         idle = [await RawHttp.connect(acs.host, acs.port) for _ in range(5)]
         try:
             await until(lambda: connections(acs) == 5)

@@ -45,7 +45,11 @@ def http_options(endpoint: CwmpEndpoint, limits: ServerLimits) -> HttpOptions:
         max_header_bytes=limits.max_header_bytes,
         max_headers=limits.max_headers,
         worker_name=settings.worker_name,
-        overload_retry_after=endpoint.overload_retry_after,
+        # Adaptive: the connection cap's 503 books an appointment like the session cap's;
+        # otherwise it answers the limits' fixed Retry-After.
+        overload_retry_after=(
+            endpoint.overload_retry_after if settings.retry_after is not None else None
+        ),
     )
 
 
