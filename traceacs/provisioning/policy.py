@@ -41,7 +41,7 @@ class RetryPolicy:
     base_seconds: float = 60.0
     max_seconds: float = 3600.0
 
-    not_failures: tuple[str, ...] = (Result.EXPIRED, "session_abandoned")
+    not_failures: tuple[str, ...] = (Result.EXPIRED, Result.SESSION_ABANDONED)
     """Attempt results that do not count toward the backoff: the attempt was cut short,
     the device did not fail it. ``expired``: its session died with the ACS process (a
     new Inform superseded it, or the stale-attempt sweep ended it); ``session_abandoned``:

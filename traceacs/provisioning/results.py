@@ -23,4 +23,7 @@ class Result:
     FIRMWARE_FAILED: Final = "firmware_failed"
     PROTOCOL_ERROR: Final = "protocol_error"
     SESSION_ABORTED: Final = "session_aborted"
+    SESSION_ABANDONED: Final = "session_abandoned"
+    """One of the ``session_<reason>`` results of an attempt whose CWMP session ended
+    mid-step (`SessionEndReason`): here the CPE rebooted or dropped and started over."""
     EXPIRED: Final = "expired"
