@@ -351,7 +351,7 @@ def _safe_attribute_fields(attributes: Mapping[str, AttributeValue]) -> bytes:
                 continue
         safe = redact_attributes({key: value})
         encoded = attribute_fields(safe)
-        if cache_key is not None and safe.get(key, cache) == value:
+        if cache_key is not None and key in safe and safe[key] == value:  # kept as it is
             if len(cache) >= _MAX_SAFE_FIELDS:
                 cache.clear()
             cache[cache_key] = encoded
