@@ -16,6 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -33,9 +34,10 @@ from tests.telemetry.test_otlp_export import Received
 from tests.telemetry.threaded_receiver import otlp_receiver  # noqa: F401 (fixture)
 from tests.telemetry.traces import RESULTS, provisioning_trace, quiet_periodic_trace
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
+from traceacs.telemetry.exporter import samples_every_root
 from traceacs.telemetry.otlp_encoding import encode_trace_request
 from traceacs.telemetry.otlp_http import DirectOtlpHttpSpanExporter
-from traceacs.telemetry.setup import build_telemetry
+from traceacs.telemetry.setup import _sampler, build_telemetry
 
 
 def _decoded(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
@@ -235,18 +237,23 @@ def _flat(request: ExportTraceServiceRequest) -> list[tuple[bytes, bytes, ProtoS
 
 
 @pytest.mark.parametrize("with_sdk_processor", [True, False])
+@pytest.mark.parametrize("sampler", ["parentbased_traceidratio", "parentbased_always_on"])
 def test_spans_encoded_by_the_adapter_are_what_the_sdk_encodes(
     otlp_receiver: tuple[str, Received],  # noqa: F811 (the fixture)
     with_sdk_processor: bool,
+    sampler: str,
 ) -> None:
     """The OTLP batch processor gets spans the adapter encoded itself (no `ReadableSpan`);
     the Collector must receive what the SDK encoder writes for the `ReadableSpan`s other
-    processors get, with or without such processors, under a ratio sampler."""
+    processors get, with or without such processors, under a ratio sampler (asked for
+    each root) and under the default sampler, whose decision the adapter knows without
+    asking (`samples_every_root`: its own encoding path when no other processor wants
+    `ReadableSpan`s)."""
     endpoint, received = otlp_receiver
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_SERVICE_NAME": "traceacs-test",
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER": sampler,
         "OTEL_TRACES_SAMPLER_ARG": "1.0",
     }
     memory = InMemorySpanExporter()
@@ -284,3 +291,22 @@ def test_spans_encoded_by_the_adapter_are_what_the_sdk_encodes(
     assert all(names == ["Device.WiFi.SSID.1.SSID"] for names in lists)
     assert len(got) == len(spans) == 2 * sum(len(t.spans) for t in _odd_traces())
     assert got == _flat(_sdk(spans))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("parentbased_always_on", True),
+        ("always_on", True),
+        ("parentbased_always_off", False),
+        ("always_off", False),
+        ("parentbased_traceidratio", False),
+        ("traceidratio", False),
+    ],
+)
+def test_only_samplers_that_keep_every_root_are_not_asked(name: str, expected: bool) -> None:
+    """The adapter skips the sampler only for those whose answer for a root is always
+    "record and sample, no trace state": a ratio (even 1.0) or "off" is asked."""
+    sampler = _sampler({"OTEL_TRACES_SAMPLER": name, "OTEL_TRACES_SAMPLER_ARG": "1.0"})
+    assert samples_every_root(sampler) is expected
+    assert samples_every_root(ParentBased(ALWAYS_ON, remote_parent_sampled=ALWAYS_OFF))

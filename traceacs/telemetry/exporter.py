@@ -33,7 +33,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
@@ -79,6 +79,8 @@ _OK = Status(StatusCode.OK)
 _UNSET = Status(StatusCode.UNSET)
 _STATUS_FIELDS: Final = {"ok": status_field(_OK), "unset": status_field(_UNSET)}
 """The encoded status of a span recorded without an error."""
+_SERVER_FIELD: Final = KIND_FIELDS[SpanKind.SERVER]
+_INTERNAL_FIELD: Final = KIND_FIELDS[SpanKind.INTERNAL]
 
 
 def cause_links(attributes: Mapping[str, object]) -> list[Link]:
@@ -124,6 +126,8 @@ class OtelProvisioningTelemetry:
         )
         """No span limit can cut a span's allow-listed attributes."""
         self._scope = SESSION_SPANS_SCOPE
+        self._samples_every_root = samples_every_root(self._sampler_of_provider)
+        """The provider's sampler keeps every root as it is: `export_trace` need not ask."""
         self._instruments = instruments
         self._sampler = quiet_sampler or QuietSessionSampler(1.0)
         self._split_of: object = None
@@ -195,6 +199,10 @@ class OtelProvisioningTelemetry:
         """
         trace_id = int(trace.trace_id, 16)
         root_record = trace.root
+        if self._samples_every_root and self._unlimited:
+            encoded_to, readable_to = self._targets()
+            if encoded_to and not readable_to:
+                return self._export_encoded(trace, trace_id, encoded_to)
         root_attributes = redact_attributes(root_record.attributes)
         links = cause_links(root_record.attributes)
         decision = self._sampler_of_provider.should_sample(
@@ -211,9 +219,7 @@ class OtelProvisioningTelemetry:
             encoded_to = ()  # a batch processor exports sampled spans only
         if not encoded_to and not readable_to:
             return root_context
-        fallback_end = max(
-            (s.end_ns for s in trace.spans if s.end_ns is not None), default=root_record.start_ns
-        )
+        fallback_end = _fallback_end(trace)
         root_id = root_record.span_id
         contexts = {root_id: root_context}
         encoded_spans: list[EncodedSpan] = []
@@ -234,10 +240,7 @@ class OtelProvisioningTelemetry:
                 kind, span_links = SpanKind.INTERNAL, ()
                 if not from_record:
                     attributes = self._bounded(redact_attributes(record.attributes))
-            if record.status == "error":
-                status = Status(StatusCode.ERROR, redact_text(record.status_message))
-            else:
-                status = _OK if record.status == "ok" else _UNSET
+            status = _status_of(record)
             end_ns = record.end_ns if record.end_ns is not None else fallback_end
             end_ns = max(end_ns, record.start_ns)
             if readable_to:
@@ -294,6 +297,74 @@ class OtelProvisioningTelemetry:
                         self._scope,
                     )
                 )
+        for batch in encoded_to:
+            batch.emit_encoded(encoded_spans)
+        return root_context
+
+    def _export_encoded(
+        self, trace: SessionTrace, trace_id: int, encoded_to: Sequence[EncodedSpanBatchProcessor]
+    ) -> SpanContext:
+        """`export_trace` when its result is known without building anything: the
+        sampler keeps every root as it is (no trace state, the root's attributes as
+        given), only batch processors taking encoded spans are fed and no span limit can
+        cut an allow-listed attribute. Each span is encoded from its record, attributes
+        through the cache of values redaction keeps (`_safe_attribute_fields`), into the
+        bytes the general path writes (the differential tests compare the two)."""
+        spans = trace.spans
+        root_record = spans[0]
+        root_id = root_record.span_id
+        root_context = SpanContext(trace_id, int(root_id, 16), False, _SAMPLED, None)
+        trace_id_bytes = trace_id.to_bytes(16, "big")
+        resource, scope = self._resource, self._scope
+        fallback_end: int | None = None
+        placed = {root_id}
+        encoded_spans: list[EncodedSpan] = []
+        for record in _parents_first(spans):
+            if record is root_record:
+                parent: bytes | None = None
+                kind_field = _SERVER_FIELD
+                span_links: Sequence[Link] = cause_links(record.attributes)
+            else:
+                parent_id = record.parent_span_id
+                if parent_id not in placed:
+                    parent_id = root_id
+                parent = bytes.fromhex(parent_id)
+                kind_field, span_links = _INTERNAL_FIELD, ()
+                placed.add(record.span_id)
+            status_fields = _STATUS_FIELDS.get(record.status)
+            if status_fields is None:
+                status_fields = status_field(_status_of(record))
+            end_ns = record.end_ns
+            if end_ns is None:
+                if fallback_end is None:
+                    fallback_end = _fallback_end(trace)
+                end_ns = fallback_end
+            if end_ns < record.start_ns:
+                end_ns = record.start_ns
+            encoded_spans.append(
+                EncodedSpan(
+                    encode_span_fields(
+                        trace_id_bytes,
+                        bytes.fromhex(record.span_id),
+                        None,
+                        parent,
+                        False,
+                        record.name,
+                        kind_field,
+                        record.start_ns,
+                        end_ns,
+                        _safe_attribute_fields(record.attributes),
+                        0,
+                        (),
+                        0,
+                        span_links,
+                        0,
+                        status_fields,
+                    ),
+                    resource,
+                    scope,
+                )
+            )
         for batch in encoded_to:
             batch.emit_encoded(encoded_spans)
         return root_context
@@ -357,6 +428,27 @@ def _safe_attribute_fields(attributes: Mapping[str, AttributeValue]) -> bytes:
             cache[cache_key] = encoded
         out += encoded
     return bytes(out)
+
+
+def samples_every_root(sampler: Sampler) -> bool:
+    """Whether ``sampler`` keeps a root span (no parent) with no trace state and its
+    attributes as given, whatever the span: ``always_on`` and ``parentbased_always_on``
+    (the default), recognised as the SDK builds them; any other sampler is asked."""
+    if sampler is ALWAYS_ON:
+        return True
+    return type(sampler) is ParentBased and getattr(sampler, "_root", None) is ALWAYS_ON
+
+
+def _status_of(record: SpanRecord) -> Status:
+    """The span's status (an error's message redacted, as every exported text)."""
+    if record.status == "error":
+        return Status(StatusCode.ERROR, redact_text(record.status_message))
+    return _OK if record.status == "ok" else _UNSET
+
+
+def _fallback_end(trace: SessionTrace) -> int:
+    """The end time of a span never ended: the trace's last end (or the root's start)."""
+    return max((s.end_ns for s in trace.spans if s.end_ns is not None), default=trace.root.start_ns)
 
 
 def _parents_first(spans: Sequence[SpanRecord]) -> list[SpanRecord]:

@@ -7,6 +7,12 @@ spans). Here the decision is made once per *session*, on the finished `SessionTr
 so a session is exported entirely or not at all. Anything that changed or failed is
 always kept. The decision is a pure function of the trace id, so every ACS process (and
 a replay of the same trace) decides the same way.
+
+It runs at the end of every session, so it is written for the common case: the trace
+id is looked at first (a session within the ratio is kept whatever it did), and the
+root's event codes, recorded as the comma-joined text of the Inform's, are matched as
+text without splitting them when that text is exactly ``2 PERIODIC`` or does not
+contain it at all.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from traceacs.provisioning.session_trace import SessionTrace
 
 PERIODIC_EVENT = "2 PERIODIC"
 _ID_SPACE = 1 << 64
+_LOW_BITS = _ID_SPACE - 1
 
 
 def event_codes_of(trace: SessionTrace) -> tuple[str, ...]:
@@ -29,13 +36,32 @@ def event_codes_of(trace: SessionTrace) -> tuple[str, ...]:
     return ()
 
 
+def _has_periodic_event(value: object) -> bool:
+    """``PERIODIC_EVENT in event_codes_of(...)`` for a root's ``cpe.event_codes``."""
+    if type(value) is str:
+        if value == PERIODIC_EVENT:  # the quiet periodic session's root: no split
+            return True
+        if PERIODIC_EVENT not in value:  # no code can be it
+            return False
+        return any(code.strip() == PERIODIC_EVENT for code in value.split(","))
+    if isinstance(value, tuple):
+        return PERIODIC_EVENT in value
+    if isinstance(value, str):  # a str subclass: as `event_codes_of` reads it
+        return any(code.strip() == PERIODIC_EVENT for code in value.split(","))
+    return False
+
+
 def is_quiet_periodic(trace: SessionTrace) -> bool:
     """A periodic session that changed nothing and failed nothing: sampling candidate."""
     if trace.changed_something or trace.failed:
         return False
-    if any(span.status == "error" for span in trace.spans):
+    spans = trace.spans
+    if not spans:
         return False
-    return PERIODIC_EVENT in event_codes_of(trace)
+    for span in spans:
+        if span.status == "error":
+            return False
+    return _has_periodic_event(spans[0].attributes.get("cpe.event_codes"))
 
 
 class QuietSessionSampler:
@@ -48,7 +74,9 @@ class QuietSessionSampler:
         self._bound = round(ratio * _ID_SPACE)
 
     def keep(self, trace: SessionTrace) -> bool:
-        if not is_quiet_periodic(trace):
-            return True
         # Same rule as the SDK's TraceIdRatioBased: the low 64 bits of the trace id.
-        return (int(trace.trace_id, 16) & (_ID_SPACE - 1)) < self._bound
+        # Checked first: it is cheaper than `is_quiet_periodic`, and a session within
+        # the ratio is kept whether quiet or not.
+        if (int(trace.trace_id, 16) & _LOW_BITS) < self._bound:
+            return True
+        return not is_quiet_periodic(trace)
