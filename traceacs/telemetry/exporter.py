@@ -52,12 +52,18 @@ from traceacs.telemetry.instruments import METER_NAME, Instruments
 from traceacs.telemetry.otlp_encoding import (
     KIND_FIELDS,
     EncodedSpan,
+    ascii_string_attribute_field,
     attribute_fields,
     encode_span_fields,
     status_field,
 )
 from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor
-from traceacs.telemetry.redaction import ALLOWED_SPAN_ATTRIBUTES, redact_attributes, redact_text
+from traceacs.telemetry.redaction import (
+    ALLOWED_SPAN_ATTRIBUTES,
+    PARAMETER_BEARING_ATTRIBUTES,
+    redact_attributes,
+    redact_text,
+)
 from traceacs.telemetry.sampling import QuietSessionSampler
 
 log = logging.getLogger(__name__)
@@ -401,33 +407,63 @@ class OtelProvisioningTelemetry:
         )
 
 
-_SAFE_FIELDS: dict[tuple[str, type, object], bytes] = {}
+_SAFE_FIELDS: dict[tuple[object, ...], bytes] = {}
 _MAX_SAFE_FIELDS: Final = 4096
+_PLAIN_TEXT_KEYS: Final = ALLOWED_SPAN_ATTRIBUTES - PARAMETER_BEARING_ATTRIBUTES
+"""Keys whose string values redaction passes through `redact_text` alone."""
+_ONE_DEVICE_KEYS: Final = frozenset(
+    {"cpe.serial_number", "cpe.customer_id", "cpe.location_id", "cwmp.session.id"}
+)
+"""Keys whose values belong to one device or one session: not remembered, they would
+only push out the values every session shares (and they are cheap to encode anew)."""
 
 
 def _safe_attribute_fields(attributes: Mapping[str, AttributeValue]) -> bytes:
     """``attribute_fields(redact_attributes(attributes))``, remembering the encoding of
     each (key, value) that redaction keeps as it is (an allow-listed key, a value with
     no secret in it): the same plans, counts and methods come back in every session.
-    What redaction drops or changes is never remembered (nor, so, held)."""
+    What redaction drops or changes is never remembered (nor, so, held). An ASCII
+    string of a plain key is redacted and encoded directly (`redact_text`,
+    `ascii_string_attribute_field`) when not remembered."""
     cache = _SAFE_FIELDS
     out = bytearray()
+    cache_key: tuple[object, ...] | None
     for key, value in attributes.items():
         kind = type(value)
-        cache_key = (key, kind, value) if kind is str or kind is int or kind is bool else None
-        if cache_key is not None:
+        if kind is str:
+            text_key = (key, value)
+            encoded = cache.get(text_key)
+            if encoded is not None:
+                out += encoded
+                continue
+            if key in _PLAIN_TEXT_KEYS and isinstance(value, str) and value.isascii():
+                text = redact_text(value)
+                encoded = ascii_string_attribute_field(key, text)
+                if text == value and key not in _ONE_DEVICE_KEYS:
+                    _remember(text_key, encoded)
+                out += encoded
+                continue
+            cache_key = text_key
+        elif kind is int or kind is bool:  # the type in the key: True == 1
+            cache_key = (key, kind, value)
             encoded = cache.get(cache_key)
             if encoded is not None:
                 out += encoded
                 continue
+        else:
+            cache_key = None
         safe = redact_attributes({key: value})
         encoded = attribute_fields(safe)
         if cache_key is not None and key in safe and safe[key] == value:  # kept as it is
-            if len(cache) >= _MAX_SAFE_FIELDS:
-                cache.clear()
-            cache[cache_key] = encoded
+            _remember(cache_key, encoded)
         out += encoded
     return bytes(out)
+
+
+def _remember(cache_key: tuple[object, ...], encoded: bytes) -> None:
+    if len(_SAFE_FIELDS) >= _MAX_SAFE_FIELDS:
+        _SAFE_FIELDS.clear()
+    _SAFE_FIELDS[cache_key] = encoded
 
 
 def samples_every_root(sampler: Sampler) -> bool:

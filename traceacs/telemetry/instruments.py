@@ -179,6 +179,8 @@ class Instruments:
         self._lock = threading.Lock()
         self._active_sessions = 0
         self._informs: dict[str, int] = {}
+        self._informs_by_codes: dict[tuple[str, ...], int] = {}
+        """Informs by their whole tuple of event codes, not yet counted per code."""
         self.shared: SessionMetrics | None = None
         if readers is not None and shareable(readers):
             self.shared = SessionMetrics(
@@ -260,13 +262,18 @@ class Instruments:
 
     def _observe_informs(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:  # a collection runs on the reader's thread
+            self._count_informs_per_code()
             counts = list(self._informs.items())
         return [Observation(count, {"cwmp.event_code": code}) for code, count in counts]
 
     def add_active_sessions(self, delta: int) -> None:
         """Sessions this process holds: +1 when one starts here, -1 when it leaves."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # twice a session: a `with` block costs more than the addition
+        try:
             self._active_sessions += delta
+        finally:
+            lock.release()
 
     @property
     def active_sessions(self) -> int:
@@ -326,13 +333,34 @@ class Instruments:
         self.rpc_duration.record(duration_ms, attributes)
 
     def record_inform(self, event_codes: Sequence[str]) -> None:
-        with self._lock:
-            informs = self._informs
-            for code in event_codes:
+        """Count an Inform's event codes (every session: the Inform's tuple is counted
+        as a whole here, and per code when a reader collects).
+
+        What a collection reports is what counting each code at once would have
+        reported: the tuples are counted per code in the order they first came, so the
+        codes are given their own point (up to `MAX_EVENT_CODES`) in the order they
+        first came too."""
+        codes = event_codes if type(event_codes) is tuple else tuple(event_codes)
+        lock = self._lock
+        lock.acquire()
+        try:
+            by_codes = self._informs_by_codes
+            by_codes[codes] = by_codes.get(codes, 0) + 1
+            if len(by_codes) > MAX_EVENT_CODES:  # made-up codes: bounded here too
+                self._count_informs_per_code()
+        finally:
+            lock.release()
+
+    def _count_informs_per_code(self) -> None:
+        """Move the Informs counted by tuple into the per-code counts (under the lock)."""
+        informs = self._informs
+        for codes, count in self._informs_by_codes.items():
+            for code in codes:
                 key = _metric_event_code(code)
                 if key not in informs and len(informs) >= MAX_EVENT_CODES:
                     key = OVERFLOW_EVENT_CODE
-                informs[key] = informs.get(key, 0) + 1
+                informs[key] = informs.get(key, 0) + count
+        self._informs_by_codes.clear()
 
     def record_task(self, name: str, result: str, duration_ms: float | None) -> None:
         """One task outcome; ``duration_ms`` None when it did not run in this session."""

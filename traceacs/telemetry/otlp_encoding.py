@@ -144,6 +144,25 @@ def _string_attribute(tag: bytes, key: str, value: str) -> bytes:
     return tag + _length(len(body)) + body
 
 
+_STRING_HEADERS: dict[tuple[str, int], bytes] = {}
+
+
+def ascii_string_attribute_field(key: str, text: str) -> bytes:
+    """``attribute_fields({key: text})`` for an ASCII ``text``: everything before the
+    text's bytes depends only on the key and the text's length, so that header is
+    remembered by (key, length) and the text appended (the values that are new in
+    every session, serial numbers and session ids, are encoded at that cost)."""
+    size = len(text)
+    header = _STRING_HEADERS.get((key, size))
+    if header is None:
+        field = _string_attribute(_SPAN_ATTRIBUTE, key, "x" * size)
+        header = field[: len(field) - size]
+        if len(_STRING_HEADERS) >= _MAX_ENCODED_ATTRIBUTES:
+            _STRING_HEADERS.clear()
+        _STRING_HEADERS[(key, size)] = header
+    return header + text.encode("ascii")
+
+
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     """Repeated ``KeyValue`` fields; a value that cannot be encoded is left out, logged."""
     if not attributes:

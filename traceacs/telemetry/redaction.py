@@ -96,6 +96,27 @@ SECRET_NAME_PATTERN = re.compile(
 """Parameter names whose values are secrets (``...KeyPassphrase``, ``...PreSharedKey``,
 ``...Password``, ``...Secret``, ...)."""
 
+
+def names_a_secret(text: str) -> bool:
+    """``SECRET_NAME_PATTERN.search(text) is not None``, without the regex for ASCII
+    text: its alternatives as substrings of the lower-cased text (``keypassphrase``
+    contains ``passphrase``), which for ASCII is exactly the pattern's case-blindness
+    (Unicode case folding, e.g. ``ſ`` matching ``s``, is left to the pattern). A
+    case-blind search costs ~1.4 µs per text, this ~0.3, and serial numbers and
+    session ids are new texts in every session."""
+    if not text.isascii():
+        return SECRET_NAME_PATTERN.search(text) is not None
+    lowered = text.lower()
+    return (
+        "password" in lowered
+        or "passphrase" in lowered
+        or "presharedkey" in lowered
+        or "secret" in lowered
+        or "wepkey" in lowered
+        or "psk" in lowered
+    )
+
+
 _NAME_VALUE = re.compile(r"([A-Za-z0-9_.{}]+)\s*=\s*(\S+)")
 
 REDACTED = "[REDACTED]"
@@ -109,7 +130,7 @@ def is_secret_parameter(name: str) -> bool:
     (each parameter written, read back and saved), and the case-blind search of the
     pattern costs microseconds per name.
     """
-    return SECRET_NAME_PATTERN.search(name) is not None
+    return names_a_secret(name)
 
 
 _PLAIN_TEXTS: set[str] = set()
@@ -125,7 +146,7 @@ def redact_text(text: str) -> str:
     """Mask the value of every ``Name=value`` pair whose name is a secret parameter."""
     if text in _PLAIN_TEXTS:
         return text
-    if SECRET_NAME_PATTERN.search(text) is None:  # no secret name in it, no pair to mask
+    if not names_a_secret(text):  # no secret name in it, no pair to mask
         if len(text) <= _MAX_PLAIN_TEXT_LENGTH:
             if len(_PLAIN_TEXTS) >= _MAX_PLAIN_TEXTS:
                 _PLAIN_TEXTS.clear()
