@@ -11,13 +11,22 @@ from __future__ import annotations
 import random
 
 import pytest
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tests.telemetry.conftest import Harness
-from tests.telemetry.traces import quiet_periodic_trace
+from tests.telemetry.traces import MS, T0, quiet_periodic_trace
 from traceacs.provisioning.session_trace import AttributeValue
 from traceacs.telemetry import exporter
 from traceacs.telemetry.instruments import MAX_EVENT_CODES, OVERFLOW_EVENT_CODE
-from traceacs.telemetry.otlp_encoding import ascii_string_attribute_field, attribute_fields
+from traceacs.telemetry.otlp_encoding import (
+    KIND_FIELDS,
+    ascii_string_attribute_field,
+    attribute_fields,
+    encode_session_span,
+    encode_span_fields,
+    status_field,
+    trace_id_fields,
+)
 from traceacs.telemetry.redaction import (
     SECRET_NAME_PATTERN,
     names_a_secret,
@@ -184,3 +193,24 @@ def test_the_ratio_decides_first_with_the_same_outcome() -> None:
         trace.changed_something = n % 3 == 0
         in_ratio = int(trace.trace_id, 16) & ((1 << 64) - 1) < round(0.3 * (1 << 64))
         assert sampler.keep(trace) is (in_ratio or not is_quiet_periodic(trace))
+
+
+@pytest.mark.parametrize("name", ["cpe.inform", "", "cwmp.rpc Ünïcode"])
+@pytest.mark.parametrize("parent", [None, bytes.fromhex("00000000000000ab")])
+def test_session_spans_encode_as_the_general_encoder_writes_them(
+    name: str, parent: bytes | None
+) -> None:
+    trace_id, span_id = bytes(range(16)), bytes(range(8, 16))
+    link = Link(SpanContext(0xAB, 0xCD, True, TraceFlags(1)), {"link.kind": "connection_request"})
+    fields = attribute_fields({"cpe.model": "TraceGW-181", "cpe.profile.parameter_count": 7})
+    status = status_field(Status(StatusCode.ERROR, "no response (timeout)"))
+    for links in ((), (link,)):
+        for start, end in ((1, 1), (T0, T0 + 5 * MS), ((1 << 64) - 2, (1 << 64) - 1)):
+            kind = KIND_FIELDS[SpanKind.SERVER]
+            assert encode_session_span(
+                trace_id_fields(trace_id), span_id, parent, name, kind, start, end,
+                fields, links, status,
+            ) == encode_span_fields(
+                trace_id, span_id, None, parent, False, name, kind, start, end,
+                fields, 0, (), 0, links, 0, status,
+            )  # fmt: skip

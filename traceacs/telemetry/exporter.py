@@ -54,8 +54,10 @@ from traceacs.telemetry.otlp_encoding import (
     EncodedSpan,
     ascii_string_attribute_field,
     attribute_fields,
+    encode_session_span,
     encode_span_fields,
     status_field,
+    trace_id_fields,
 )
 from traceacs.telemetry.otlp_http import EncodedSpanBatchProcessor
 from traceacs.telemetry.redaction import (
@@ -320,7 +322,7 @@ class OtelProvisioningTelemetry:
         root_record = spans[0]
         root_id = root_record.span_id
         root_context = SpanContext(trace_id, int(root_id, 16), False, _SAMPLED, None)
-        trace_id_bytes = trace_id.to_bytes(16, "big")
+        prefix = trace_id_fields(trace_id.to_bytes(16, "big"))
         resource, scope = self._resource, self._scope
         fallback_end: int | None = None
         placed = {root_id}
@@ -329,7 +331,10 @@ class OtelProvisioningTelemetry:
             if record is root_record:
                 parent: bytes | None = None
                 kind_field = _SERVER_FIELD
-                span_links: Sequence[Link] = cause_links(record.attributes)
+                attributes = record.attributes
+                span_links: Sequence[Link] = (
+                    cause_links(attributes) if CAUSE_TRACE_ID in attributes else ()
+                )
             else:
                 parent_id = record.parent_span_id
                 if parent_id not in placed:
@@ -340,37 +345,48 @@ class OtelProvisioningTelemetry:
             status_fields = _STATUS_FIELDS.get(record.status)
             if status_fields is None:
                 status_fields = status_field(_status_of(record))
-            end_ns = record.end_ns
+            start_ns, end_ns = record.start_ns, record.end_ns
             if end_ns is None:
                 if fallback_end is None:
                     fallback_end = _fallback_end(trace)
                 end_ns = fallback_end
-            if end_ns < record.start_ns:
-                end_ns = record.start_ns
-            encoded_spans.append(
-                EncodedSpan(
-                    encode_span_fields(
-                        trace_id_bytes,
-                        bytes.fromhex(record.span_id),
-                        None,
-                        parent,
-                        False,
-                        record.name,
-                        kind_field,
-                        record.start_ns,
-                        end_ns,
-                        _safe_attribute_fields(record.attributes),
-                        0,
-                        (),
-                        0,
-                        span_links,
-                        0,
-                        status_fields,
-                    ),
-                    resource,
-                    scope,
+            if end_ns < start_ns:
+                end_ns = start_ns
+            fields = _safe_attribute_fields(record.attributes)
+            span_id = bytes.fromhex(record.span_id)
+            if start_ns > 0:  # and so end_ns: both fields present
+                payload = encode_session_span(
+                    prefix,
+                    span_id,
+                    parent,
+                    record.name,
+                    kind_field,
+                    start_ns,
+                    end_ns,
+                    fields,
+                    span_links,
+                    status_fields,
                 )
-            )
+            else:  # a time of 0 is left out (proto3 default): the general encoder
+                payload = encode_span_fields(
+                    prefix[2:18],
+                    span_id,
+                    None,
+                    parent,
+                    False,
+                    record.name,
+                    kind_field,
+                    start_ns,
+                    end_ns,
+                    fields,
+                    0,
+                    (),
+                    0,
+                    span_links,
+                    0,
+                    status_fields,
+                )
+            encoded_spans.append(EncodedSpan(payload, resource, scope))
         for batch in encoded_to:
             batch.emit_encoded(encoded_spans)
         return root_context

@@ -362,6 +362,53 @@ def encode_span_fields(
     return bytes(out)
 
 
+_pack_times = struct.Struct("<cQcQ").pack
+_LOCAL_SPAN_FLAGS: Final = _SPAN_FLAGS + _pack_fixed32(_HAS_IS_REMOTE)
+
+
+def trace_id_fields(trace_id: bytes) -> bytes:
+    """The ``trace_id`` field, and the ``span_id`` field's tag: what every span of one
+    trace starts with (`encode_session_span`'s ``trace_prefix``)."""
+    return _SPAN_TRACE_ID + b"\x10" + trace_id + _SPAN_SPAN_ID + b"\x08"
+
+
+def encode_session_span(
+    trace_prefix: bytes,
+    span_id: bytes,
+    parent_span_id: bytes | None,
+    name: str,
+    kind_field: bytes,
+    start_ns: int,
+    end_ns: int,
+    attributes: bytes,
+    links: Sequence[Link],
+    status: bytes,
+) -> bytes:
+    """`encode_span_fields` for a span of a recorded session: no trace state, events or
+    dropped counts, a local parent, both times set (``0 < start_ns <= end_ns``);
+    ``trace_prefix`` from `trace_id_fields`. One join instead of a field at a time."""
+    encoded_name = _ENCODED_NAMES.get(name)
+    if encoded_name is None:
+        encoded_name = _text(_SPAN_NAME, name) if name else b""
+        if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
+            _ENCODED_NAMES.clear()
+        _ENCODED_NAMES[name] = encoded_name
+    return b"".join(
+        (
+            trace_prefix,
+            span_id,
+            b"" if parent_span_id is None else _SPAN_PARENT + b"\x08" + parent_span_id,
+            encoded_name,
+            kind_field,
+            _pack_times(_SPAN_START, start_ns, _SPAN_END, end_ns),
+            attributes,
+            b"".join([_link(link) for link in links]) if links else b"",
+            status,
+            _LOCAL_SPAN_FLAGS,
+        )
+    )
+
+
 class EncodedSpan:
     """A finished span already encoded as an OTLP ``Span`` message (`encode_span_fields`),
     with the resource and instrumentation scope it is exported under.
