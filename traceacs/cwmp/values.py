@@ -35,6 +35,10 @@ _DATETIME = re.compile(
     r"(Z|z|[+-]\d{2}:?\d{2})?",
     re.ASCII,
 )
+_UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII).fullmatch
+"""Whole seconds in UTC with a ``Z``: the one shape `datetime.fromisoformat` reads as the
+general reading does (it accepts many others: week dates, a space for the ``T``...)."""
+_from_iso = datetime.fromisoformat
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _MAX_INT_DIGITS = 20
 """2**64 has 20 digits: longer numbers are out of every range (and Python refuses to
@@ -68,7 +72,17 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_datetime(text: str) -> datetime:
-    """An aware datetime in UTC; no zone means UTC, fractions beyond µs are cut."""
+    """An aware datetime in UTC; no zone means UTC, fractions beyond µs are cut.
+
+    What CPEs send (``2024-05-01T10:00:00Z``, what `format_datetime` writes too) is
+    read by the C ``fromisoformat`` once its exact shape is confirmed; any other text,
+    and that shape holding an impossible date, takes the general reading below.
+    """
+    if _UTC_SECONDS(text) is not None:
+        try:
+            return _from_iso(text)
+        except ValueError:
+            pass  # e.g. month 13: the general reading raises the codec's error
     match = _DATETIME.fullmatch(text.strip())
     if match is None:
         raise _bad("dateTime")
