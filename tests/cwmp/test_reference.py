@@ -250,7 +250,9 @@ _INFORM_PARAMETERS = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(values=_INFORM_PARAMETERS)
 def test_typed_parameter_values_parse_as_before(values: list[tuple[str | None, str]]) -> None:
-    """Every xsi:type with every kind of text: converted, or kept as the CPE's text."""
+    """Every xsi:type with every kind of text: converted, or kept as the CPE's text,
+    in a GetParameterValuesResponse and in an Inform (its own reader, `parse_inform`);
+    the Inform's CurrentTime is any of the texts too."""
     items = "".join(
         "<ParameterValueStruct><Name>P</Name><Value"
         + ("" if xsd_type is None else f' xsi:type="{xsd_type}"')
@@ -264,6 +266,15 @@ def test_typed_parameter_values_parse_as_before(values: list[tuple[str | None, s
         f"{items}</ParameterList></cwmp:GetParameterValuesResponse></s:Body></s:Envelope>"
     ).encode()
     same_parse(data)
+    inform = (
+        "<cwmp:Inform><DeviceId><Manufacturer/><OUI/><ProductClass/><SerialNumber/>"
+        "</DeviceId><Event/><MaxEnvelopes>1</MaxEnvelopes><CurrentTime>"
+        f"{values[0][1]}</CurrentTime><RetryCount>0</RetryCount><ParameterList>{items}"
+        "</ParameterList></cwmp:Inform>"
+    )
+    same_parse(
+        data.replace(data[data.index(b"<cwmp:Get") : data.index(b"</s:Body>")], inform.encode())
+    )
 
 
 def _value_or_error(convert: Any, text: str) -> Any:
@@ -316,3 +327,30 @@ class _Level(int):
 )
 def test_values_are_formatted_as_before(value: m.ParamValue, xsd_type: str) -> None:
     assert format_value(value, xsd_type) == format_value_reference(value, xsd_type)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-01T10:00:00Z",  # the shape fromisoformat reads
+        "0001-01-01T00:00:00Z",  # the unknown time
+        "2024-02-29T23:59:59Z",
+        "2023-02-29T00:00:00Z",  # the shape, an impossible date: the general reading's error
+        "2024-13-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T23:59:60Z",
+        " 2024-05-01T10:00:00Z",  # any other shape: the general reading
+        "2024-05-01T10:00:00Z\n",
+        "2024-05-01T10:00:00z",
+        "2024-05-01T10:00:00",
+        "2024-05-01T10:00:00+00:00",
+        "2024-05-01T10:00:00.5Z",
+        "2024-05-01 10:00:00Z",  # fromisoformat would read these three
+        "2024-W18-3T10:00:00Z",
+        "20240501T100000Z",
+        "\u0662\u0660\u0662\u0664-05-01T10:00:00Z",  # non-ASCII digits
+    ],
+)
+def test_datetimes_outside_the_shortcut_take_the_general_reading(text: str) -> None:
+    assert _value_or_error(parse_datetime, text) == _value_or_error(parse_datetime_reference, text)
