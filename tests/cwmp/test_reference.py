@@ -251,7 +251,7 @@ _INFORM_PARAMETERS = st.lists(
 @given(values=_INFORM_PARAMETERS)
 def test_typed_parameter_values_parse_as_before(values: list[tuple[str | None, str]]) -> None:
     """Every xsi:type with every kind of text: converted, or kept as the CPE's text,
-    in a GetParameterValuesResponse and in an Inform (its own reader, `parse_inform`);
+    in a GetParameterValuesResponse and in an Inform;
     the Inform's CurrentTime is any of the texts too."""
     items = "".join(
         "<ParameterValueStruct><Name>P</Name><Value"
