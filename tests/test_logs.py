@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -140,7 +141,111 @@ def test_cached_time_formatter_matches_logging_formatter() -> None:
         assert cached.format(record) == plain.format(record)
 
 
-def test_configure_serve_logging_replaces_root_handlers() -> None:
+@pytest.fixture
+def restored_logging_switches() -> Iterator[None]:
+    """`configure_serve_logging` sets process-wide `logging` switches: put them back."""
+    saved = (
+        logging._srcfile,
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    )
+    yield
+    (
+        logging._srcfile,
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    ) = saved
+
+
+def _records() -> Iterator[logging.LogRecord]:
+    """Records of every shape the serve log sees (a fresh set per call: formatting
+    caches ``exc_text`` on the record)."""
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    shapes: list[tuple[int, str, Any, Any, str | None]] = [
+        (
+            logging.INFO,
+            "cwmp session %s device=%s duration_ms=%.0f acs_rpcs=%d",
+            ("ab12", "00D09E-SN1", 12.6, 3),
+            None,
+            None,
+        ),
+        (logging.WARNING, "100% plain, no arguments", None, None, None),
+        (logging.INFO, "%(who)s by mapping", ({"who": "dict"},), None, None),
+        (logging.ERROR, "handler failed: %s", ("ValueError",), exc_info, None),
+        (logging.INFO, "with a stack", None, None, "Stack (most recent call last):\n  here"),
+        (logging.DEBUG, "non-str message %r", ([1, "x"],), None, None),
+    ]
+    for level, msg, args, exc, stack in shapes:
+        record = logging.LogRecord("traceacs.server.cwmp", level, __file__, 7, msg, args, exc)
+        record.stack_info = stack
+        record.created = 1_764_120_000.25
+        record.msecs = 250.0
+        yield record
+    yield logging.LogRecord("asyncio", logging.ERROR, __file__, 1, 42, None, None)
+
+
+def test_cached_time_formatter_lines_equal_logging_formatter_lines() -> None:
+    """The direct ``LOG_FORMAT`` line, and the fallback to `logging.Formatter` for
+    exceptions and stacks, give `logging.Formatter`'s exact text."""
+    cached = CachedTimeFormatter(LOG_FORMAT)
+    plain = logging.Formatter(LOG_FORMAT)
+    for mine, reference in zip(_records(), _records(), strict=True):
+        assert cached.format(mine) == plain.format(reference)
+        assert mine.message == reference.message
+        assert mine.asctime == reference.asctime
+    other = CachedTimeFormatter("%(levelname)s|%(message)s")
+    record = next(_records())
+    assert other.format(record) == "INFO|" + record.getMessage()
+
+
+def test_the_session_line_text_is_unchanged_by_the_serve_switches(
+    restored_logging_switches: None,
+) -> None:
+    """The endpoint's session line, as ``serve`` writes it, with its caller lookup and
+    thread/process names turned off: exactly the text `logging`'s defaults give."""
+    log = logging.getLogger("traceacs.server.cwmp")
+    args = ("0123456789abcdef", "00D09E-SN1", "2 PERIODIC", "completed", 12.4, 0, 0)
+    message = (
+        "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f cpe_requests=%d acs_rpcs=%d"
+    )
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    seen: list[logging.LogRecord] = []
+    try:
+        handler = configure_serve_logging(stream, interval=None)
+
+        def keep(record: logging.LogRecord) -> bool:
+            seen.append(record)
+            return True
+
+        handler.addFilter(keep)
+        log.info(message, *args)
+        handler.flush()
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+            h.close()
+        for h in saved:
+            root.addHandler(h)
+        root.setLevel(level)
+    (record,) = seen
+    reference = logging.LogRecord(log.name, logging.INFO, __file__, 1, message, args, None)
+    reference.created, reference.msecs = record.created, record.msecs
+    expected = logging.Formatter(LOG_FORMAT).format(reference)
+    assert expected.endswith(
+        " INFO traceacs.server.cwmp: cwmp session 0123456789abcdef device=00D09E-SN1 "
+        "events=2 PERIODIC result=completed duration_ms=12 cpe_requests=0 acs_rpcs=0"
+    )
+    assert stream.getvalue() == expected + "\n"
+
+
+def test_configure_serve_logging_replaces_root_handlers(restored_logging_switches: None) -> None:
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
     stream = io.StringIO()

@@ -13,7 +13,14 @@ killed outright (SIGKILL, OOM killer, power loss) loses at most the INFO/DEBUG l
 of the last ``interval`` seconds (``DEFAULT_INTERVAL``: 0.25 s) or ``max_bytes``.
 
 `CachedTimeFormatter` gives the same ``asctime`` text as `logging.Formatter` but
-formats the date and time once per second instead of once per line.
+formats the date and time once per second instead of once per line, and builds a
+``LOG_FORMAT`` line without `logging.Formatter`'s generic steps (same text).
+
+`configure_serve_logging` also turns off what `logging` gathers for every record but
+``LOG_FORMAT`` never prints: the caller's file, line and function (a walk up the
+stack per line), the thread, process and multiprocessing names (the Logging HOWTO's
+"Optimization" settings). ``serve`` installs no other handler; a format that prints
+them would show "(unknown file)", 0 and None.
 """
 
 from __future__ import annotations
@@ -51,6 +58,21 @@ class CachedTimeFormatter(logging.Formatter):
             self._text = time.strftime(self.default_time_format, self.converter(record.created))
             self._second = second
         return f"{self._text},{int(record.msecs):03d}"  # default_msec_format "%s,%03d"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """`logging.Formatter.format`; a plain ``LOG_FORMAT`` line built directly."""
+        if (
+            self._fmt != LOG_FORMAT
+            or self.datefmt is not None
+            or record.exc_info
+            or record.exc_text
+            or record.stack_info
+        ):
+            return super().format(record)
+        record.message = record.getMessage()
+        record.asctime = asctime = self.formatTime(record)
+        # What "%(asctime)s %(levelname)s %(name)s: %(message)s" % record.__dict__ gives.
+        return f"{asctime} {record.levelname} {record.name}: {record.message}"
 
 
 class BatchingStreamHandler(logging.StreamHandler[TextIO]):
@@ -163,4 +185,19 @@ def configure_serve_logging(
     handler.setFormatter(CachedTimeFormatter(LOG_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+    skip_unprinted_record_fields()
     return handler
+
+
+def skip_unprinted_record_fields() -> None:
+    """Stop `logging` gathering per record what ``LOG_FORMAT`` does not print.
+
+    The caller lookup (``findCaller``: a stack walk per line; the record then holds
+    "(unknown file)", line 0, "(unknown function)", and ``stack_info=True`` is
+    ignored), and the thread, process and multiprocessing names. Process-wide: only
+    ``serve`` (one process, one handler, this format) calls it.
+    """
+    logging._srcfile = None  # the Logging HOWTO's documented switch
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

@@ -49,6 +49,10 @@ class State(enum.Enum):
     ENDED = "ended"
     """Final: ended by 204, timeout or abort. Nothing is legal any more."""
 
+    # Members are singletons compared by identity: hashed by identity too, in C, not by
+    # `enum.Enum.__hash__` (a Python call per `TRANSITIONS` lookup).
+    __hash__ = object.__hash__
+
 
 # --------------------------------------------------------------------------- events
 

@@ -73,8 +73,7 @@ from traceacs.server.cwmp_sessions import (
     LiveSession,
     SessionRegistry,
     connection_closed,
-    new_cookie,
-    new_session_id,
+    new_session_id_and_cookie,
 )
 from traceacs.server.exchange import (
     NO_CONTENT,
@@ -93,6 +92,12 @@ Clock = Callable[[], float]
 
 CWMP_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3", "1.4")
 _COOKIE_SPLIT = re.compile(r"[;,]")
+_COOKIE_PREFIX = COOKIE_NAME + "="
+
+# The field-less state-machine events, built once (frozen: sharing them is safe).
+_INFORM_RECEIVED = InformReceived()
+_EMPTY_POST_RECEIVED = EmptyPostReceived()
+_NO_MORE_ACS_REQUESTS = NoMoreAcsRequests()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +134,13 @@ def negotiate_cwmp_version(supported: str | None) -> str | None:
 
 def session_cookie(request: CwmpRequest) -> str | None:
     """The session cookie, also from CPEs that separate cookies with ``,``."""
-    for header in request.cookies:
+    cookies = request.cookies
+    if len(cookies) == 1:
+        # The usual header: our cookie alone, as the CPE was given it.
+        only = cookies[0].strip()
+        if only.startswith(_COOKIE_PREFIX) and ";" not in only and "," not in only:
+            return only[len(_COOKIE_PREFIX) :].strip().strip('"')
+    for header in cookies:
         for part in _COOKIE_SPLIT.split(header):
             name, _, value = part.strip().partition("=")
             if name.strip() == COOKIE_NAME:
@@ -187,6 +198,9 @@ class CwmpEndpoint:
         self.factory = factory
         self.authenticator = authenticator
         self.settings = settings if settings is not None else EndpointSettings()
+        self._cookie_attributes = "; HttpOnly; Path=/" + (
+            "; Secure" if self.settings.secure_cookie else ""
+        )
         self.clock = clock
         self.registry = SessionRegistry()
         self._refusals = LogThrottle()
@@ -218,6 +232,8 @@ class CwmpEndpoint:
                     if not session.ended:
                         response = await self._guarded(session, request, body, now)
                         if response is not None:
+                            if self.shared is None:
+                                return response
                             return await self._shared_after(session, response)
             return await self._without_session(request, body, now)
         except RepositoryError as exc:
@@ -390,8 +406,7 @@ class CwmpEndpoint:
         device_key: str,
         now: float,
     ) -> CwmpReply:
-        session_id = new_session_id()
-        cookie = new_cookie()
+        session_id, cookie = new_session_id_and_cookie()
         if self.shared is not None and not await self._claim(cookie, device_key, session_id, now):
             log.info("cwmp: device %s in session elsewhere; answered 8005", loggable(device_key))
             return self._fault(envelope, make_fault(RETRY_REQUEST))
@@ -403,7 +418,7 @@ class CwmpEndpoint:
                 await self.shared.store.delete(cookie_key(cookie))
             return self._fault(envelope, make_fault(INTERNAL_ERROR))
         machine = CwmpSession(now, timeout=self.settings.session_timeout)
-        machine.handle(InformReceived(), now)
+        machine.handle(_INFORM_RECEIVED, now)
         session = LiveSession(
             machine=machine,
             handler=handler,
@@ -434,6 +449,8 @@ class CwmpEndpoint:
                 use_cwmp_version=negotiate_cwmp_version(envelope.supported_cwmp_versions),
             )
             response = self._soap(reply, self._cookie_header(session.cookie))
+            if self.shared is None:
+                return response
             return await self._shared_after(session, response)
 
     # ------------------------------------------------------------------ in session
@@ -452,7 +469,7 @@ class CwmpEndpoint:
         try:
             if not body.strip():
                 self._bind(session, request)
-                session.machine.handle(EmptyPostReceived(), now)
+                session.machine.handle(_EMPTY_POST_RECEIVED, now)
                 return await self._next_rpc(session, now)
             try:
                 envelope = parse_envelope(body, max_size=self.settings.max_body_bytes)
@@ -494,7 +511,7 @@ class CwmpEndpoint:
     async def _message(self, session: LiveSession, envelope: m.Envelope, now: float) -> CwmpReply:
         message = envelope.body
         if isinstance(message, m.Inform):
-            session.machine.handle(InformReceived(), now)  # raises: a second Inform
+            session.machine.handle(_INFORM_RECEIVED, now)  # raises: a second Inform
         if _is_request(message):
             session.machine.handle(CpeRequestReceived(message.method), now)
             session.cpe_requests += 1
@@ -512,7 +529,7 @@ class CwmpEndpoint:
     async def _next_rpc(self, session: LiveSession, now: float) -> CwmpReply:
         rpc = await session.handler.next_acs_request(now)
         if rpc is None:
-            session.machine.handle(NoMoreAcsRequests(), now)
+            session.machine.handle(_NO_MORE_ACS_REQUESTS, now)
             reason: SessionEndReason = (
                 "cpe_fault" if session.last_response_was_fault else "completed"
             )
@@ -727,8 +744,7 @@ class CwmpEndpoint:
 
     def _cookie_header(self, cookie: str) -> str:
         """The ``Set-Cookie`` value of a new session (HttpOnly; Secure over TLS)."""
-        secure = "; Secure" if self.settings.secure_cookie else ""
-        return f"{COOKIE_NAME}={cookie}; HttpOnly; Path=/{secure}"
+        return _COOKIE_PREFIX + cookie + self._cookie_attributes
 
     def _fault(self, envelope: m.Envelope, fault: m.CwmpFault) -> CwmpReply:
         return self._soap(

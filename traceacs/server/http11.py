@@ -57,6 +57,10 @@ _STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) f
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_LENGTH = frozenset({204, 304})
 _ALLOW = (("Allow", "POST"),)
+_WATCHED_HEADERS = frozenset(
+    {b"cookie", b"authorization", b"content-length", b"content-encoding", b"expect"}
+)
+"""The request headers `HttpConnection.on_header` acts on; the others are only counted."""
 
 
 class HttpOptions:
@@ -290,6 +294,7 @@ class HttpConnection(asyncio.Protocol):
         "_idle_timer",
         "_in_head",
         "_linger",
+        "_loop",
         "_lost",
         "_parser",
         "_queue",
@@ -305,6 +310,7 @@ class HttpConnection(asyncio.Protocol):
         self._state = state
         self._parser: httptools.HttpRequestParser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: deque[_Pending] = deque()
         self._current: _Pending | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -336,7 +342,7 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
             return
         state.connections.add(self)
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._idle_since = loop.time()
         self._idle_timer = loop.call_later(state.options.keepalive_timeout, self._idle_check)
 
@@ -439,6 +445,8 @@ class HttpConnection(asyncio.Protocol):
             self._fail(text_reply(431, "request header fields too large", close=True))
             raise _Stop
         key = name.lower()
+        if key not in _WATCHED_HEADERS:
+            return
         if key == b"cookie":
             pending.cookies.append(_decode(value))
         elif key == b"authorization":
@@ -527,7 +535,10 @@ class HttpConnection(asyncio.Protocol):
     def _enqueue(self, pending: _Pending) -> None:
         self._queue.append(pending)
         if self._worker is None:
-            worker = asyncio.get_running_loop().create_task(self._run())
+            loop = self._loop
+            if loop is None:  # never: a request comes after connection_made
+                loop = self._loop = asyncio.get_running_loop()
+            worker = loop.create_task(self._run())
             self._worker = worker
             # Left by `_run` itself at its end: a done callback would cost a loop
             # iteration per request.
@@ -558,7 +569,9 @@ class HttpConnection(asyncio.Protocol):
         options = state.options
         queue = self._queue
         transport = self._transport
+        loop = self._loop
         assert transport is not None
+        assert loop is not None
         try:
             while queue and not self._lost:
                 pending = queue[0]
@@ -602,7 +615,7 @@ class HttpConnection(asyncio.Protocol):
             if not self._lost and not queue:
                 if self._eof:
                     transport.close()
-                self._idle_since = asyncio.get_running_loop().time()
+                self._idle_since = loop.time()
 
     async def _await_body(self, pending: _Pending) -> None:
         """Wait for the rest of the body, at most ``body_read_timeout``; 408 past it."""

@@ -74,6 +74,11 @@ class AdaptiveRetryAfter:
 
     def admitted(self, now: float) -> None:
         """A new session was admitted at ``now``."""
+        buckets = self._buckets
+        second = int(now)
+        if buckets and buckets[-1][0] == second and buckets[0][0] > second - self.policy.window:
+            buckets[-1][1] += 1  # the current second's bucket, nothing to expire (`_bucket`)
+            return
         self._bucket(now)[1] += 1
 
     def refused(self, now: float) -> int:
