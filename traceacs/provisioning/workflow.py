@@ -116,6 +116,8 @@ from traceacs.provisioning.workflow_snapshot import (
 log = logging.getLogger("traceacs.provisioning")
 
 UNKNOWN_DEVICE_FAULT = "Device not registered"
+_INFORM_RESPONSE: Final = m.InformResponse(max_envelopes=1)
+"""The answer to an accepted Inform (a frozen value: one for every session)."""
 
 
 class Step(enum.StrEnum):
@@ -152,6 +154,35 @@ class _Failure:
 class ProvisioningSession:
     """The ACS side of one CWMP session (a `SessionHandler`)."""
 
+    # Per-session state that starts empty, as class defaults: a session is created per
+    # CWMP session and most (quiet periodic ones) never set most of these, so setting
+    # them all in ``__init__`` was a measurable share of the session's cost. Each is
+    # assigned (never mutated in place) when it changes.
+    _call_start = (0.0, 0.0)
+    _root: SpanRecord | None = None
+    _started_at = 0.0
+    _inform: m.Inform | None = None
+    _reports: dict[str, str]  # set by `_report` before its first read
+    _reports_of: m.Inform | None = None
+    """The Inform ``_reports`` were read from (`_report`)."""
+    _device: Device | None = None
+    _plan = Plan.WAIT
+    _attempt_id: int | None = None
+    _step: Step | None = None
+    _step_span: SpanRecord | None = None
+    _rpc: tuple[m.Message, SpanRecord, float] | None = None
+    _next_request: m.Message | None = None
+    _config: DesiredConfig | None = None
+    _profile: ServiceProfile | None = None
+    _outcome: ProvisioningOutcome | None = None
+    _mismatches = 0
+    _ended = False
+    _transfer: FirmwareTransfer | None = None
+    """The firmware transfer of the open attempt (sent now, or adopted from its row)."""
+    _transfer_complete: m.TransferComplete | None = None
+    _attempt_started_at: float | None = None
+    """Start of an attempt adopted from an earlier session (a firmware wait)."""
+
     def __init__(
         self,
         session_id: str,
@@ -168,7 +199,6 @@ class ProvisioningSession:
         # `is None`, not `or`: an empty cache is falsy (it has a length) and must be shared.
         self._configs = configs if configs is not None else ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
-        self._call_start = (0.0, 0.0)
         self._repo = repository
         self._profiles = profiles
         self._telemetry = telemetry
@@ -177,30 +207,7 @@ class ProvisioningSession:
         self._ids = ids
         self._trace = SessionTrace(trace_id=ids.new_trace_id())
         self._spans = TraceRecorder(self._trace, ids)
-        self._root: SpanRecord | None = None
-        self._started_at = 0.0
-        self._inform: m.Inform | None = None
-        self._reports: dict[str, str] = {}
-        self._reports_of: m.Inform | None = None
-        """The Inform ``_reports`` were read from (`_report`)."""
-        self._device: Device | None = None
-        self._plan = Plan.WAIT
-        self._attempt_id: int | None = None
-        self._step: Step | None = None
-        self._step_span: SpanRecord | None = None
         self._step_durations: dict[str, float] = {}
-        self._rpc: tuple[m.Message, SpanRecord, float] | None = None
-        self._next_request: m.Message | None = None
-        self._config: DesiredConfig | None = None
-        self._profile: ServiceProfile | None = None
-        self._outcome: ProvisioningOutcome | None = None
-        self._mismatches = 0
-        self._ended = False
-        self._transfer: FirmwareTransfer | None = None
-        """The firmware transfer of the open attempt (sent now, or adopted from its row)."""
-        self._transfer_complete: m.TransferComplete | None = None
-        self._attempt_started_at: float | None = None
-        """Start of an attempt adopted from an earlier session (a firmware wait)."""
         telemetry.session_started()
 
     @property
@@ -267,7 +274,7 @@ class ProvisioningSession:
         if device.state is ProvisioningState.PROVISIONING:
             try:
                 if await self._resume_firmware(device, inform, now):
-                    return m.InformResponse(max_envelopes=1)
+                    return _INFORM_RESPONSE
             except RepositoryError as exc:
                 return self._refuse_storage(exc, now)
         try:
@@ -289,7 +296,7 @@ class ProvisioningSession:
             return make_fault(RETRY_REQUEST, "Provisioning already in progress")
         except RepositoryError as exc:
             return self._refuse_storage(exc, now)
-        return m.InformResponse(max_envelopes=1)
+        return _INFORM_RESPONSE
 
     # ------------------------------------------------------------- steps 2 and 3
 
@@ -939,7 +946,7 @@ class ProvisioningSession:
 
     def _begin(self, step: Step, now: float) -> None:
         self._step = step
-        self._step_span = self._spans.start(f"cpe.provision.{step.value}", now, parent=self._root)
+        self._step_span = self._spans.start(_STEP_SPAN_NAMES[step], now, parent=self._root)
 
     def _finish_step(self, now: float, error: str | None = None) -> None:
         if self._step is None or self._step_span is None:
@@ -1139,6 +1146,10 @@ IN_PROGRESS: Final = "in_progress"
 """The root's ``cpe.provision.result`` of a session that left its attempt waiting."""
 
 
+_STEP_SPAN_NAMES: Final = {step: f"cpe.provision.{step.value}" for step in Step}
+"""Each step's span name, built once (not per step of every session)."""
+
+
 class _Halt(enum.Enum):
     STOP = "stop"
     """`_firmware`'s "nothing more this session" (failed, or waiting for the CPE)."""
@@ -1183,17 +1194,9 @@ def reported_values(inform: m.Inform) -> dict[str, str]:
 
 
 def profile_parameter_count(profile: ServiceProfile) -> int:
-    """How many settings the profile carries (the seed's ``cpe.profile.parameter_count``)."""
-    count = len(profile.services) + len(profile.extra_parameters)
-    if profile.wifi is not None:
-        count += 3 + len(profile.wifi.bands)
-    count += sum(
-        v is not None for v in (profile.vlans.internet, profile.vlans.voip, profile.vlans.iptv)
-    )
-    count += 4 * len(profile.voip_lines)
-    if profile.iptv is not None:
-        count += 3
-    return count
+    """How many settings the profile carries (the seed's ``cpe.profile.parameter_count``;
+    counted once per profile object, `ServiceProfile.parameter_count`)."""
+    return profile.parameter_count
 
 
 class ProvisioningHandlerFactory:

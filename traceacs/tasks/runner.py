@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import make_fault
@@ -55,6 +55,8 @@ from traceacs.tasks.store import TaskStore
 log = logging.getLogger("traceacs.tasks")
 
 METHOD_NOT_SUPPORTED = 8000
+_INFORM_RESPONSE: Final = m.InformResponse(max_envelopes=1)
+"""The answer to an accepted Inform (a frozen value: one for every session)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -85,6 +87,20 @@ def upload_name(task: Task) -> str:
 class TaskSession:
     """The task side of one CWMP session (a `SessionHandler`)."""
 
+    # State that starts empty, as class defaults (assigned, never mutated in place): one
+    # task session is made per CWMP session, and most run no task at all.
+    _inform: m.Inform | None = None
+    _trace: SessionTrace | None = None
+    _root: SpanRecord | None = None
+    _own_trace = False
+    _queue: list[Task] | None = None
+    _stopped = False
+    _plan: TaskPlan | None = None
+    _task_span: SpanRecord | None = None
+    _rpc: tuple[m.Message, SpanRecord, float] | None = None
+    _ended = False
+    tasks_run = 0
+
     def __init__(
         self,
         session_id: str,
@@ -105,17 +121,6 @@ class TaskSession:
         self._urls = urls
         self._policy = policy or TaskRetryPolicy()
         self._listener = listener
-        self._inform: m.Inform | None = None
-        self._trace: SessionTrace | None = None
-        self._root: SpanRecord | None = None
-        self._own_trace = False
-        self._queue: list[Task] | None = None
-        self._stopped = False
-        self._plan: TaskPlan | None = None
-        self._task_span: SpanRecord | None = None
-        self._rpc: tuple[m.Message, SpanRecord, float] | None = None
-        self._ended = False
-        self.tasks_run = 0
 
     # ------------------------------------------------------------------ trace
 
@@ -152,7 +157,7 @@ class TaskSession:
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
         self._inform = inform
-        return m.InformResponse(max_envelopes=1)
+        return _INFORM_RESPONSE
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
         if isinstance(request, m.TransferComplete):
