@@ -120,3 +120,23 @@ def test_taking_over_an_entry_makes_it_the_most_recent() -> None:
     assert builder.calls == 3
     cache.get(other, TR181)
     assert builder.calls == 4
+
+
+def test_a_target_is_matched_by_every_one_of_its_fields() -> None:
+    """The cache keys a target by its fields: an equal target built afresh hits; one
+    differing in any single field (model root, OUI, product class) has its own entry."""
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    first = cache.get(PROFILE, TR181)
+    assert cache.get(PROFILE, ConfigTarget("Device.", "00D09E", "RG")) is first
+    others = [
+        ConfigTarget("InternetGatewayDevice.", "00D09E", "RG"),
+        ConfigTarget("Device.", "00D09F", "RG"),
+        ConfigTarget("Device.", "00D09E", "RG2"),
+    ]
+    for target in others:
+        config = cache.get(PROFILE, target)
+        assert config.data_model_root == target.data_model_root
+        assert cache.known(target, config.parameter_key) == (PROFILE, config)
+    assert builder.calls == 4
+    assert len(cache) == 4
