@@ -1,8 +1,8 @@
 """Each `ProvisioningSession` / `TaskSession` starts from its own empty state.
 
-Their empty state lives in class defaults (cheaper per session than setting every
-attribute in ``__init__``); these tests pin that a session's changes never show in
-another session made by the same factory.
+A session is made per CWMP session by a shared factory (shared caches, ids, settings);
+these tests pin that a session's changes never show in another session made by the
+same factory (no per-session state may live in the class or the factory).
 """
 
 from __future__ import annotations

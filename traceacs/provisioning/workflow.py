@@ -154,35 +154,6 @@ class _Failure:
 class ProvisioningSession:
     """The ACS side of one CWMP session (a `SessionHandler`)."""
 
-    # Per-session state that starts empty, as class defaults: a session is created per
-    # CWMP session and most (quiet periodic ones) never set most of these, so setting
-    # them all in ``__init__`` was a measurable share of the session's cost. Each is
-    # assigned (never mutated in place) when it changes.
-    _call_start = (0.0, 0.0)
-    _root: SpanRecord | None = None
-    _started_at = 0.0
-    _inform: m.Inform | None = None
-    _reports: dict[str, str]  # set by `_report` before its first read
-    _reports_of: m.Inform | None = None
-    """The Inform ``_reports`` were read from (`_report`)."""
-    _device: Device | None = None
-    _plan = Plan.WAIT
-    _attempt_id: int | None = None
-    _step: Step | None = None
-    _step_span: SpanRecord | None = None
-    _rpc: tuple[m.Message, SpanRecord, float] | None = None
-    _next_request: m.Message | None = None
-    _config: DesiredConfig | None = None
-    _profile: ServiceProfile | None = None
-    _outcome: ProvisioningOutcome | None = None
-    _mismatches = 0
-    _ended = False
-    _transfer: FirmwareTransfer | None = None
-    """The firmware transfer of the open attempt (sent now, or adopted from its row)."""
-    _transfer_complete: m.TransferComplete | None = None
-    _attempt_started_at: float | None = None
-    """Start of an attempt adopted from an earlier session (a firmware wait)."""
-
     def __init__(
         self,
         session_id: str,
@@ -199,6 +170,7 @@ class ProvisioningSession:
         # `is None`, not `or`: an empty cache is falsy (it has a length) and must be shared.
         self._configs = configs if configs is not None else ConfigCache(settings.build_config)
         self._clock = clock or _frozen_clock
+        self._call_start = (0.0, 0.0)
         self._repo = repository
         self._profiles = profiles
         self._telemetry = telemetry
@@ -207,7 +179,30 @@ class ProvisioningSession:
         self._ids = ids
         self._trace = SessionTrace(trace_id=ids.new_trace_id())
         self._spans = TraceRecorder(self._trace, ids)
+        self._root: SpanRecord | None = None
+        self._started_at = 0.0
+        self._inform: m.Inform | None = None
+        self._reports: dict[str, str] = {}
+        self._reports_of: m.Inform | None = None
+        """The Inform ``_reports`` were read from (`_report`)."""
+        self._device: Device | None = None
+        self._plan = Plan.WAIT
+        self._attempt_id: int | None = None
+        self._step: Step | None = None
+        self._step_span: SpanRecord | None = None
         self._step_durations: dict[str, float] = {}
+        self._rpc: tuple[m.Message, SpanRecord, float] | None = None
+        self._next_request: m.Message | None = None
+        self._config: DesiredConfig | None = None
+        self._profile: ServiceProfile | None = None
+        self._outcome: ProvisioningOutcome | None = None
+        self._mismatches = 0
+        self._ended = False
+        self._transfer: FirmwareTransfer | None = None
+        """The firmware transfer of the open attempt (sent now, or adopted from its row)."""
+        self._transfer_complete: m.TransferComplete | None = None
+        self._attempt_started_at: float | None = None
+        """Start of an attempt adopted from an earlier session (a firmware wait)."""
         telemetry.session_started()
 
     @property

@@ -87,20 +87,6 @@ def upload_name(task: Task) -> str:
 class TaskSession:
     """The task side of one CWMP session (a `SessionHandler`)."""
 
-    # State that starts empty, as class defaults (assigned, never mutated in place): one
-    # task session is made per CWMP session, and most run no task at all.
-    _inform: m.Inform | None = None
-    _trace: SessionTrace | None = None
-    _root: SpanRecord | None = None
-    _own_trace = False
-    _queue: list[Task] | None = None
-    _stopped = False
-    _plan: TaskPlan | None = None
-    _task_span: SpanRecord | None = None
-    _rpc: tuple[m.Message, SpanRecord, float] | None = None
-    _ended = False
-    tasks_run = 0
-
     def __init__(
         self,
         session_id: str,
@@ -121,6 +107,17 @@ class TaskSession:
         self._urls = urls
         self._policy = policy or TaskRetryPolicy()
         self._listener = listener
+        self._inform: m.Inform | None = None
+        self._trace: SessionTrace | None = None
+        self._root: SpanRecord | None = None
+        self._own_trace = False
+        self._queue: list[Task] | None = None
+        self._stopped = False
+        self._plan: TaskPlan | None = None
+        self._task_span: SpanRecord | None = None
+        self._rpc: tuple[m.Message, SpanRecord, float] | None = None
+        self._ended = False
+        self.tasks_run = 0
 
     # ------------------------------------------------------------------ trace
 
