@@ -85,3 +85,58 @@ def test_a_config_is_known_by_target_and_parameter_key_until_evicted() -> None:
     renamed = dataclasses.replace(PROFILE, wifi=WifiConfig("Renamed", "correct horse"))
     cache.get(renamed, TR181)  # evicts the first config
     assert cache.known(TR181, config.parameter_key) is None
+
+
+def test_an_equal_profile_read_afresh_takes_over_the_entry() -> None:
+    """The profile source re-reads a profile when its own cache ages out: the entry is
+    then keyed by the new (equal) object, still the same config, never rebuilt."""
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    config = cache.get(PROFILE, TR181)
+    fresh = dataclasses.replace(PROFILE)
+    assert fresh == PROFILE
+    assert fresh is not PROFILE
+    assert cache.get(fresh, TR181) is config
+    known = cache.known(TR181, config.parameter_key)
+    assert known is not None
+    assert known[0] is fresh
+    assert cache.get(fresh, TR181) is config
+    assert cache.get(PROFILE, TR181) is config  # and back: still equal, still cached
+    assert builder.calls == 1
+    assert (cache.hits, cache.misses) == (3, 1)
+    assert len(cache) == 1
+
+
+def test_taking_over_an_entry_makes_it_the_most_recent() -> None:
+    builder = CountingBuilder()
+    cache = ConfigCache(builder, max_entries=2)
+    other = dataclasses.replace(PROFILE, version="2")
+    cache.get(PROFILE, TR181)
+    cache.get(other, TR181)
+    cache.get(dataclasses.replace(PROFILE), TR181)  # PROFILE's entry, now the most recent
+    cache.get(dataclasses.replace(PROFILE, version="3"), TR181)  # evicts `other`
+    assert builder.calls == 3
+    cache.get(PROFILE, TR181)
+    assert builder.calls == 3
+    cache.get(other, TR181)
+    assert builder.calls == 4
+
+
+def test_a_target_is_matched_by_every_one_of_its_fields() -> None:
+    """The cache keys a target by its fields: an equal target built afresh hits; one
+    differing in any single field (model root, OUI, product class) has its own entry."""
+    builder = CountingBuilder()
+    cache = ConfigCache(builder)
+    first = cache.get(PROFILE, TR181)
+    assert cache.get(PROFILE, ConfigTarget("Device.", "00D09E", "RG")) is first
+    others = [
+        ConfigTarget("InternetGatewayDevice.", "00D09E", "RG"),
+        ConfigTarget("Device.", "00D09F", "RG"),
+        ConfigTarget("Device.", "00D09E", "RG2"),
+    ]
+    for target in others:
+        config = cache.get(PROFILE, target)
+        assert config.data_model_root == target.data_model_root
+        assert cache.known(target, config.parameter_key) == (PROFILE, config)
+    assert builder.calls == 4
+    assert len(cache) == 4

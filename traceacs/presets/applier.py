@@ -86,6 +86,13 @@ class PresetApplier:
         return self._cached
 
     async def apply(self, inform: m.Inform, now: float) -> list[AppliedPreset]:
+        cached = self._cached
+        if (
+            cached is not None
+            and not cached
+            and self._monotonic() - self._loaded_at <= self._refresh
+        ):
+            return []  # no presets, known afresh: what `_apply` answers, without its awaits
         try:
             return await self._apply(inform, now)
         except RepositoryError as exc:

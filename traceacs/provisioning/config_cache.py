@@ -17,6 +17,7 @@ from traceacs.provisioning.config_types import ConfigTarget, DesiredConfig
 from traceacs.provisioning.profile import ServiceProfile
 
 Builder = Callable[[ServiceProfile, ConfigTarget], DesiredConfig]
+_Key = tuple[ServiceProfile, str, str, str]
 
 
 class ConfigCache:
@@ -28,26 +29,40 @@ class ConfigCache:
     def __init__(self, build: Builder, max_entries: int = 4096) -> None:
         self._build = build
         self._max = max_entries
-        self._entries: OrderedDict[tuple[ServiceProfile, ConfigTarget], DesiredConfig] = (
+        self._entries: OrderedDict[_Key, tuple[ServiceProfile, DesiredConfig, ConfigTarget]] = (
             OrderedDict()
         )
+        """(profile, *target's fields) -> (the profile object keyed, its config, the
+        target). The target is spelt as its fields: a tuple of strings hashes and
+        compares in C, a `ConfigTarget` (new at every Inform) through generated Python
+        ``__hash__``/``__eq__``."""
         self._by_key: dict[tuple[ConfigTarget, str], tuple[ServiceProfile, DesiredConfig]] = {}
         self.hits = 0
         self.misses = 0
 
     def get(self, profile: ServiceProfile, target: ConfigTarget) -> DesiredConfig:
-        key = (profile, target)
-        found = self._entries.get(key)
+        key = (profile, target.data_model_root, target.oui, target.product_class)
+        entries = self._entries
+        found = entries.get(key)
         if found is not None:
-            self._entries.move_to_end(key)
             self.hits += 1
-            return found
+            keyed, config, _ = found
+            if keyed is profile:
+                entries.move_to_end(key)
+            else:
+                # An equal profile read afresh (the profile source re-reads it when its
+                # cache ages out): key the entry by the new object, so that the next
+                # lookups match by identity instead of comparing every nested field.
+                del entries[key]
+                entries[key] = (profile, config, target)
+                self._by_key[(target, config.parameter_key)] = (profile, config)
+            return config
         self.misses += 1
         config = self._build(profile, target)
-        self._entries[key] = config
+        entries[key] = (profile, config, target)
         self._by_key[(target, config.parameter_key)] = (profile, config)
-        if len(self._entries) > self._max:
-            (_, old_target), old = self._entries.popitem(last=False)
+        if len(entries) > self._max:
+            _, (_, old, old_target) = entries.popitem(last=False)
             self._by_key.pop((old_target, old.parameter_key), None)
         return config
 

@@ -105,6 +105,26 @@ class ServiceProfile:
     the config cache (`traceacs.provisioning.config_cache`), looked up at every inform,
     and hashing it afresh walks every nested field."""
 
+    _parameter_count: int = field(init=False, repr=False, compare=False, default=-1)
+    """`parameter_count`, computed at its first use and kept (-1: not yet): every
+    session's fetch_profile span carries it, and a profile serves many sessions."""
+
+    @property
+    def parameter_count(self) -> int:
+        """How many settings the profile carries (the seed's ``cpe.profile.parameter_count``)."""
+        count = self._parameter_count
+        if count < 0:
+            count = len(self.services) + len(self.extra_parameters)
+            if self.wifi is not None:
+                count += 3 + len(self.wifi.bands)
+            vlans = self.vlans
+            count += sum(v is not None for v in (vlans.internet, vlans.voip, vlans.iptv))
+            count += 4 * len(self.voip_lines)
+            if self.iptv is not None:
+                count += 3
+            object.__setattr__(self, "_parameter_count", count)
+        return count
+
     def __hash__(self) -> int:
         cached = self._hash
         if not cached:

@@ -88,6 +88,13 @@ class StoredValues(Mapping[str, str]):
 
 
 _NO_VALUES: Final[Mapping[str, str]] = MappingProxyType({})
+_STATES: Final[Mapping[str, ProvisioningState]] = {s.value: s for s in ProvisioningState}
+"""Stored state -> member: a dict lookup, not the enum's call, for a row read per Inform."""
+
+
+def _state(value: str) -> ProvisioningState:
+    found = _STATES.get(value)
+    return found if found is not None else ProvisioningState(value)  # raises as it did
 
 
 def device_from_row(
@@ -119,7 +126,7 @@ def device_from_row(
         location_id=row["location_id"],
         created_at=_time(row["created_at"]),
         updated_at=_time(row["updated_at"]),
-        state=ProvisioningState(row["state"]),
+        state=_state(row["state"]),
         failed_step=row["failed_step"],
         failure_reason=row["failure_reason"],
         last_inform_at=_time(row["last_inform_at"]),
