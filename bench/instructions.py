@@ -51,12 +51,39 @@ VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no"
 
 
 async def _drive_only(driver: Any, sequence: str, args: argparse.Namespace) -> dict[str, Any]:
-    """A warm-up as `bench.session_core.measure_sequence` does, then ``args.sessions``
-    sessions and nothing else (no codec baseline, no clock)."""
+    """A warm-up as `bench.session_core.measure_sequence` does, the heap settled as
+    ``traceacs serve`` settles it before serving, then ``args.sessions`` sessions and
+    nothing else (no codec baseline, no clock)."""
     warmup = min(args.warmup, len(driver.devices))
     await driver.run(sequence, warmup, args.concurrency)
+    settled = settle_heap()
     rpcs = await driver.run(sequence, args.sessions, args.concurrency)
-    return {"sessions": args.sessions, "warmup": warmup, "rpcs": rpcs}
+    return {"sessions": args.sessions, "warmup": warmup, "rpcs": rpcs, "heap_settled": settled}
+
+
+def settle_heap() -> bool:
+    """`traceacs.app.settle_heap` (``gc.collect``, ``gc.freeze``) when the revision has
+    it, as ``traceacs serve`` does: without it a full collection walks the start-up
+    heap, and whether one falls among the counted sessions moves the count by ~1 %."""
+    try:
+        from traceacs.app import settle_heap as settle
+    except ImportError:
+        return False
+    settle()
+    return True
+
+
+def scale_clocks(factor: float) -> None:
+    """Wall-clock intervals that decide how work is batched, stretched by ``factor``
+    (valgrind's slowdown): the Inform write-behind (one transaction per 50 ms) and the
+    GIL switch interval. Unscaled, a valgrind run flushes per ~10 sessions instead of
+    per few hundred, and how many flushes depends on the host's load: the count then
+    moves between runs of the same code."""
+    import traceacs.assembly as assembly
+
+    if hasattr(assembly, "INFORM_WRITE_BEHIND_SECONDS"):  # a bench reaching in
+        assembly.INFORM_WRITE_BEHIND_SECONDS *= factor
+    sys.setswitchinterval(sys.getswitchinterval() * factor)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -69,6 +96,7 @@ def child(args: argparse.Namespace) -> None:
     args.sequences = [args.sequence]
     args.pin = None
     args.telemetry = "off"
+    scale_clocks(args.time_scale)
     with tempfile.TemporaryDirectory(prefix="traceacs-instructions-") as tmp:
         try:
             import uvloop
@@ -91,19 +119,39 @@ def valgrind_version() -> str | None:
     return out.stdout.strip()
 
 
-def count(tree: Path, sequence: str, sessions: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Instructions of one child run of ``sequence`` with ``sessions`` sessions."""
+def child_argv(sequence: str, sessions: int, devices: int, args: argparse.Namespace) -> list[str]:
+    argv = [sys.executable, "-m", "bench.instructions", "--child", sequence]
+    argv += ["--sessions", str(sessions), "--devices", str(devices)]
+    argv += ["--warmup", str(args.warmup), "--concurrency", str(min(args.concurrency, devices))]
+    argv += ["--seed", str(args.seed), "--time-scale", str(args.time_scale)]
+    return argv
+
+
+def environment(tree: Path) -> dict[str, str]:
     from bench.session_core import child_env
 
+    env = child_env(tree)
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def prime(tree: Path, args: argparse.Namespace) -> None:
+    """A tiny child run of ``tree`` outside valgrind, so that every module it imports
+    is compiled to ``__pycache__`` before any counted run: otherwise the first counted
+    run of a tree compiles them (an extracted revision: all of ``traceacs``) and its
+    count, the N1 run's, is inflated by hundreds of millions of instructions."""
+    for sequence in args.sequences:
+        argv = child_argv(sequence, 1, 2, args)
+        subprocess.run(argv, cwd=tree, env=environment(tree), capture_output=True, check=True)
+
+
+def count(tree: Path, sequence: str, sessions: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Instructions of one child run of ``sequence`` with ``sessions`` sessions."""
     with tempfile.TemporaryDirectory(prefix="traceacs-cachegrind-") as tmp:
         out_file = Path(tmp) / "cachegrind.out"
         argv = [*VALGRIND, f"--cachegrind-out-file={out_file}"]
-        argv += [sys.executable, "-m", "bench.instructions", "--child", sequence]
-        argv += ["--sessions", str(sessions), "--devices", str(args.devices)]
-        argv += ["--warmup", str(args.warmup), "--concurrency", str(args.concurrency)]
-        argv += ["--seed", str(args.seed)]
-        env = child_env(tree)
-        env["PYTHONHASHSEED"] = "0"
+        argv += child_argv(sequence, sessions, args.devices, args)
+        env = environment(tree)
         started = time.monotonic()
         done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True)
         wall = time.monotonic() - started
@@ -132,6 +180,7 @@ def per_session(tree: Path, sequence: str, args: argparse.Namespace) -> dict[str
         "instructions_n2": large["instructions"],
         "startup_instructions": round(small["instructions"] - n1 * per),
         "session_log_lines": [small["session_log_lines"], large["session_log_lines"]],
+        "heap_settled": small[sequence]["heap_settled"],
         "attempts_by_result": [small["attempts_by_result"], large["attempts_by_result"]],
         "wall_s": [small["wall_s"], large["wall_s"]],
     }
@@ -161,6 +210,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"valgrind": version}
     with contextlib.ExitStack() as stack:
         trees = {side: stack.enter_context(source_tree(rev)) for side, rev in sides}
+        for _, tree in trees.values():
+            prime(tree, args)
         for side, (label, tree) in trees.items():
             figures[side] = {"revision": label}
             for sequence in args.sequences:
@@ -213,6 +264,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="sessions before the counted ones")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=50.0,
+        help="stretch the write-behind and GIL switch intervals by this (valgrind's slowdown)",
+    )
     parser.add_argument(
         "--check-noise", action="store_true", help="run the first side twice, report the spread"
     )
