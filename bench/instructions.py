@@ -16,8 +16,11 @@ warm-up of the sequence) is the same in both runs and cancels out.
 
 ``--base REV`` / ``--new REV`` (default new: the working tree) are extracted with
 ``git archive`` and driven by this tree's ``bench/`` (`bench.session_core.revision_tree`).
-The child runs with ``PYTHONHASHSEED=0``. ``--check-noise`` runs the first side twice
-and reports the spread of its per-session figure.
+The child runs with ``PYTHONHASHSEED=0``; each tree is run once natively first (no
+counted run compiles ``.pyc`` files), the heap is settled before the counted sessions
+as ``traceacs serve`` settles it, and the wall-clock batching intervals are stretched by
+valgrind's slowdown (`scale_clocks`). ``--check-noise`` runs the first side twice and
+reports the spread of its per-session figure (0.2-0.5 % here).
 
 What it does not see: kernel time (system calls, page faults), I/O and waiting, cache
 misses and branch mispredictions (an instruction is an instruction), the HTTP server
