@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,8 +266,19 @@ def cpu_us_per_session(seconds: float, sessions: int) -> float:
     return round(seconds / sessions * 1e6, 1)
 
 
-async def measure(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+SequenceMeasure = Callable[[Driver, str, argparse.Namespace], Awaitable[dict[str, Any]]]
+"""What is measured of one sequence once the devices have learnt their answers."""
+
+
+async def measure(
+    args: argparse.Namespace, data_dir: Path, per_sequence: SequenceMeasure | None = None
+) -> dict[str, Any]:
+    """The ACS built in ``data_dir``, every device bootstrapped once, then
+    ``per_sequence`` (default `measure_sequence`) of each of ``args.sequences``."""
     from traceacs.config import default_database_url
+
+    if per_sequence is None:
+        per_sequence = measure_sequence
 
     await prepare_database(default_database_url(data_dir), args.devices, args.seed)
     devices = build_devices(args.devices, args.seed)
@@ -282,7 +293,7 @@ async def measure(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                 await learn_all(driver, args.concurrency)
                 driver.errors.clear()
                 for sequence in args.sequences:
-                    figures[sequence] = await measure_sequence(driver, sequence, args)
+                    figures[sequence] = await per_sequence(driver, sequence, args)
                 errors = dict(driver.errors)
         finally:
             undo()
@@ -324,6 +335,27 @@ async def measure_sequence(
     }
 
 
+def child_env(tree: Path) -> dict[str, str]:
+    """The environment of a child process running the ACS code in ``tree``: this
+    process's, without the ACS's own settings (``OTEL_*``, ``TRACEACS_*``), and
+    ``tree`` first on the import path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
+    env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def revision_tree(revision: str, into: Path) -> str:
+    """``revision``'s tree extracted under ``into`` (``git archive``), with this tree's
+    ``bench/`` in place of the revision's, so that this harness drives that revision's
+    ACS; returns the revision's short hash."""
+    from bench.ab import extract
+
+    short = extract(revision, into)
+    shutil.rmtree(into / "bench", ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "bench", into / "bench", ignore=_no_results)
+    return short
+
+
 def child_run(tree: Path, args: argparse.Namespace, telemetry: str) -> dict[str, Any]:
     """One round of both sequences by the ACS code in ``tree`` (a child process)."""
     argv = [sys.executable, "-m", "bench.session_core", "--no-record", "--rounds", "1"]
@@ -332,9 +364,9 @@ def child_run(tree: Path, args: argparse.Namespace, telemetry: str) -> dict[str,
     argv += ["--seed", str(args.seed), "--telemetry", telemetry]
     if args.pin is not None:
         argv += ["--pin", str(args.pin)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEACS_"))}
-    env["PYTHONPATH"] = str(tree)
-    out = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        argv, cwd=tree, env=child_env(tree), capture_output=True, text=True, check=True
+    )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -342,15 +374,10 @@ def child_run(tree: Path, args: argparse.Namespace, telemetry: str) -> dict[str,
 def run_ab(args: argparse.Namespace) -> dict[str, Any]:
     """``--base REV``: the base revision's ACS and this tree's, alternately (base, new,
     base, new, ...), each round in a fresh process with its own codec baseline."""
-    from bench.ab import extract
-
     sides: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="traceacs-session-core-ab-") as tmp:
         base_tree = Path(tmp)
-        base = extract(args.base, base_tree)
-        # This tree's harness drives the base's ACS: its bench/ replaces the base's.
-        shutil.rmtree(base_tree / "bench", ignore_errors=True)
-        shutil.copytree(REPO_ROOT / "bench", base_tree / "bench", ignore=_no_results)
+        base = revision_tree(args.base, base_tree)
         for _ in range(args.rounds):
             sides["base"].append(child_run(base_tree, args, args.base_telemetry))
             sides["new"].append(child_run(REPO_ROOT, args, args.telemetry))
