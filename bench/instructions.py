@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
 
 SCENARIO = "instructions"
 SEQUENCES = ("periodic", "bootstrap")
@@ -304,10 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = run(args)
     if not args.no_record:
-        if args.results_dir is not None:
-            record(result, args.results_dir)
-        else:
-            record(result)
+        record(result, args.results_dir or RESULTS_DIR)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.common import REPO_ROOT, record, stamp
+from bench.common import REPO_ROOT, RESULTS_DIR, record, stamp
 from bench.servers import attempt_results, floor_server, prepare_database
 from traceacs.cwmp import events as ev
 from traceacs.cwmp import messages as m
@@ -477,10 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run_ab(args) if args.base else run(args)
     if not args.no_record:
-        if args.results_dir is not None:
-            record(result, args.results_dir)
-        else:
-            record(result)
+        record(result, args.results_dir or RESULTS_DIR)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -143,13 +143,16 @@ def test_cached_time_formatter_matches_logging_formatter() -> None:
 
 @pytest.fixture
 def restored_logging_switches() -> Iterator[None]:
-    """`configure_serve_logging` sets process-wide `logging` switches: put them back."""
+    """`configure_serve_logging` sets process-wide `logging` switches and replaces the
+    root logger's handlers: put both back."""
     saved = (
         logging._srcfile,
         logging.logThreads,
         logging.logProcesses,
         logging.logMultiprocessing,
     )
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     yield
     (
         logging._srcfile,
@@ -157,6 +160,12 @@ def restored_logging_switches() -> Iterator[None]:
         logging.logProcesses,
         logging.logMultiprocessing,
     ) = saved
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
 
 
 def _records() -> Iterator[logging.LogRecord]:
@@ -213,27 +222,17 @@ def test_the_session_line_text_is_unchanged_by_the_serve_switches(
     message = (
         "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f cpe_requests=%d acs_rpcs=%d"
     )
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
     stream = io.StringIO()
     seen: list[logging.LogRecord] = []
-    try:
-        handler = configure_serve_logging(stream, interval=None)
+    handler = configure_serve_logging(stream, interval=None)
 
-        def keep(record: logging.LogRecord) -> bool:
-            seen.append(record)
-            return True
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
 
-        handler.addFilter(keep)
-        log.info(message, *args)
-        handler.flush()
-    finally:
-        for h in list(root.handlers):
-            root.removeHandler(h)
-            h.close()
-        for h in saved:
-            root.addHandler(h)
-        root.setLevel(level)
+    handler.addFilter(keep)
+    log.info(message, *args)
+    handler.flush()
     (record,) = seen
     reference = logging.LogRecord(log.name, logging.INFO, __file__, 1, message, args, None)
     reference.created, reference.msecs = record.created, record.msecs
@@ -247,24 +246,15 @@ def test_the_session_line_text_is_unchanged_by_the_serve_switches(
 
 def test_configure_serve_logging_replaces_root_handlers(restored_logging_switches: None) -> None:
     root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
     stream = io.StringIO()
-    try:
-        handler = configure_serve_logging(stream, interval=None)
-        assert root.handlers == [handler]
-        logging.getLogger("traceacs.server.cwmp").info("cwmp session abc result=completed")
-        logging.getLogger("traceacs.server.cwmp").debug("not at INFO")
-        handler.flush()
-        assert (
-            stream.getvalue()
-            .rstrip("\n")
-            .endswith(" INFO traceacs.server.cwmp: cwmp session abc result=completed")
-        )
-        assert "not at INFO" not in stream.getvalue()
-    finally:
-        for h in list(root.handlers):
-            root.removeHandler(h)
-            h.close()
-        for h in saved:
-            root.addHandler(h)
-        root.setLevel(level)
+    handler = configure_serve_logging(stream, interval=None)
+    assert root.handlers == [handler]
+    logging.getLogger("traceacs.server.cwmp").info("cwmp session abc result=completed")
+    logging.getLogger("traceacs.server.cwmp").debug("not at INFO")
+    handler.flush()
+    assert (
+        stream.getvalue()
+        .rstrip("\n")
+        .endswith(" INFO traceacs.server.cwmp: cwmp session abc result=completed")
+    )
+    assert "not at INFO" not in stream.getvalue()
