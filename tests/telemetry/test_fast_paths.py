@@ -214,3 +214,18 @@ def test_session_spans_encode_as_the_general_encoder_writes_them(
                 trace_id, span_id, None, parent, False, name, kind, start, end,
                 fields, 0, (), 0, links, 0, status,
             )  # fmt: skip
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 0), (0, T0), (T0, 0)])
+def test_session_spans_with_a_time_of_zero_leave_it_out_as_the_general_encoder_does(
+    start: int, end: int
+) -> None:
+    trace_id, span_id = bytes(range(16)), bytes(range(8, 16))
+    kind, status = KIND_FIELDS[SpanKind.INTERNAL], status_field(Status(StatusCode.OK))
+    assert encode_session_span(
+        trace_id_fields(trace_id), span_id, None, "cpe.provision.verify", kind, start, end,
+        b"", (), status,
+    ) == encode_span_fields(
+        trace_id, span_id, None, None, False, "cpe.provision.verify", kind, start, end,
+        b"", 0, (), 0, (), 0, status,
+    )  # fmt: skip

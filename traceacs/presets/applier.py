@@ -79,19 +79,21 @@ class PresetApplier:
         """Presets were written: reload at the next inform."""
         self._cached = None
 
-    async def _all(self) -> list[Preset]:
+    def _known(self) -> list[Preset] | None:
+        """The presets as read within ``refresh_seconds``; None: read them again."""
         if self._cached is None or self._monotonic() - self._loaded_at > self._refresh:
-            self._cached = await self._presets.list_presets()
-            self._loaded_at = self._monotonic()
+            return None
         return self._cached
 
+    async def _all(self) -> list[Preset]:
+        presets = self._known()
+        if presets is None:
+            presets = self._cached = await self._presets.list_presets()
+            self._loaded_at = self._monotonic()
+        return presets
+
     async def apply(self, inform: m.Inform, now: float) -> list[AppliedPreset]:
-        cached = self._cached
-        if (
-            cached is not None
-            and not cached
-            and self._monotonic() - self._loaded_at <= self._refresh
-        ):
+        if self._known() == []:
             return []  # no presets, known afresh: what `_apply` answers, without its awaits
         try:
             return await self._apply(inform, now)

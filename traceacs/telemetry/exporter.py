@@ -352,40 +352,18 @@ class OtelProvisioningTelemetry:
                 end_ns = fallback_end
             if end_ns < start_ns:
                 end_ns = start_ns
-            fields = _safe_attribute_fields(record.attributes)
-            span_id = bytes.fromhex(record.span_id)
-            if start_ns > 0:  # and so end_ns: both fields present
-                payload = encode_session_span(
-                    prefix,
-                    span_id,
-                    parent,
-                    record.name,
-                    kind_field,
-                    start_ns,
-                    end_ns,
-                    fields,
-                    span_links,
-                    status_fields,
-                )
-            else:  # a time of 0 is left out (proto3 default): the general encoder
-                payload = encode_span_fields(
-                    prefix[2:18],
-                    span_id,
-                    None,
-                    parent,
-                    False,
-                    record.name,
-                    kind_field,
-                    start_ns,
-                    end_ns,
-                    fields,
-                    0,
-                    (),
-                    0,
-                    span_links,
-                    0,
-                    status_fields,
-                )
+            payload = encode_session_span(
+                prefix,
+                bytes.fromhex(record.span_id),
+                parent,
+                record.name,
+                kind_field,
+                start_ns,
+                end_ns,
+                _safe_attribute_fields(record.attributes),
+                span_links,
+                status_fields,
+            )
             encoded_spans.append(EncodedSpan(payload, resource, scope))
         for batch in encoded_to:
             batch.emit_encoded(encoded_spans)

@@ -301,6 +301,18 @@ def status_field(status: Status | None) -> bytes:
 _ENCODED_NAMES: dict[str, bytes] = {}
 
 
+def _encoded_name(name: str) -> bytes:
+    """The span's name field (none for an empty name), remembered: a session's spans
+    carry a handful of names."""
+    encoded = _ENCODED_NAMES.get(name)
+    if encoded is None:
+        encoded = _text(_SPAN_NAME, name) if name else b""
+        if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
+            _ENCODED_NAMES.clear()
+        _ENCODED_NAMES[name] = encoded
+    return encoded
+
+
 def encode_span_fields(
     trace_id: bytes,
     span_id: bytes,
@@ -332,14 +344,7 @@ def encode_span_fields(
     if parent_span_id is not None:
         out += _SPAN_PARENT + b"\x08"
         out += parent_span_id
-    if name:
-        encoded_name = _ENCODED_NAMES.get(name)
-        if encoded_name is None:
-            encoded_name = _text(_SPAN_NAME, name)
-            if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
-                _ENCODED_NAMES.clear()
-            _ENCODED_NAMES[name] = encoded_name
-        out += encoded_name
+    out += _encoded_name(name)
     out += kind_field
     if start_ns:
         out += _SPAN_START + _pack_fixed64(start_ns)
@@ -385,22 +390,22 @@ def encode_session_span(
     status: bytes,
 ) -> bytes:
     """`encode_span_fields` for a span of a recorded session: no trace state, events or
-    dropped counts, a local parent, both times set (``0 < start_ns <= end_ns``);
-    ``trace_prefix`` from `trace_id_fields`. One join instead of a field at a time."""
-    encoded_name = _ENCODED_NAMES.get(name)
-    if encoded_name is None:
-        encoded_name = _text(_SPAN_NAME, name) if name else b""
-        if len(_ENCODED_NAMES) >= _MAX_ENCODED_ATTRIBUTES:
-            _ENCODED_NAMES.clear()
-        _ENCODED_NAMES[name] = encoded_name
+    dropped counts, a local parent; ``trace_prefix`` from `trace_id_fields`. One join
+    instead of a field at a time (a time of 0 is left out, as proto3 does)."""
+    if start_ns and end_ns:
+        times = _pack_times(_SPAN_START, start_ns, _SPAN_END, end_ns)
+    else:
+        times = (_SPAN_START + _pack_fixed64(start_ns) if start_ns else b"") + (
+            _SPAN_END + _pack_fixed64(end_ns) if end_ns else b""
+        )
     return b"".join(
         (
             trace_prefix,
             span_id,
             b"" if parent_span_id is None else _SPAN_PARENT + b"\x08" + parent_span_id,
-            encoded_name,
+            _encoded_name(name),
             kind_field,
-            _pack_times(_SPAN_START, start_ns, _SPAN_END, end_ns),
+            times,
             attributes,
             b"".join([_link(link) for link in links]) if links else b"",
             status,

@@ -38,17 +38,13 @@ def event_codes_of(trace: SessionTrace) -> tuple[str, ...]:
 
 def _has_periodic_event(value: object) -> bool:
     """``PERIODIC_EVENT in event_codes_of(...)`` for a root's ``cpe.event_codes``."""
-    if type(value) is str:
+    if isinstance(value, str):
         if value == PERIODIC_EVENT:  # the quiet periodic session's root: no split
             return True
         if PERIODIC_EVENT not in value:  # no code can be it
             return False
         return any(code.strip() == PERIODIC_EVENT for code in value.split(","))
-    if isinstance(value, tuple):
-        return PERIODIC_EVENT in value
-    if isinstance(value, str):  # a str subclass: as `event_codes_of` reads it
-        return any(code.strip() == PERIODIC_EVENT for code in value.split(","))
-    return False
+    return isinstance(value, tuple) and PERIODIC_EVENT in value
 
 
 def is_quiet_periodic(trace: SessionTrace) -> bool:
