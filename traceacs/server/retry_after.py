@@ -74,11 +74,6 @@ class AdaptiveRetryAfter:
 
     def admitted(self, now: float) -> None:
         """A new session was admitted at ``now``."""
-        buckets = self._buckets
-        second = int(now)
-        if buckets and buckets[-1][0] == second and buckets[0][0] > second - self.policy.window:
-            buckets[-1][1] += 1  # the current second's bucket, nothing to expire (`_bucket`)
-            return
         self._bucket(now)[1] += 1
 
     def refused(self, now: float) -> int:
@@ -110,10 +105,13 @@ class AdaptiveRetryAfter:
 
     def _bucket(self, now: float) -> list[int]:
         second = int(now)
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == second and buckets[0][0] > second - self.policy.window:
+            return buckets[-1]  # the current second's, and nothing to expire (most calls)
         self._expire(now)
-        if not self._buckets or self._buckets[-1][0] != second:
-            self._buckets.append([second, 0, 0])
-        return self._buckets[-1]
+        if not buckets or buckets[-1][0] != second:
+            buckets.append([second, 0, 0])
+        return buckets[-1]
 
     def _expire(self, now: float) -> None:
         oldest = int(now) - self.policy.window
