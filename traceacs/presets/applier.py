@@ -85,6 +85,11 @@ class PresetApplier:
             return None
         return self._cached
 
+    def known_none(self) -> bool:
+        """No presets at all, as read within ``refresh_seconds``: no preset can apply,
+        and telling needs no read (a quiet periodic session asks)."""
+        return self._known() == []
+
     async def _all(self) -> list[Preset]:
         presets = self._known()
         if presets is None:
@@ -93,7 +98,7 @@ class PresetApplier:
         return presets
 
     async def apply(self, inform: m.Inform, now: float) -> list[AppliedPreset]:
-        if self._known() == []:
+        if self.known_none():
             return []  # no presets, known afresh: what `_apply` answers, without its awaits
         try:
             return await self._apply(inform, now)

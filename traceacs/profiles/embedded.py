@@ -146,6 +146,29 @@ class EmbeddedProfileSource:
                 return profile
         raise ProfileNotFound(customer_id, service_plan)
 
+    def cached(self, customer_id: str, service_plan: str) -> ServiceProfile | None:
+        """The profile `fetch` would return, answered from memory alone (the quiet
+        periodic check, `traceacs.provisioning.quiet_check.MemoryProfiles`); None when
+        telling needs a read (a name not cached within ``max_age``, a write since) or
+        when there is no profile (`fetch` reports that)."""
+        if self._max_age <= 0:
+            return None
+        if getattr(self._store, "profile_generation", None) != self._generation:
+            return None
+        now = self._clock()
+        names = self._names if now - self._names_at < self._max_age else None
+        for name in (customer_profile_name(customer_id) if customer_id else "", service_plan):
+            if not name:
+                continue
+            entry = self._cached.get(name)
+            if entry is not None and now - entry[0] < self._max_age:
+                if entry[1] is not None:
+                    return entry[1]
+                continue  # known absent
+            if names is None or name in names:
+                return None  # stored, or not known to be absent: a read would tell
+        return None
+
     async def _profile(self, name: str) -> ServiceProfile | None:
         """The profile stored under ``name`` (None: no such document)."""
         if self._max_age <= 0:

@@ -8,7 +8,7 @@ passed in (seconds since the epoch, float) so handlers never read the clock.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import METHOD_NOT_SUPPORTED, make_fault
@@ -21,6 +21,9 @@ ACS_RPC_METHODS: tuple[str, ...] = (
     "AutonomousTransferComplete",
 )
 """What the ACS tells a CPE asking GetRPCMethods (TR-069 Table 'ACS methods')."""
+
+INFORM_ACCEPTED: Final = m.InformResponse(max_envelopes=1)
+"""The answer to an accepted Inform (a frozen value: one for every session)."""
 
 
 def default_cpe_answer(request: Message) -> Message:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from traceacs.cwmp import messages as m
-from traceacs.cwmp.events import BOOT, BOOTSTRAP, TRANSFER_COMPLETE
+from traceacs.cwmp.events import TRANSFER_COMPLETE
 from traceacs.cwmp.faults import REQUEST_DENIED, RETRY_REQUEST, make_fault
 from traceacs.profiles.source import ProfileNotFound, ProfileSource, ProfileSourceUnavailable
 from traceacs.provisioning.config_builder import build_config
@@ -50,9 +50,7 @@ from traceacs.provisioning.cr_credentials import (
     profile_sets_credentials,
 )
 from traceacs.provisioning.device import (
-    DATA_MODEL_ROOTS,
     Device,
-    InformFacts,
     ProvisioningAttempt,
     ProvisioningState,
 )
@@ -68,6 +66,20 @@ from traceacs.provisioning.firmware import (
 )
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
 from traceacs.provisioning.profile import ServiceProfile
+from traceacs.provisioning.quiet_check import (
+    NOT_QUIET,
+    PARAMETER_KEY,
+    SOFTWARE_VERSION,
+    MemoryProfiles,
+    QuietVerdict,
+    check_quiet,
+    config_changed,
+    device_step_attributes,
+    inform_facts,
+    inform_root_attributes,
+    reported_values,
+)
+from traceacs.provisioning.quiet_session import QuietSession, log_session_end
 from traceacs.provisioning.repository import (
     AttemptFilter,
     AttemptInProgress,
@@ -79,6 +91,7 @@ from traceacs.provisioning.repository import (
 from traceacs.provisioning.results import Result
 from traceacs.provisioning.rpc_outcome import close_rpc
 from traceacs.provisioning.session_handler import (
+    INFORM_ACCEPTED,
     SessionEndReason,
     SessionHandler,
     default_cpe_answer,
@@ -94,6 +107,7 @@ from traceacs.provisioning.session_snapshot import (
     trace_to_json,
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
+from traceacs.provisioning.steps import STEP_SPAN_NAMES, Step
 from traceacs.provisioning.telemetry_port import (
     NoOpProvisioningTelemetry,
     ProvisioningOutcome,
@@ -116,16 +130,6 @@ from traceacs.provisioning.workflow_snapshot import (
 log = logging.getLogger("traceacs.provisioning")
 
 UNKNOWN_DEVICE_FAULT = "Device not registered"
-_INFORM_RESPONSE: Final = m.InformResponse(max_envelopes=1)
-"""The answer to an accepted Inform (a frozen value: one for every session)."""
-
-
-class Step(enum.StrEnum):
-    AUTHENTICATE = "authenticate"
-    FETCH_PROFILE = "fetch_profile"
-    FIRMWARE = "firmware"
-    PUSH_CONFIG = "push_config"
-    VERIFY = "verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +207,10 @@ class ProvisioningSession:
         self._transfer_complete: m.TransferComplete | None = None
         self._attempt_started_at: float | None = None
         """Start of an attempt adopted from an earlier session (a firmware wait)."""
+        self._recorded: Device | None = None
+        """The device as this session's Inform recorded it before `on_inform` (by the
+        quiet check, `adopt_quiet_check`): not recorded a second time."""
+        self._inform_counted = False
         telemetry.session_started()
 
     @property
@@ -222,6 +230,14 @@ class ProvisioningSession:
         """The ``cpe.inform`` root, once the Inform arrived."""
         return self._root
 
+    def adopt_quiet_check(self, verdict: QuietVerdict, *, inform_counted: bool) -> None:
+        """Take over what `check_quiet` did for this session's Inform before the session
+        went the general way: the device it recorded (`on_inform` records no second
+        time), and whether the Inform was counted already (a quiet session that a CPE
+        request turned into a general one)."""
+        self._recorded = verdict.device
+        self._inform_counted = inform_counted
+
     # ------------------------------------------------------------------ step 1
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
@@ -229,27 +245,26 @@ class ProvisioningSession:
         self._inform, self._started_at = inform, now
         device_id = inform.device_id
         codes = inform.event_codes  # a property building a tuple: read once
-        self._telemetry.inform_received(codes)
+        reports = self._reports_for(inform)
+        if not self._inform_counted:
+            self._telemetry.inform_received(codes)
         self._root = self._spans.start(
             "cpe.inform",
             now,
-            attributes={
-                "cpe.serial_number": device_id.serial_number,
-                "cpe.oui": device_id.oui,
-                "cpe.manufacturer": device_id.manufacturer,
-                "cpe.model": device_id.product_class,
-                "cpe.firmware_version": self._report(SOFTWARE_VERSION) or "",
-                "cpe.event_codes": ",".join(codes),
-                "cwmp.session.id": self._session_id,
-            },
+            attributes=inform_root_attributes(inform, reports, codes, self._session_id),
         )
         self._begin(Step.AUTHENTICATE, now)
-        try:
-            device = await self._repo.record_inform(
-                device_id.oui, device_id.serial_number, now, self._inform_facts(codes)
-            )
-        except RepositoryError as exc:
-            return self._refuse_storage(exc, self._now())
+        device = self._recorded
+        if device is None:
+            try:
+                device = await self._repo.record_inform(
+                    device_id.oui,
+                    device_id.serial_number,
+                    now,
+                    inform_facts(inform, reports, codes),
+                )
+            except RepositoryError as exc:
+                return self._refuse_storage(exc, self._now())
         now = self._now()
         if device is None:
             self._fail(
@@ -258,18 +273,12 @@ class ProvisioningSession:
             return make_fault(REQUEST_DENIED, UNKNOWN_DEVICE_FAULT)
         self._device = device
         assert self._step_span is not None
-        self._step_span.attributes.update(
-            {
-                "cpe.customer_id": device.customer_id,
-                "cpe.service_plan": device.service_plan,
-                "cpe.location_id": device.location_id,
-            }
-        )
+        self._step_span.attributes.update(device_step_attributes(device))
         self._finish_step(now)
         if device.state is ProvisioningState.PROVISIONING:
             try:
                 if await self._resume_firmware(device, inform, now):
-                    return _INFORM_RESPONSE
+                    return INFORM_ACCEPTED
             except RepositoryError as exc:
                 return self._refuse_storage(exc, now)
         try:
@@ -291,7 +300,7 @@ class ProvisioningSession:
             return make_fault(RETRY_REQUEST, "Provisioning already in progress")
         except RepositoryError as exc:
             return self._refuse_storage(exc, now)
-        return _INFORM_RESPONSE
+        return INFORM_ACCEPTED
 
     # ------------------------------------------------------------- steps 2 and 3
 
@@ -636,11 +645,7 @@ class ProvisioningSession:
 
     def _config_changed(self, config: DesiredConfig) -> bool:
         assert self._device is not None
-        assert self._inform is not None
-        reported = self._report(PARAMETER_KEY)
-        if self._device.parameter_key != config.parameter_key:
-            return True
-        return reported is not None and reported != config.parameter_key
+        return config_changed(self._device, config.parameter_key, self._report(PARAMETER_KEY))
 
     # ------------------------------------------------------------- steps 3 to 6
 
@@ -777,16 +782,9 @@ class ProvisioningSession:
                     self._root.attributes["cpe.provision.result"] = self._outcome.result
                 self._root.end(to_ns(now))
             self._telemetry.session_finished(self._trace, self._outcome)
-        if log.isEnabledFor(logging.DEBUG):  # its arguments cost more than the check
-            log.debug(
-                "session %s device=%r events=%r result=%s duration_ms=%.1f end=%s",
-                self._session_id,
-                self._inform.device_id.serial_number if self._inform else "-",
-                ",".join(self._inform.event_codes) if self._inform else "-",
-                self._outcome.result if self._outcome else "none",
-                (now - self._started_at) * 1000 if self._inform else 0.0,
-                reason,
-            )
+        log_session_end(
+            self._session_id, self._inform, self._outcome, (now - self._started_at) * 1000, reason
+        )
 
     # ------------------------------------------------------------------ snapshot
 
@@ -906,29 +904,16 @@ class ProvisioningSession:
     _failure_message = ""
 
     def _report(self, suffix: str) -> str | None:
-        """The value the Inform reported for ``suffix`` (one of ``_REPORTED``)."""
+        """The value the Inform reported for ``suffix`` (`reported_values`)."""
         inform = self._inform
         if inform is None:
             return None
+        return self._reports_for(inform).get(suffix)
+
+    def _reports_for(self, inform: m.Inform) -> dict[str, str]:
         if self._reports_of is not inform:
             self._reports, self._reports_of = reported_values(inform), inform
-        return self._reports.get(suffix)
-
-    def _inform_facts(self, codes: tuple[str, ...]) -> InformFacts:
-        inform = self._inform
-        assert inform is not None
-        root = next(
-            (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
-            None,
-        )
-        return InformFacts(
-            manufacturer=inform.device_id.manufacturer,
-            model=inform.device_id.product_class,
-            firmware_version=self._report(SOFTWARE_VERSION),
-            data_model_root=root,
-            connection_request_url=self._report(CONNECTION_REQUEST_URL),
-            is_boot=BOOT in codes or BOOTSTRAP in codes,
-        )
+        return self._reports
 
     def _mark(self, now: float) -> None:
         """Remember when this call began, so `_now` can tell time after awaits."""
@@ -941,7 +926,7 @@ class ProvisioningSession:
 
     def _begin(self, step: Step, now: float) -> None:
         self._step = step
-        self._step_span = self._spans.start(_STEP_SPAN_NAMES[step], now, parent=self._root)
+        self._step_span = self._spans.start(STEP_SPAN_NAMES[step], now, parent=self._root)
 
     def _finish_step(self, now: float, error: str | None = None) -> None:
         if self._step is None or self._step_span is None:
@@ -1141,10 +1126,6 @@ IN_PROGRESS: Final = "in_progress"
 """The root's ``cpe.provision.result`` of a session that left its attempt waiting."""
 
 
-_STEP_SPAN_NAMES: Final = {step: f"cpe.provision.{step.value}" for step in Step}
-"""Each step's span name, built once (not per step of every session)."""
-
-
 class _Halt(enum.Enum):
     STOP = "stop"
     """`_firmware`'s "nothing more this session" (failed, or waiting for the CPE)."""
@@ -1168,27 +1149,6 @@ def _transfer_from_json(data: Json | None) -> FirmwareTransfer | None:
 def _frozen_clock() -> float:
     """No clock injected: time stands still within one call (steps take 0 ms)."""
     return 0.0
-
-
-SOFTWARE_VERSION: Final = ".SoftwareVersion"
-PARAMETER_KEY: Final = ".ManagementServer.ParameterKey"
-CONNECTION_REQUEST_URL: Final = ".ConnectionRequestURL"
-_REPORTED: Final = (SOFTWARE_VERSION, PARAMETER_KEY, CONNECTION_REQUEST_URL)
-
-
-def reported_values(inform: m.Inform) -> dict[str, str]:
-    """The values the workflow reads from the Inform, by name suffix (``_REPORTED``):
-    the first parameter whose name ends with each; found in one pass. Most names end
-    with none of them: one ``endswith`` of all suffixes at once (a loop in C) skips
-    those, instead of a Python-level test per suffix."""
-    found: dict[str, str] = {}
-    for parameter in inform.parameters:
-        name = parameter.name
-        if name.endswith(_REPORTED):
-            for suffix in _REPORTED:
-                if name.endswith(suffix) and suffix not in found:
-                    found[suffix] = str(parameter.value)
-    return found
 
 
 def profile_parameter_count(profile: ServiceProfile) -> int:
@@ -1232,6 +1192,55 @@ class ProvisioningHandlerFactory:
             self._configs,
             self._firmware_files,
         )
+
+    async def check_quiet(
+        self, inform: m.Inform, codes: tuple[str, ...], now: float
+    ) -> QuietVerdict:
+        """`check_quiet` with this factory's store, profiles, configs and retry policy;
+        never quiet with a profile source that cannot answer from memory (a BSS)."""
+        profiles = self._profiles
+        if not isinstance(profiles, MemoryProfiles):
+            return NOT_QUIET
+        clock = self._clock
+        mark = clock()
+        return await check_quiet(
+            inform,
+            codes,
+            now,
+            repository=self._repository,
+            profiles=profiles,
+            configs=self._configs,
+            retry=self._settings.retry,
+            session_now=lambda: now + (clock() - mark),
+        )
+
+    def quiet_session(
+        self,
+        session_id: str,
+        inform: m.Inform,
+        codes: tuple[str, ...],
+        verdict: QuietVerdict,
+        started_at: float,
+    ) -> QuietSession:
+        """The record of a session `check_quiet` found quiet."""
+        return QuietSession(
+            session_id,
+            inform,
+            codes,
+            verdict,
+            started_at,
+            telemetry=self._telemetry,
+            ids=self._ids,
+        )
+
+    def session_after_check(
+        self, session_id: str, verdict: QuietVerdict, *, inform_counted: bool
+    ) -> ProvisioningSession:
+        """A general session for an Inform `check_quiet` has seen (`adopt_quiet_check`)."""
+        session = self.new_session(session_id)
+        assert isinstance(session, ProvisioningSession)
+        session.adopt_quiet_check(verdict, inform_counted=inform_counted)
+        return session
 
     async def restore(self, session_id: str, state: Json) -> ProvisioningSession:
         """The session's handler rebuilt from its snapshot (`ResumableHandlerFactory`)."""

@@ -41,6 +41,7 @@ from traceacs.provisioning.session_snapshot import (
 )
 from traceacs.provisioning.session_trace import SessionTrace, SpanRecord
 from traceacs.provisioning.trace_recorder import TraceRecorder, to_ns
+from traceacs.tasks.quiet_first import QuietCapableFactory, QuietFirstSession
 from traceacs.tasks.runner import TaskHandlerFactory, TaskSession
 from traceacs.tasks.wake_trace import CONNECTION_REQUEST_EVENT, ConnectionRequestTraces
 
@@ -184,11 +185,20 @@ class CompositeHandlerFactory:
         tasks: TaskHandlerFactory,
         wakes: ConnectionRequestTraces | None = None,
         presets: PresetApplier | None = None,
+        *,
+        quiet_sessions: bool = False,
     ) -> None:
         self.provisioning = provisioning
         self.tasks = tasks
         self.wakes = wakes
         self.presets = presets
+        self._quiet: QuietCapableFactory | None = (
+            provisioning
+            if quiet_sessions and isinstance(provisioning, QuietCapableFactory)
+            else None
+        )
+        """Set: sessions are served quiet when they can be (`QuietFirstSession`); only
+        where no session is snapshotted (no shared session store)."""
 
     async def restore(self, session_id: str, state: Json) -> SessionHandler:
         """The composite handler as `CompositeSessionHandler.snapshot` left it."""
@@ -217,9 +227,12 @@ class CompositeHandlerFactory:
         return handler
 
     def new_session(self, session_id: str) -> SessionHandler:
+        if self._quiet is not None:
+            return QuietFirstSession(session_id, self._quiet, self.general, self.presets)
+        return self.general(self.provisioning.new_session(session_id), session_id)
+
+    def general(self, provisioning: SessionHandler, session_id: str) -> CompositeSessionHandler:
+        """The general handler of a session around its provisioning handler."""
         return CompositeSessionHandler(
-            self.provisioning.new_session(session_id),
-            self.tasks.new_session(session_id),
-            self.wakes,
-            self.presets,
+            provisioning, self.tasks.new_session(session_id), self.wakes, self.presets
         )

@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Protocol
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import make_fault
 from traceacs.provisioning.repository import RepositoryError
 from traceacs.provisioning.rpc_outcome import close_rpc
-from traceacs.provisioning.session_handler import SessionEndReason
+from traceacs.provisioning.session_handler import INFORM_ACCEPTED, SessionEndReason
 from traceacs.provisioning.session_snapshot import (
     Json,
     SnapshotError,
@@ -55,8 +55,6 @@ from traceacs.tasks.store import TaskStore
 log = logging.getLogger("traceacs.tasks")
 
 METHOD_NOT_SUPPORTED = 8000
-_INFORM_RESPONSE: Final = m.InformResponse(max_envelopes=1)
-"""The answer to an accepted Inform (a frozen value: one for every session)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -154,7 +152,7 @@ class TaskSession:
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
         self._inform = inform
-        return _INFORM_RESPONSE
+        return INFORM_ACCEPTED
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
         if isinstance(request, m.TransferComplete):

@@ -55,8 +55,11 @@ def build_task_wiring(
     public_url: str | PublicUrl | None,
     repository: DeviceRepository | None = None,
     secrets: SecretBox | None = None,
+    quiet_sessions: bool = False,
 ) -> TaskWiring:
-    """``public_url`` may be a `PublicUrl` already shared with provisioning (firmware)."""
+    """``public_url`` may be a `PublicUrl` already shared with provisioning (firmware);
+    ``quiet_sessions``: serve quiet periodic sessions the quiet way (`QuietFirstSession`;
+    not with a shared session store, whose sessions are snapshotted)."""
     store = SqlTaskStore(db, secrets)
     bulk_store = SqlBulkStore(db, secrets)
     signal = TaskSignal()
@@ -72,7 +75,9 @@ def build_task_wiring(
     presets = PresetApplier(SqlPresetStore(db, secrets), SqlTagStore(db), store)
     service = TaskService(store, limiter=limiter, signal=signal, telemetry=telemetry, wakes=wakes)
     return TaskWiring(
-        factory=CompositeHandlerFactory(provisioning, tasks, wakes, presets),
+        factory=CompositeHandlerFactory(
+            provisioning, tasks, wakes, presets, quiet_sessions=quiet_sessions
+        ),
         service=service,
         bulk=None if repository is None else BulkTaskService(bulk_store, repository, service),
         presets=presets,

@@ -1,0 +1,207 @@
+"""The quiet periodic check: decided at the Inform, in one pass, by the workflow's rules.
+
+Most sessions of a fleet are a provisioned device's "2 PERIODIC" Inform whose config
+has not changed: the ACS answers the Inform, finds nothing to do at the empty POST and
+ends the session. The general workflow (`traceacs.provisioning.workflow`) reaches that
+verdict step by step across the two POSTs, with its spans, step bookkeeping and task
+and preset hand-offs built on the way, and that machinery was most of what such a
+session cost. `check_quiet` reaches the same verdict from the same facts at the Inform,
+with no I/O beyond the Inform's own inventory write: it is the decision both paths
+share, and `QuietVerdict.quiet` says whether the session can be served by the quiet
+path (`traceacs.tasks.quiet_session`) instead.
+
+The rules are the workflow's, each written once here and called by the workflow too
+(`config_changed`, `inform_facts`, `inform_root_attributes`, `device_step_attributes`):
+a session is quiet when its event codes are periodic (``2 PERIODIC``, optionally with
+``4 VALUE CHANGE``), the device is known and provisioned, `plan_for_inform` says
+CHECK, its profile is at hand in memory (`MemoryProfiles`: a lookup that needs a read,
+or a BSS request, answers "not quiet" instead of doing it), no firmware upgrade is due
+and the desired config's ParameterKey is the one pushed and reported. Anything else,
+including every error, is "not quiet": the general path then runs and reports it, with
+the device already read here (`QuietVerdict.device`) so the Inform is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol, runtime_checkable
+
+from traceacs.cwmp import messages as m
+from traceacs.cwmp.events import BOOT, BOOTSTRAP, PERIODIC, VALUE_CHANGE
+from traceacs.provisioning.config_cache import ConfigCache
+from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget
+from traceacs.provisioning.device import DATA_MODEL_ROOTS, Device, InformFacts, ProvisioningState
+from traceacs.provisioning.firmware import needs_upgrade
+from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
+from traceacs.provisioning.profile import ServiceProfile
+from traceacs.provisioning.repository import DeviceRepository, RepositoryError
+from traceacs.provisioning.session_trace import AttributeValue
+
+SOFTWARE_VERSION: Final = ".SoftwareVersion"
+PARAMETER_KEY: Final = ".ManagementServer.ParameterKey"
+CONNECTION_REQUEST_URL: Final = ".ConnectionRequestURL"
+_REPORTED: Final = (SOFTWARE_VERSION, PARAMETER_KEY, CONNECTION_REQUEST_URL)
+
+QUIET_EVENT_SETS: Final = frozenset({frozenset({PERIODIC}), frozenset({PERIODIC, VALUE_CHANGE})})
+"""The event codes of an Inform that may open a quiet session; any other event (a boot,
+a transfer report, a connection request of ours, ...) has work of its own."""
+
+
+@runtime_checkable
+class MemoryProfiles(Protocol):
+    """A profile source that can answer from memory alone (`EmbeddedProfileSource`)."""
+
+    def cached(self, customer_id: str, service_plan: str) -> ServiceProfile | None:
+        """The profile ``fetch`` would return, when memory alone can tell; None when
+        finding it needs a read (or there is none: ``fetch`` reports that)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuietVerdict:
+    """What `check_quiet` found.
+
+    ``device`` is the device as this Inform recorded it, when the check recorded the
+    Inform (`DeviceRepository.record_inform`); the general path then uses it instead
+    of recording the Inform a second time. None: not recorded (the codes ruled the
+    session out first, the device is unknown, or the inventory failed), and the
+    general path records it as usual.
+    """
+
+    quiet: bool
+    device: Device | None = None
+    profile: ServiceProfile | None = None
+    """The profile a quiet session checked its config against (its trace's
+    ``fetch_profile`` step reports it)."""
+    recorded_at: float = 0.0
+    """When the inventory read ended (the ``authenticate`` step's end, and the start of
+    the profile lookup)."""
+    checked_at: float = 0.0
+    """When the check ended (the ``fetch_profile`` step's end)."""
+
+
+NOT_QUIET: Final = QuietVerdict(quiet=False)
+
+
+def reported_values(inform: m.Inform) -> dict[str, str]:
+    """The values the workflow reads from the Inform, by name suffix (``_REPORTED``):
+    the first parameter whose name ends with each; found in one pass. Most names end
+    with none of them: one ``endswith`` of all suffixes at once (a loop in C) skips
+    those, instead of a Python-level test per suffix."""
+    found: dict[str, str] = {}
+    for parameter in inform.parameters:
+        name = parameter.name
+        if name.endswith(_REPORTED):
+            for suffix in _REPORTED:
+                if name.endswith(suffix) and suffix not in found:
+                    found[suffix] = str(parameter.value)
+    return found
+
+
+def inform_facts(inform: m.Inform, reports: Mapping[str, str], codes: Sequence[str]) -> InformFacts:
+    """What the Inform tells the inventory (recorded at every Inform)."""
+    root = next(
+        (r for r in DATA_MODEL_ROOTS for p in inform.parameters if p.name.startswith(r)),
+        None,
+    )
+    return InformFacts(
+        manufacturer=inform.device_id.manufacturer,
+        model=inform.device_id.product_class,
+        firmware_version=reports.get(SOFTWARE_VERSION),
+        data_model_root=root,
+        connection_request_url=reports.get(CONNECTION_REQUEST_URL),
+        is_boot=BOOT in codes or BOOTSTRAP in codes,
+    )
+
+
+def inform_root_attributes(
+    inform: m.Inform, reports: Mapping[str, str], codes: Sequence[str], session_id: str
+) -> dict[str, AttributeValue]:
+    """The attributes of a session's root ``cpe.inform`` span (the seed's, and the
+    session id)."""
+    device_id = inform.device_id
+    return {
+        "cpe.serial_number": device_id.serial_number,
+        "cpe.oui": device_id.oui,
+        "cpe.manufacturer": device_id.manufacturer,
+        "cpe.model": device_id.product_class,
+        "cpe.firmware_version": reports.get(SOFTWARE_VERSION) or "",
+        "cpe.event_codes": ",".join(codes),
+        "cwmp.session.id": session_id,
+    }
+
+
+def device_step_attributes(device: Device) -> dict[str, AttributeValue]:
+    """What the ``authenticate`` step's span says of the device it found."""
+    return {
+        "cpe.customer_id": device.customer_id,
+        "cpe.service_plan": device.service_plan,
+        "cpe.location_id": device.location_id,
+    }
+
+
+def config_changed(device: Device, config_key: str, reported_key: str | None) -> bool:
+    """Whether the desired config (its ParameterKey ``config_key``) must be pushed: it
+    is not the one last pushed, or the device reports another one."""
+    if device.parameter_key != config_key:
+        return True
+    return reported_key is not None and reported_key != config_key
+
+
+async def check_quiet(
+    inform: m.Inform,
+    codes: tuple[str, ...],
+    now: float,
+    *,
+    repository: DeviceRepository,
+    profiles: MemoryProfiles,
+    configs: ConfigCache,
+    retry: RetryPolicy,
+    session_now: Callable[[], float],
+) -> QuietVerdict:
+    """Whether this Inform's session is quiet (see the module docstring).
+
+    Records the Inform in the inventory when its codes allow a quiet session (the
+    general path would record it too; the verdict hands the device over).
+    ``session_now`` reads the session's time (``now`` plus the time elapsed since),
+    for the steps' times in the trace.
+    """
+    if frozenset(codes) not in QUIET_EVENT_SETS:
+        return NOT_QUIET
+    reports = reported_values(inform)
+    device_id = inform.device_id
+    try:
+        device = await repository.record_inform(
+            device_id.oui, device_id.serial_number, now, inform_facts(inform, reports, codes)
+        )
+    except RepositoryError:
+        return NOT_QUIET  # the general path records it again and reports the failure
+    if device is None:
+        return NOT_QUIET
+    recorded_at = session_now()
+    not_quiet = QuietVerdict(quiet=False, device=device)
+    if device.state is not ProvisioningState.PROVISIONED:
+        return not_quiet
+    reported_key = reports.get(PARAMETER_KEY)
+    plan = plan_for_inform(device, codes, reported_key, now=now, retry=retry)
+    if plan is not Plan.CHECK:
+        return not_quiet
+    profile = profiles.cached(device.customer_id, device.service_plan)
+    if profile is None:
+        return not_quiet
+    if needs_upgrade(profile.firmware_for(device_id.product_class), reports.get(SOFTWARE_VERSION)):
+        return not_quiet
+    try:
+        config = configs.get(profile, ConfigTarget.from_inform(inform))
+    except ConfigBuildError:
+        return not_quiet
+    if config_changed(device, config.parameter_key, reported_key):
+        return not_quiet
+    return QuietVerdict(
+        quiet=True,
+        device=device,
+        profile=profile,
+        recorded_at=recorded_at,
+        checked_at=session_now(),
+    )

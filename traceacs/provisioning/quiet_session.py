@@ -1,0 +1,134 @@
+"""The provisioning side of a quiet periodic session: nothing to send, a trace at its end.
+
+`check_quiet` decided at the Inform that the session has nothing to do (the device is
+provisioned and its config unchanged). What is left is what the general workflow
+records for such a session, and nothing else: the session and the Inform counted at
+the start, and at the end the session's trace, the root ``cpe.inform`` with the
+``authenticate`` and ``fetch_profile`` steps the check performed, handed to telemetry,
+whose sampler keeps the configured share of quiet periodic sessions and drops the
+rest. The span names and attributes come from the same functions the workflow uses
+(`traceacs.provisioning.quiet_check`, `traceacs.provisioning.steps`);
+``tests/provisioning/test_quiet_session.py`` holds the two paths' traces equal.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from traceacs.cwmp import messages as m
+from traceacs.provisioning.quiet_check import (
+    QuietVerdict,
+    device_step_attributes,
+    inform_root_attributes,
+    reported_values,
+)
+from traceacs.provisioning.session_handler import SessionEndReason
+from traceacs.provisioning.session_trace import SessionTrace
+from traceacs.provisioning.steps import STEP_SPAN_NAMES, Step
+from traceacs.provisioning.telemetry_port import ProvisioningOutcome, ProvisioningTelemetry
+from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
+
+log = logging.getLogger("traceacs.provisioning")
+
+
+def log_session_end(
+    session_id: str,
+    inform: m.Inform | None,
+    outcome: ProvisioningOutcome | None,
+    duration_ms: float,
+    reason: SessionEndReason,
+) -> None:
+    """The provisioning handler's DEBUG line at a session's end (both paths)."""
+    if log.isEnabledFor(logging.DEBUG):  # its arguments cost more than the check
+        log.debug(
+            "session %s device=%r events=%r result=%s duration_ms=%.1f end=%s",
+            session_id,
+            inform.device_id.serial_number if inform else "-",
+            ",".join(inform.event_codes) if inform else "-",
+            outcome.result if outcome else "none",
+            duration_ms if inform else 0.0,
+            reason,
+        )
+
+
+class QuietSession:
+    """A quiet periodic session's provisioning record (see the module docstring).
+
+    Counts the session and its Inform when created; `end` records its trace, `release`
+    uncounts the session when it goes the general way after all (the general
+    handler counts it again).
+    """
+
+    __slots__ = (
+        "_codes",
+        "_ended",
+        "_ids",
+        "_inform",
+        "_session_id",
+        "_started_at",
+        "_telemetry",
+        "verdict",
+    )
+
+    def __init__(
+        self,
+        session_id: str,
+        inform: m.Inform,
+        codes: tuple[str, ...],
+        verdict: QuietVerdict,
+        started_at: float,
+        *,
+        telemetry: ProvisioningTelemetry,
+        ids: RandomIds,
+    ) -> None:
+        self._session_id = session_id
+        self._inform = inform
+        self._codes = codes
+        self.verdict = verdict
+        self._started_at = started_at
+        self._telemetry = telemetry
+        self._ids = ids
+        self._ended = False
+        telemetry.session_started()
+        telemetry.inform_received(codes)
+
+    def release(self) -> None:
+        """The session goes on as a general one: uncount it here (not its Inform)."""
+        if not self._ended:
+            self._ended = True
+            self._telemetry.session_released()
+
+    def end(self, reason: SessionEndReason, now: float) -> None:
+        """The session ended (``reason``): its trace to telemetry."""
+        if self._ended:
+            return
+        self._ended = True
+        verdict = self.verdict
+        assert verdict.device is not None
+        assert verdict.profile is not None
+        started_at = self._started_at
+        trace = SessionTrace(trace_id=self._ids.new_trace_id())
+        spans = TraceRecorder(trace, self._ids)
+        reports = reported_values(self._inform)
+        root = spans.start(
+            "cpe.inform",
+            started_at,
+            attributes=inform_root_attributes(self._inform, reports, self._codes, self._session_id),
+        )
+        authenticate = spans.start(
+            STEP_SPAN_NAMES[Step.AUTHENTICATE],
+            started_at,
+            parent=root,
+            attributes=device_step_attributes(verdict.device),
+        )
+        authenticate.end(to_ns(verdict.recorded_at))
+        fetch = spans.start(
+            STEP_SPAN_NAMES[Step.FETCH_PROFILE],
+            verdict.recorded_at,
+            parent=root,
+            attributes={"cpe.profile.parameter_count": verdict.profile.parameter_count},
+        )
+        fetch.end(to_ns(verdict.checked_at))
+        root.end(to_ns(now))
+        self._telemetry.session_finished(trace, None)
+        log_session_end(self._session_id, self._inform, None, (now - started_at) * 1000, reason)
