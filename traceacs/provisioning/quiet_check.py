@@ -79,6 +79,8 @@ class QuietVerdict:
     the profile lookup)."""
     checked_at: float = 0.0
     """When the check ended (the ``fetch_profile`` step's end)."""
+    reports: Mapping[str, str] | None = None
+    """The Inform's `reported_values`, read by the check."""
 
 
 NOT_QUIET: Final = QuietVerdict(quiet=False)
@@ -180,28 +182,45 @@ async def check_quiet(
     if device is None:
         return NOT_QUIET
     recorded_at = session_now()
-    not_quiet = QuietVerdict(quiet=False, device=device)
-    if device.state is not ProvisioningState.PROVISIONED:
-        return not_quiet
-    reported_key = reports.get(PARAMETER_KEY)
-    plan = plan_for_inform(device, codes, reported_key, now=now, retry=retry)
-    if plan is not Plan.CHECK:
-        return not_quiet
-    profile = profiles.cached(device.customer_id, device.service_plan)
+    profile = _quiet_profile(inform, codes, now, device, reports, profiles, configs, retry)
     if profile is None:
-        return not_quiet
-    if needs_upgrade(profile.firmware_for(device_id.product_class), reports.get(SOFTWARE_VERSION)):
-        return not_quiet
-    try:
-        config = configs.get(profile, ConfigTarget.from_inform(inform))
-    except ConfigBuildError:
-        return not_quiet
-    if config_changed(device, config.parameter_key, reported_key):
-        return not_quiet
+        return QuietVerdict(quiet=False, device=device)
     return QuietVerdict(
         quiet=True,
         device=device,
         profile=profile,
         recorded_at=recorded_at,
         checked_at=session_now(),
+        reports=reports,
     )
+
+
+def _quiet_profile(
+    inform: m.Inform,
+    codes: tuple[str, ...],
+    now: float,
+    device: Device,
+    reports: Mapping[str, str],
+    profiles: MemoryProfiles,
+    configs: ConfigCache,
+    retry: RetryPolicy,
+) -> ServiceProfile | None:
+    """The profile a recorded device's quiet session checks against; None: not quiet."""
+    if device.state is not ProvisioningState.PROVISIONED:
+        return None
+    reported_key = reports.get(PARAMETER_KEY)
+    if plan_for_inform(device, codes, reported_key, now=now, retry=retry) is not Plan.CHECK:
+        return None
+    profile = profiles.cached(device.customer_id, device.service_plan)
+    if profile is None:
+        return None
+    target = profile.firmware_for(inform.device_id.product_class)
+    if needs_upgrade(target, reports.get(SOFTWARE_VERSION)):
+        return None
+    try:
+        config = configs.get(profile, ConfigTarget.from_inform(inform))
+    except ConfigBuildError:
+        return None
+    if config_changed(device, config.parameter_key, reported_key):
+        return None
+    return profile

@@ -25,7 +25,11 @@ from traceacs.provisioning.quiet_check import (
 from traceacs.provisioning.session_handler import SessionEndReason
 from traceacs.provisioning.session_trace import SessionTrace
 from traceacs.provisioning.steps import STEP_SPAN_NAMES, Step
-from traceacs.provisioning.telemetry_port import ProvisioningOutcome, ProvisioningTelemetry
+from traceacs.provisioning.telemetry_port import (
+    ProvisioningOutcome,
+    ProvisioningTelemetry,
+    QuietTraceSampling,
+)
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
 
 log = logging.getLogger("traceacs.provisioning")
@@ -64,6 +68,7 @@ class QuietSession:
         "_ended",
         "_ids",
         "_inform",
+        "_sampling",
         "_session_id",
         "_started_at",
         "_telemetry",
@@ -79,6 +84,7 @@ class QuietSession:
         started_at: float,
         *,
         telemetry: ProvisioningTelemetry,
+        sampling: QuietTraceSampling | None,
         ids: RandomIds,
     ) -> None:
         self._session_id = session_id
@@ -87,6 +93,8 @@ class QuietSession:
         self.verdict = verdict
         self._started_at = started_at
         self._telemetry = telemetry
+        self._sampling = sampling
+        """``telemetry`` when it can tell up front whether the trace is kept."""
         self._ids = ids
         self._ended = False
         telemetry.session_started()
@@ -99,17 +107,29 @@ class QuietSession:
             self._telemetry.session_released()
 
     def end(self, reason: SessionEndReason, now: float) -> None:
-        """The session ended (``reason``): its trace to telemetry."""
+        """The session ended (``reason``): its trace to telemetry, when kept."""
         if self._ended:
             return
         self._ended = True
+        trace_id = self._ids.new_trace_id()
+        sampling = self._sampling
+        if sampling is not None and not sampling.samples_quiet_trace(trace_id):
+            self._telemetry.session_released()  # the session ends here, its trace unkept
+        else:
+            self._finish_traced(trace_id, now)
+        log_session_end(
+            self._session_id, self._inform, None, (now - self._started_at) * 1000, reason
+        )
+
+    def _finish_traced(self, trace_id: str, now: float) -> None:
+        """The trace the general path records for a quiet session, to telemetry."""
         verdict = self.verdict
         assert verdict.device is not None
         assert verdict.profile is not None
         started_at = self._started_at
-        trace = SessionTrace(trace_id=self._ids.new_trace_id())
+        trace = SessionTrace(trace_id=trace_id)
         spans = TraceRecorder(trace, self._ids)
-        reports = reported_values(self._inform)
+        reports = verdict.reports if verdict.reports is not None else reported_values(self._inform)
         root = spans.start(
             "cpe.inform",
             started_at,
@@ -131,4 +151,3 @@ class QuietSession:
         fetch.end(to_ns(verdict.checked_at))
         root.end(to_ns(now))
         self._telemetry.session_finished(trace, None)
-        log_session_end(self._session_id, self._inform, None, (now - started_at) * 1000, reason)

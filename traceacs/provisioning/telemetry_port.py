@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from traceacs.provisioning.results import Result
 from traceacs.provisioning.session_trace import SessionTrace
@@ -95,6 +95,18 @@ class ProvisioningTelemetry(Protocol):
         ...
 
 
+@runtime_checkable
+class QuietTraceSampling(Protocol):
+    """A telemetry port that can tell, before a quiet periodic session's trace is
+    recorded, whether it will be kept (`QuietSession` records it only then; without
+    this, it records every one and `session_finished` decides)."""
+
+    def samples_quiet_trace(self, trace_id: str) -> bool:
+        """Whether the trace of a quiet periodic session with this id is kept. When it
+        is not, the session's end is told by `session_released` alone."""
+        ...
+
+
 class NoOpProvisioningTelemetry:
     """Telemetry switched off: every call does nothing."""
 
@@ -103,6 +115,9 @@ class NoOpProvisioningTelemetry:
 
     def session_released(self) -> None:
         return None
+
+    def samples_quiet_trace(self, trace_id: str) -> bool:
+        return False
 
     def session_finished(self, trace: SessionTrace, outcome: ProvisioningOutcome | None) -> None:
         return None

@@ -112,6 +112,7 @@ from traceacs.provisioning.telemetry_port import (
     NoOpProvisioningTelemetry,
     ProvisioningOutcome,
     ProvisioningTelemetry,
+    QuietTraceSampling,
 )
 from traceacs.provisioning.trace_recorder import RandomIds, TraceRecorder, to_ns
 from traceacs.provisioning.vendor_overrides import VendorOverrides
@@ -1179,6 +1180,11 @@ class ProvisioningHandlerFactory:
         self._ids = ids or RandomIds()
         self._settings = settings or WorkflowSettings()
         self._configs = ConfigCache(self._settings.build_config)
+        self._memory_profiles = profiles if isinstance(profiles, MemoryProfiles) else None
+        """The profile source when it can answer from memory: quiet checks need it."""
+        self._quiet_sampling = (
+            self._telemetry if isinstance(self._telemetry, QuietTraceSampling) else None
+        )
 
     def new_session(self, session_id: str) -> SessionHandler:
         return ProvisioningSession(
@@ -1198,8 +1204,8 @@ class ProvisioningHandlerFactory:
     ) -> QuietVerdict:
         """`check_quiet` with this factory's store, profiles, configs and retry policy;
         never quiet with a profile source that cannot answer from memory (a BSS)."""
-        profiles = self._profiles
-        if not isinstance(profiles, MemoryProfiles):
+        profiles = self._memory_profiles
+        if profiles is None:
             return NOT_QUIET
         clock = self._clock
         mark = clock()
@@ -1230,6 +1236,7 @@ class ProvisioningHandlerFactory:
             verdict,
             started_at,
             telemetry=self._telemetry,
+            sampling=self._quiet_sampling,
             ids=self._ids,
         )
 

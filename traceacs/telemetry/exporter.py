@@ -152,6 +152,9 @@ class OtelProvisioningTelemetry:
     def session_released(self) -> None:
         self._instruments.add_active_sessions(-1)
 
+    def samples_quiet_trace(self, trace_id: str) -> bool:
+        return self._sampler.keeps_quiet(trace_id)
+
     def session_finished(self, trace: SessionTrace, outcome: ProvisioningOutcome | None) -> None:
         self._instruments.add_active_sessions(-1)
         root: SpanContext | None = None

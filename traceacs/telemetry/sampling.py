@@ -70,9 +70,14 @@ class QuietSessionSampler:
         self._bound = round(ratio * _ID_SPACE)
 
     def keep(self, trace: SessionTrace) -> bool:
-        # Same rule as the SDK's TraceIdRatioBased: the low 64 bits of the trace id.
         # Checked first: it is cheaper than `is_quiet_periodic`, and a session within
         # the ratio is kept whether quiet or not.
-        if (int(trace.trace_id, 16) & _LOW_BITS) < self._bound:
+        if self.keeps_quiet(trace.trace_id):
             return True
         return not is_quiet_periodic(trace)
+
+    def keeps_quiet(self, trace_id: str) -> bool:
+        """Whether a quiet periodic session with this trace id is kept (what `keep`
+        answers for its trace), asked before the trace is recorded. Same rule as the
+        SDK's TraceIdRatioBased: the low 64 bits of the trace id."""
+        return (int(trace_id, 16) & _LOW_BITS) < self._bound
