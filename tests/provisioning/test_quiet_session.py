@@ -37,6 +37,7 @@ from traceacs.presets.applier import PresetApplier
 from traceacs.profiles.document import profile_to_document
 from traceacs.profiles.embedded import EmbeddedProfileSource
 from traceacs.provisioning.device import Device, ProvisioningState
+from traceacs.provisioning.profile import FirmwareTarget, ServiceProfile
 from traceacs.provisioning.quiet_session import QuietSession
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.provisioning.session_trace import SessionTrace
@@ -510,3 +511,47 @@ async def test_quiet_sessions_answer_record_and_trace_what_the_general_path_does
             check_times(trace)
             if was_quiet:
                 assert is_quiet_periodic(trace)  # sampled as the general path's would be
+
+
+class MemoryProfiles:
+    """A profile source that always answers from memory, with the profile given."""
+
+    def __init__(self, profile: ServiceProfile) -> None:
+        self.profile = profile
+
+    async def fetch(self, customer_id: str, service_plan: str) -> ServiceProfile:
+        return self.profile
+
+    def cached(self, customer_id: str, service_plan: str) -> ServiceProfile | None:
+        return self.profile
+
+
+async def test_a_firmware_upgrade_due_is_never_quiet(tmp_path: Path) -> None:
+    """The check's firmware rule: the general path would send a Download."""
+    base, the_fleet = await bootstrapped(tmp_path)
+    repo = await open_repository(
+        f"sqlite:///{copy_db(base, tmp_path / 'firmware.db')}",
+        inform_write_behind=INFORM_WRITE_BEHIND_SECONDS,
+    )
+    try:
+        cpe = the_fleet.cpes[ROLES.index("quiet")]
+        device = await repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+        assert device is not None
+        [profile] = [p for p in the_fleet.profiles if p.name == device.service_plan]
+        envelope = cpe.build_inform(datetime.fromtimestamp(T0, UTC))
+        assert isinstance(envelope.body, m.Inform)
+        inform = dataclasses.replace(envelope.body, events=(m.EventStruct("2 PERIODIC"),))
+        running_version = str(cpe.value(f"{cpe.root}DeviceInfo.SoftwareVersion"))
+        model = cpe.identity.product_class
+
+        async def quiet_with(*targets: FirmwareTarget) -> bool:
+            with_firmware = dataclasses.replace(profile, firmware=targets)
+            factory = ProvisioningHandlerFactory(repo, MemoryProfiles(with_firmware))
+            return (await factory.check_quiet(inform, PERIODIC, T0)).quiet
+
+        assert await quiet_with()
+        assert await quiet_with(FirmwareTarget(model, running_version, "same.bin"))
+        assert await quiet_with(FirmwareTarget("another-model", "9.9.9", "other.bin"))
+        assert not await quiet_with(FirmwareTarget(model, "9.9.9", "new.bin"))
+    finally:
+        await repo.close()
