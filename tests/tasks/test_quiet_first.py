@@ -86,6 +86,7 @@ class Acs:
     telemetry: RecordingTelemetry
     presets: PresetApplier
     profiles: EmbeddedProfileSource
+    bss: Bss | None
     quiet_sessions: list[str] = field(default_factory=list)
     """The sessions `ProvisioningHandlerFactory.quiet_session` served quiet."""
     sessions: int = 0
@@ -107,7 +108,8 @@ async def acs(
     try:
         recording = telemetry if telemetry is not None else RecordingTelemetry()
         embedded = EmbeddedProfileSource(repo, max_age=PROFILE_CACHE_SECONDS)
-        profiles: ProfileSource = Bss(embedded) if bss else embedded
+        the_bss = Bss(embedded) if bss else None
+        profiles: ProfileSource = the_bss or embedded
         provisioning = ProvisioningHandlerFactory(repo, profiles, recording)
         store = SqlTaskStore(repo.db, repo.secrets)
         presets = PresetApplier(
@@ -123,7 +125,7 @@ async def acs(
             presets,
             quiet_sessions=quiet,
         )
-        the_acs = Acs(repo, factory, recording, presets, embedded)
+        the_acs = Acs(repo, factory, recording, presets, embedded, the_bss)
         quiet_session = provisioning.quiet_session
 
         def counted(session_id: str, *args: Any) -> QuietSession:
@@ -316,11 +318,8 @@ async def test_a_profile_source_that_cannot_answer_from_memory_is_never_quiet(
             driven = await drive(the_acs, cpe, T0 + 60 * (n + 1))
             assert driven.answers == [m.InformResponse(), None]
             assert not driven.quiet
-        provisioning = the_acs.factory.provisioning
-        assert isinstance(provisioning, ProvisioningHandlerFactory)
-        bss = provisioning._profiles
-        assert isinstance(bss, Bss)
-        assert bss.fetches == 4  # every session asked the source: the general path ran
+        assert the_acs.bss is not None
+        assert the_acs.bss.fetches == 4  # every session asked the source: the general path ran
         assert the_acs.quiet_sessions == []
         assert the_acs.telemetry.active == 0
 
@@ -380,7 +379,7 @@ async def test_an_unsampled_quiet_session_records_no_trace_and_still_ends(
         assert telemetry.active == 0
 
 
-async def test_a_session_that_is_not_quiet_is_the_composite_handler_s(
+async def test_a_session_that_is_not_quiet_runs_the_composite_with_one_inform_recorded(
     tmp_path: Path, base: Base
 ) -> None:
     """The general handler is built around a provisioning session that already has the
