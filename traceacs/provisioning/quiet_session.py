@@ -64,6 +64,7 @@ class QuietSession:
     """
 
     __slots__ = (
+        "_asked",
         "_codes",
         "_ended",
         "_ids",
@@ -97,8 +98,15 @@ class QuietSession:
         """``telemetry`` when it can tell up front whether the trace is kept."""
         self._ids = ids
         self._ended = False
+        self._asked = False
         telemetry.session_started()
         telemetry.inform_received(codes)
+
+    def asked(self) -> None:
+        """The CPE's empty POST came: the session asked what to send (the general path
+        runs its ``fetch_profile`` step there, so the trace has that step only from
+        here; a session cut short before it has none)."""
+        self._asked = True
 
     def release(self) -> None:
         """The session goes on as a general one: uncount it here (not its Inform)."""
@@ -142,6 +150,10 @@ class QuietSession:
             attributes=device_step_attributes(verdict.device),
         )
         authenticate.end(to_ns(verdict.recorded_at))
+        if not self._asked:
+            root.end(to_ns(now))
+            self._telemetry.session_finished(trace, None)
+            return
         fetch = spans.start(
             STEP_SPAN_NAMES[Step.FETCH_PROFILE],
             verdict.recorded_at,

@@ -134,6 +134,8 @@ class QuietFirstSession:
 
     async def next_acs_request(self, now: float) -> m.Message | None:
         if self._handler is None:
+            if self._quiet is not None:
+                self._quiet.asked()
             return None  # quiet: nothing to send
         return await self._handler.next_acs_request(now)
 
