@@ -163,7 +163,7 @@ async def acs(db: Path, telemetry: RecordingTelemetry, *, quiet: bool) -> AsyncI
             quiet_sessions.append(session_id)
             return quiet_session(session_id, *args)
 
-        provisioning.quiet_session = counted  # type: ignore[method-assign]
+        provisioning.quiet_session = counted  # type: ignore[method-assign, assignment]
         clock = FakeClock(T0)
         endpoint = CwmpEndpoint(factory, authenticator=None, clock=clock)
         async with running(endpoint) as url:
@@ -297,7 +297,7 @@ class Run:
 def script(the_fleet: Fleet) -> list[Session | str]:
     """The sessions, in order; a string is an action on the store between sessions."""
     everyone = [Session(role, PERIODIC) for role in (*ROLES, "unknown")]
-    cases = [
+    cases: list[Session | str] = [
         Session("quiet", PERIODIC),
         Session("quiet_vc", VALUE_CHANGE),
         "queue a task",
@@ -493,21 +493,24 @@ async def test_quiet_sessions_answer_record_and_trace_what_the_general_path_does
 
     # sessions and Informs counted once each, nothing left active
     for run_ in (general, quiet):
-        telemetry = run_.telemetry
+        recorded = run_.telemetry
         assert run_.active_after == [0] * len(steps)
-        assert telemetry.started == len(steps)
-        assert telemetry.released == 0
-        assert len(telemetry.finished) == len(steps)
+        assert recorded.started == len(steps)
+        assert recorded.released == 0
+        assert len(recorded.finished) == len(steps)
         assert run_.informs == [[s.codes] for s in steps]
     assert quiet.telemetry.rpcs == general.telemetry.rpcs
     assert quiet.telemetry.tasks_finished == general.telemetry.tasks_finished
 
     # the same traces, quiet sessions' included
-    for step, was_quiet, mine, theirs in zip(
+    for step, was_quiet, quiet_traces, general_traces in zip(
         steps, quiet.quiet, quiet.traces, general.traces, strict=True
     ):
-        assert [shape(*t) for t in mine] == [shape(*t) for t in theirs], (step, was_quiet)
-        for trace, _ in mine:
+        assert [shape(*t) for t in quiet_traces] == [shape(*t) for t in general_traces], (
+            step,
+            was_quiet,
+        )
+        for trace, _ in quiet_traces:
             check_times(trace)
             if was_quiet:
                 assert is_quiet_periodic(trace)  # sampled as the general path's would be

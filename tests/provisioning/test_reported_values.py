@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime
 
 from traceacs.cwmp import messages as m
-from traceacs.provisioning.workflow import reported_values
+from traceacs.provisioning.quiet_check import reported_values
 
 SUFFIXES = (".SoftwareVersion", ".ManagementServer.ParameterKey", ".ConnectionRequestURL")
 NAMES = (

@@ -132,7 +132,7 @@ async def acs(
             the_acs.quiet_sessions.append(session_id)
             return quiet_session(session_id, *args)
 
-        provisioning.quiet_session = counted  # type: ignore[method-assign]
+        provisioning.quiet_session = counted  # type: ignore[method-assign, assignment]
         yield the_acs
     finally:
         await repo.close()
