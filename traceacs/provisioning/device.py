@@ -59,6 +59,22 @@ class InformFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class InformedDevice:
+    """The few facts of a device a quiet periodic check decides on, read back when its
+    Inform is recorded (`DeviceRepository.record_periodic_inform`): the whole `Device`
+    is not built for a session that turns out to have nothing to do."""
+
+    state: ProvisioningState
+    parameter_key: str | None
+    customer_id: str
+    service_plan: str
+    location_id: str
+    updated_at: float
+    queued_tasks: bool
+    """Whether tasks were queued for the device when it was read."""
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryEntry:
     """One row of an inventory import: who the device belongs to and what they bought.
 

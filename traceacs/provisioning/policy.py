@@ -16,9 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from traceacs.cwmp.events import BOOTSTRAP
-from traceacs.provisioning.device import Device, ProvisioningState
+from traceacs.provisioning.device import ProvisioningState
 from traceacs.provisioning.results import Result
 
 
@@ -53,8 +54,22 @@ class RetryPolicy:
         return min(self.max_seconds, self.base_seconds * 2.0 ** (consecutive_failures - 2))
 
 
+class PlanFacts(Protocol):
+    """What `plan_for_inform` reads of a device: a `Device`, or the `InformedDevice` a
+    quiet periodic check read."""
+
+    @property
+    def state(self) -> ProvisioningState: ...
+
+    @property
+    def updated_at(self) -> float: ...
+
+    @property
+    def parameter_key(self) -> str | None: ...
+
+
 def plan_for_inform(
-    device: Device,
+    device: PlanFacts,
     event_codes: Sequence[str],
     reported_parameter_key: str | None,
     *,

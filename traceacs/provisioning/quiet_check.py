@@ -17,8 +17,11 @@ a session is quiet when its event codes are periodic (``2 PERIODIC``, optionally
 CHECK, its profile is at hand in memory (`MemoryProfiles`: a lookup that needs a read,
 or a BSS request, answers "not quiet" instead of doing it), no firmware upgrade is due
 and the desired config's ParameterKey is the one pushed and reported. Anything else,
-including every error, is "not quiet": the general path then runs and reports it, with
-the device already read here (`QuietVerdict.device`) so the Inform is recorded once.
+including every error, is "not quiet": the general path then runs and reports it. The
+check reads back only the six facts it decides on (`InformedDevice`, via
+`DeviceRepository.record_periodic_inform`), not the whole device: a session that is
+not quiet records its Inform again in the general path (the same idempotent update,
+written behind) and reads the whole device there.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from traceacs.cwmp import messages as m
 from traceacs.cwmp.events import BOOT, BOOTSTRAP, PERIODIC, VALUE_CHANGE
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget
-from traceacs.provisioning.device import DATA_MODEL_ROOTS, Device, InformFacts, ProvisioningState
+from traceacs.provisioning.device import (
+    DATA_MODEL_ROOTS,
+    InformedDevice,
+    InformFacts,
+    ProvisioningState,
+)
 from traceacs.provisioning.firmware import needs_upgrade
 from traceacs.provisioning.policy import Plan, RetryPolicy, plan_for_inform
 from traceacs.provisioning.profile import ServiceProfile
@@ -62,15 +70,15 @@ class MemoryProfiles(Protocol):
 class QuietVerdict:
     """What `check_quiet` found.
 
-    ``device`` is the device as this Inform recorded it, when the check recorded the
-    Inform (`DeviceRepository.record_inform`); the general path then uses it instead
-    of recording the Inform a second time. None: not recorded (the codes ruled the
-    session out first, the device is unknown, or the inventory failed), and the
-    general path records it as usual.
+    ``device``: what the check read of the device when it recorded the Inform
+    (`DeviceRepository.record_periodic_inform`); None when it did not (the codes ruled
+    the session out first, the device is unknown, or the store records at once). A
+    session that is not quiet goes the general way, which records the Inform itself
+    (the update is idempotent) and reads the whole device.
     """
 
     quiet: bool
-    device: Device | None = None
+    device: InformedDevice | None = None
     profile: ServiceProfile | None = None
     """The profile a quiet session checked its config against (its trace's
     ``fetch_profile`` step reports it)."""
@@ -134,7 +142,20 @@ def inform_root_attributes(
     }
 
 
-def device_step_attributes(device: Device) -> dict[str, AttributeValue]:
+class CustomerFacts(Protocol):
+    """Whose device it is: a `Device` or an `InformedDevice`."""
+
+    @property
+    def customer_id(self) -> str: ...
+
+    @property
+    def service_plan(self) -> str: ...
+
+    @property
+    def location_id(self) -> str: ...
+
+
+def device_step_attributes(device: CustomerFacts) -> dict[str, AttributeValue]:
     """What the ``authenticate`` step's span says of the device it found."""
     return {
         "cpe.customer_id": device.customer_id,
@@ -143,10 +164,10 @@ def device_step_attributes(device: Device) -> dict[str, AttributeValue]:
     }
 
 
-def config_changed(device: Device, config_key: str, reported_key: str | None) -> bool:
+def config_changed(pushed_key: str | None, config_key: str, reported_key: str | None) -> bool:
     """Whether the desired config (its ParameterKey ``config_key``) must be pushed: it
-    is not the one last pushed, or the device reports another one."""
-    if device.parameter_key != config_key:
+    is not the one last pushed (``pushed_key``), or the device reports another one."""
+    if pushed_key != config_key:
         return True
     return reported_key is not None and reported_key != config_key
 
@@ -165,7 +186,7 @@ async def check_quiet(
     """Whether this Inform's session is quiet (see the module docstring).
 
     Records the Inform in the inventory when its codes allow a quiet session (the
-    general path would record it too; the verdict hands the device over).
+    general path records it again when the session is not quiet).
     ``session_now`` reads the session's time (``now`` plus the time elapsed since),
     for the steps' times in the trace.
     """
@@ -174,11 +195,11 @@ async def check_quiet(
     reports = reported_values(inform)
     device_id = inform.device_id
     try:
-        device = await repository.record_inform(
+        device = await repository.record_periodic_inform(
             device_id.oui, device_id.serial_number, now, inform_facts(inform, reports, codes)
         )
     except RepositoryError:
-        return NOT_QUIET  # the general path records it again and reports the failure
+        return NOT_QUIET  # the general path records it and reports the failure
     if device is None:
         return NOT_QUIET
     recorded_at = session_now()
@@ -199,7 +220,7 @@ def _quiet_profile(
     inform: m.Inform,
     codes: tuple[str, ...],
     now: float,
-    device: Device,
+    device: InformedDevice,
     reports: Mapping[str, str],
     profiles: MemoryProfiles,
     configs: ConfigCache,
@@ -221,6 +242,6 @@ def _quiet_profile(
         config = configs.get(profile, ConfigTarget.from_inform(inform))
     except ConfigBuildError:
         return None
-    if config_changed(device, config.parameter_key, reported_key):
+    if config_changed(device.parameter_key, config.parameter_key, reported_key):
         return None
     return profile

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from traceacs.provisioning.device import (
     Device,
     DeviceIdentity,
+    InformedDevice,
     InformFacts,
     InventoryEntry,
     ProvisioningAttempt,
@@ -147,6 +148,19 @@ class DeviceRepository(Protocol):
         One statement (UPDATE ... RETURNING); ``None`` means the device is not in the
         inventory (the workflow's ``unknown_device``). The device's ``queued_tasks``
         may say whether tasks were queued for it at this moment (None: not looked at).
+        """
+        ...
+
+    async def record_periodic_inform(
+        self, oui: str, serial_number: str, now: float, facts: InformFacts
+    ) -> InformedDevice | None:
+        """Record an inform as `record_inform` does, reading back only what a quiet
+        periodic check decides on (`InformedDevice`, far cheaper than a `Device`).
+
+        ``None``: the device is not in the inventory, or this store records Informs at
+        once (no write-behind) and cannot answer more cheaply than `record_inform`;
+        either way the caller goes on with `record_inform`, which records the Inform
+        (again: the update is idempotent) and says which.
         """
         ...
 

@@ -208,10 +208,8 @@ class ProvisioningSession:
         self._transfer_complete: m.TransferComplete | None = None
         self._attempt_started_at: float | None = None
         """Start of an attempt adopted from an earlier session (a firmware wait)."""
-        self._recorded: Device | None = None
-        """The device as this session's Inform recorded it before `on_inform` (by the
-        quiet check, `adopt_quiet_check`): not recorded a second time."""
         self._inform_counted = False
+        """The Inform was counted before this handler saw it (`inform_counted`)."""
         telemetry.session_started()
 
     @property
@@ -231,13 +229,10 @@ class ProvisioningSession:
         """The ``cpe.inform`` root, once the Inform arrived."""
         return self._root
 
-    def adopt_quiet_check(self, verdict: QuietVerdict, *, inform_counted: bool) -> None:
-        """Take over what `check_quiet` did for this session's Inform before the session
-        went the general way: the device it recorded (`on_inform` records no second
-        time), and whether the Inform was counted already (a quiet session that a CPE
-        request turned into a general one)."""
-        self._recorded = verdict.device
-        self._inform_counted = inform_counted
+    def inform_counted(self) -> None:
+        """The Inform of this session was counted already (`telemetry.inform_received`):
+        a quiet session turned general (`traceacs.tasks.quiet_first`)."""
+        self._inform_counted = True
 
     # ------------------------------------------------------------------ step 1
 
@@ -255,17 +250,12 @@ class ProvisioningSession:
             attributes=inform_root_attributes(inform, reports, codes, self._session_id),
         )
         self._begin(Step.AUTHENTICATE, now)
-        device = self._recorded
-        if device is None:
-            try:
-                device = await self._repo.record_inform(
-                    device_id.oui,
-                    device_id.serial_number,
-                    now,
-                    inform_facts(inform, reports, codes),
-                )
-            except RepositoryError as exc:
-                return self._refuse_storage(exc, self._now())
+        try:
+            device = await self._repo.record_inform(
+                device_id.oui, device_id.serial_number, now, inform_facts(inform, reports, codes)
+            )
+        except RepositoryError as exc:
+            return self._refuse_storage(exc, self._now())
         now = self._now()
         if device is None:
             self._fail(
@@ -646,7 +636,9 @@ class ProvisioningSession:
 
     def _config_changed(self, config: DesiredConfig) -> bool:
         assert self._device is not None
-        return config_changed(self._device, config.parameter_key, self._report(PARAMETER_KEY))
+        return config_changed(
+            self._device.parameter_key, config.parameter_key, self._report(PARAMETER_KEY)
+        )
 
     # ------------------------------------------------------------- steps 3 to 6
 
@@ -1240,13 +1232,13 @@ class ProvisioningHandlerFactory:
             ids=self._ids,
         )
 
-    def session_after_check(
-        self, session_id: str, verdict: QuietVerdict, *, inform_counted: bool
-    ) -> ProvisioningSession:
-        """A general session for an Inform `check_quiet` has seen (`adopt_quiet_check`)."""
+    def session_after_check(self, session_id: str, *, inform_counted: bool) -> ProvisioningSession:
+        """A general session for an Inform the quiet check has seen: its Inform already
+        counted when ``inform_counted`` (a quiet session turned general)."""
         session = self.new_session(session_id)
         assert isinstance(session, ProvisioningSession)
-        session.adopt_quiet_check(verdict, inform_counted=inform_counted)
+        if inform_counted:
+            session.inform_counted()
         return session
 
     async def restore(self, session_id: str, state: Json) -> ProvisioningSession:

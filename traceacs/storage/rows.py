@@ -14,6 +14,7 @@ from typing import Any, Final
 from traceacs.provisioning.device import (
     Device,
     DeviceIdentity,
+    InformedDevice,
     ProvisioningAttempt,
     ProvisioningState,
 )
@@ -95,6 +96,20 @@ _STATES: Final[Mapping[str, ProvisioningState]] = {s.value: s for s in Provision
 def _state(value: str) -> ProvisioningState:
     found = _STATES.get(value)
     return found if found is not None else ProvisioningState(value)  # raises as it did
+
+
+def informed_device_from_row(row: Row, updated_at: float) -> InformedDevice:
+    """The facts `record_periodic_inform` reads back (``updated_at``: the Inform's time,
+    as the queued update leaves it)."""
+    return InformedDevice(
+        state=_state(row["state"]),
+        parameter_key=row["parameter_key"],
+        customer_id=row["customer_id"],
+        service_plan=row["service_plan"],
+        location_id=row["location_id"],
+        updated_at=updated_at,
+        queued_tasks=bool(row["queued_tasks"]),
+    )
 
 
 def device_from_row(

@@ -7,7 +7,7 @@ provisioning's quiet check (`traceacs.provisioning.quiet_check`) at the Inform, 
 it knows no preset can apply (`PresetApplier.known_none`), and serves a quiet session
 with a `QuietSession` record alone: no provisioning workflow, task session, composite
 or step-by-step trace is built for it. Otherwise it builds the general handler
-(`CompositeSessionHandler`, handed what the check read) and passes every call on.
+(`CompositeSessionHandler`) and passes every call on.
 
 A quiet session turns general if the CPE sends a request of its own (GetRPCMethods,
 TransferComplete, ...): the quiet record is released and the general handler is given
@@ -55,9 +55,7 @@ class QuietCapableFactory(Protocol):
         started_at: float,
     ) -> QuietSession: ...
 
-    def session_after_check(
-        self, session_id: str, verdict: QuietVerdict, *, inform_counted: bool
-    ) -> SessionHandler: ...
+    def session_after_check(self, session_id: str, *, inform_counted: bool) -> SessionHandler: ...
 
 
 GeneralHandler = Callable[[SessionHandler, str], SessionHandler]
@@ -107,7 +105,7 @@ class QuietFirstSession:
             )
             return INFORM_ACCEPTED
         provisioning = self._provisioning.session_after_check(
-            self._session_id, verdict, inform_counted=False
+            self._session_id, inform_counted=False
         )
         self._handler = self._general(provisioning, self._session_id)
         return await self._handler.on_inform(inform, now)
@@ -121,9 +119,7 @@ class QuietFirstSession:
         assert inform is not None
         quiet.release()
         self._quiet = None
-        provisioning = self._provisioning.session_after_check(
-            self._session_id, quiet.verdict, inform_counted=True
-        )
+        provisioning = self._provisioning.session_after_check(self._session_id, inform_counted=True)
         handler = self._handler = self._general(provisioning, self._session_id)
         await handler.on_inform(inform, self._started_at)
         return handler
