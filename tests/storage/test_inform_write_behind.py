@@ -137,3 +137,59 @@ async def test_the_device_read_at_an_inform_says_whether_tasks_are_queued(
     assert await queued("SN4", 91.0) is False  # another device's task
     await tasks.save_task(task.started(92.0, None).succeeded({}, 93.0))
     assert await queued("SN3", 94.0) is False
+
+
+async def test_a_periodic_inform_reads_back_what_the_full_read_says(
+    stores: tuple[SqlDeviceRepository, SqlDeviceRepository],
+) -> None:
+    behind, plain = stores
+    tasks = SqlTaskStore(plain.db)
+    await tasks.add_task("00D09E", "SN4", "reboot", {}, 95.0)
+    for serial in ("SN3", "SN4"):
+        informed = await behind.record_periodic_inform("00d09e", serial, 100.0, FACTS)
+        assert informed is not None
+        full = await behind.record_inform("00D09E", serial, 100.0, FACTS)
+        assert full is not None
+        assert (
+            informed.state,
+            informed.parameter_key,
+            informed.customer_id,
+            informed.service_plan,
+            informed.location_id,
+            informed.updated_at,
+            informed.queued_tasks,
+        ) == (
+            full.state,
+            full.parameter_key,
+            full.customer_id,
+            full.service_plan,
+            full.location_id,
+            full.updated_at,
+            full.queued_tasks,
+        )
+        assert informed.queued_tasks is (serial == "SN4")
+
+
+async def test_a_periodic_inform_is_written_behind_like_any_inform(
+    stores: tuple[SqlDeviceRepository, SqlDeviceRepository],
+) -> None:
+    behind, plain = stores
+    assert await behind.record_periodic_inform("00D09E", "SN1", 110.0, FACTS) is not None
+    assert await last_inform(plain, "SN1") is None  # queued, not written yet
+    await behind.close()
+    stored = await plain.get_device("00D09E", "SN1")
+    assert stored is not None
+    assert (stored.last_inform_at, stored.updated_at, stored.firmware_version) == (
+        110.0,
+        110.0,
+        "2.0",
+    )
+
+
+async def test_a_periodic_inform_of_an_unknown_device_or_without_write_behind_reads_nothing(
+    stores: tuple[SqlDeviceRepository, SqlDeviceRepository],
+) -> None:
+    behind, plain = stores
+    assert await behind.record_periodic_inform("00D09E", "NOPE", 120.0, FACTS) is None
+    assert await plain.record_periodic_inform("00D09E", "SN1", 120.0, FACTS) is None
+    assert await last_inform(plain, "SN1") is None  # the caller records it in full instead
