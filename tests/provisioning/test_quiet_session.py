@@ -315,7 +315,7 @@ def script(the_fleet: Fleet) -> list[Session | str]:
         *everyone,  # cold: the profile cache and the presets fill as sessions go
         *everyone,  # warm: every provisioned device quiet
         *cases,
-        *everyone,  # the cache refills after the profile write
+        *everyone,  # after the profile write: the quiet check reads it again itself
         *everyone,  # warm again: the changed device is quiet with its new profile
     ]
 
@@ -462,11 +462,29 @@ async def test_quiet_sessions_answer_record_and_trace_what_the_general_path_does
     provisioned = [r for r in ROLES if r != "failed"]
     warm = steps[everyone : 2 * everyone]
     assert [s.role for s, q in zip(warm, quiet.quiet[everyone:], strict=False) if q] == provisioned
-    cases = steps[2 * everyone : 2 * everyone + 11]
+    cases = steps[2 * everyone : 2 * everyone + 10]
     assert [s.role for s, q in zip(cases, quiet.quiet[2 * everyone :], strict=False) if q] == [
         "quiet",
         "quiet_vc",
     ]
+    # right after the profile write the check reads the profile afresh itself: quiet
+    # exactly where the general path had nothing to send (the devices of the changed
+    # plan push it; a failed device is never quiet)
+    refill = slice(2 * everyone + 10, 3 * everyone + 10)
+    nothing_sent = [
+        len(t) == 2 and t[0][1] == m.InformResponse() and t[1][1] is None
+        for t in general.transcripts[refill]
+    ]
+    expected = [
+        step.role
+        for step, idle in zip(steps[refill], nothing_sent, strict=True)
+        if idle and step.role in provisioned
+    ]
+    assert [s.role for s, q in zip(steps[refill], quiet.quiet[refill], strict=True) if q] == (
+        expected
+    )
+    assert "quiet" in expected
+    assert len(expected) < len(provisioned)  # some pushed the changed profile
     last = steps[-everyone:]
     assert [s.role for s, q in zip(last, quiet.quiet[-everyone:], strict=True) if q] == provisioned
     assert not any(general.quiet)

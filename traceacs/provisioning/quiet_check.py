@@ -14,8 +14,9 @@ The rules are the workflow's, each written once here and called by the workflow 
 (`config_changed`, `inform_facts`, `inform_root_attributes`, `device_step_attributes`):
 a session is quiet when its event codes are periodic (``2 PERIODIC``, optionally with
 ``4 VALUE CHANGE``), the device is known and provisioned, `plan_for_inform` says
-CHECK, its profile is at hand in memory (`MemoryProfiles`: a lookup that needs a read,
-or a BSS request, answers "not quiet" instead of doing it), no firmware upgrade is due
+CHECK, its profile is at hand (`MemoryProfiles`: in memory or in the local store; a
+profile source that would need a BSS request answers "not quiet" instead), no
+firmware upgrade is due
 and the desired config's ParameterKey is the one pushed and reported. Anything else,
 including every error, is "not quiet": the general path then runs and reports it. The
 check reads back only the six facts it decides on (`InformedDevice`, via
@@ -32,6 +33,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.events import BOOT, BOOTSTRAP, PERIODIC, VALUE_CHANGE
+from traceacs.profiles.source import ProfileSourceError
 from traceacs.provisioning.config_cache import ConfigCache
 from traceacs.provisioning.config_types import ConfigBuildError, ConfigTarget
 from traceacs.provisioning.device import (
@@ -58,11 +60,18 @@ a transfer report, a connection request of ours, ...) has work of its own."""
 
 @runtime_checkable
 class MemoryProfiles(Protocol):
-    """A profile source that can answer from memory alone (`EmbeddedProfileSource`)."""
+    """A profile source that keeps profiles in memory and reads them locally
+    (`EmbeddedProfileSource`): a quiet check may ask it, where asking a BSS would put
+    a remote call (and, when it fails, a second one in the general path) in front of
+    every periodic session."""
 
     def cached(self, customer_id: str, service_plan: str) -> ServiceProfile | None:
         """The profile ``fetch`` would return, when memory alone can tell; None when
         finding it needs a read (or there is none: ``fetch`` reports that)."""
+        ...
+
+    async def fetch(self, customer_id: str, service_plan: str) -> ServiceProfile:
+        """The profile (`ProfileSource.fetch`), read from the local store if need be."""
         ...
 
 
@@ -203,7 +212,7 @@ async def check_quiet(
     if device is None:
         return NOT_QUIET
     recorded_at = session_now()
-    profile = _quiet_profile(inform, codes, now, device, reports, profiles, configs, retry)
+    profile = await _quiet_profile(inform, codes, now, device, reports, profiles, configs, retry)
     if profile is None:
         return QuietVerdict(quiet=False, device=device)
     return QuietVerdict(
@@ -216,7 +225,7 @@ async def check_quiet(
     )
 
 
-def _quiet_profile(
+async def _quiet_profile(
     inform: m.Inform,
     codes: tuple[str, ...],
     now: float,
@@ -233,8 +242,11 @@ def _quiet_profile(
     if plan_for_inform(device, codes, reported_key, now=now, retry=retry) is not Plan.CHECK:
         return None
     profile = profiles.cached(device.customer_id, device.service_plan)
-    if profile is None:
-        return None
+    if profile is None:  # aged out of memory (or none): read it, as the general path would
+        try:
+            profile = await profiles.fetch(device.customer_id, device.service_plan)
+        except ProfileSourceError:
+            return None  # the general path fetches again and reports it
     target = profile.firmware_for(inform.device_id.product_class)
     if needs_upgrade(target, reports.get(SOFTWARE_VERSION)):
         return None
