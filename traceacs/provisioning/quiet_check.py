@@ -6,9 +6,10 @@ ends the session. The general workflow (`traceacs.provisioning.workflow`) reache
 verdict step by step across the two POSTs, with its spans, step bookkeeping and task
 and preset hand-offs built on the way, and that machinery was most of what such a
 session cost. `check_quiet` reaches the same verdict from the same facts at the Inform,
-with no I/O beyond the Inform's own inventory write: it is the decision both paths
-share, and `QuietVerdict.quiet` says whether the session can be served by the quiet
-path (`traceacs.tasks.quiet_session`) instead.
+with no I/O beyond the Inform's own inventory write (and the local profile read the
+general path would make when the profile has aged out of memory): it is the decision
+both paths share, and `QuietVerdict.quiet` says whether the session can be served by
+the quiet path (`traceacs.tasks.quiet_first`) instead.
 
 The rules are the workflow's, each written once here and called by the workflow too
 (`config_changed`, `inform_facts`, `inform_root_attributes`, `device_step_attributes`):
