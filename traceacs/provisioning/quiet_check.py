@@ -80,15 +80,15 @@ class MemoryProfiles(Protocol):
 class QuietVerdict:
     """What `check_quiet` found.
 
-    ``device``: what the check read of the device when it recorded the Inform
-    (`DeviceRepository.record_periodic_inform`); None when it did not (the codes ruled
-    the session out first, the device is unknown, or the store records at once). A
-    session that is not quiet goes the general way, which records the Inform itself
-    (the update is idempotent) and reads the whole device.
+    A quiet verdict carries what its session records (the fields below); every other
+    answer is `NOT_QUIET`. A session that is not quiet goes the general way, which
+    records the Inform itself (the update is idempotent) and reads the whole device.
     """
 
     quiet: bool
     device: InformedDevice | None = None
+    """What the check read of the device when it recorded the Inform
+    (`DeviceRepository.record_periodic_inform`)."""
     profile: ServiceProfile | None = None
     """The profile a quiet session checked its config against (its trace's
     ``fetch_profile`` step reports it)."""
@@ -191,17 +191,17 @@ async def check_quiet(
     profiles: MemoryProfiles,
     configs: ConfigCache,
     retry: RetryPolicy,
-    session_now: Callable[[], float],
+    clock: Callable[[], float],
 ) -> QuietVerdict:
     """Whether this Inform's session is quiet (see the module docstring).
 
     Records the Inform in the inventory when its codes allow a quiet session (the
-    general path records it again when the session is not quiet).
-    ``session_now`` reads the session's time (``now`` plus the time elapsed since),
-    for the steps' times in the trace.
+    general path records it again when the session is not quiet). ``clock`` measures
+    the steps' times for the trace (``now`` plus what it measured since the start).
     """
     if frozenset(codes) not in QUIET_EVENT_SETS:
-        return NOT_QUIET
+        return NOT_QUIET  # before anything else: most sessions that are not quiet stop here
+    mark = clock()
     reports = reported_values(inform)
     device_id = inform.device_id
     try:
@@ -212,16 +212,16 @@ async def check_quiet(
         return NOT_QUIET  # the general path records it and reports the failure
     if device is None:
         return NOT_QUIET
-    recorded_at = session_now()
+    recorded_at = now + (clock() - mark)
     profile = await _quiet_profile(inform, codes, now, device, reports, profiles, configs, retry)
     if profile is None:
-        return QuietVerdict(quiet=False, device=device)
+        return NOT_QUIET
     return QuietVerdict(
         quiet=True,
         device=device,
         profile=profile,
         recorded_at=recorded_at,
-        checked_at=session_now(),
+        checked_at=now + (clock() - mark),
         reports=reports,
     )
 

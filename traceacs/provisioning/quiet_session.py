@@ -20,7 +20,6 @@ from traceacs.provisioning.quiet_check import (
     QuietVerdict,
     device_step_attributes,
     inform_root_attributes,
-    reported_values,
 )
 from traceacs.provisioning.session_handler import SessionEndReason
 from traceacs.provisioning.session_trace import SessionTrace
@@ -134,14 +133,16 @@ class QuietSession:
         verdict = self.verdict
         assert verdict.device is not None
         assert verdict.profile is not None
+        assert verdict.reports is not None
         started_at = self._started_at
         trace = SessionTrace(trace_id=trace_id)
         spans = TraceRecorder(trace, self._ids)
-        reports = verdict.reports if verdict.reports is not None else reported_values(self._inform)
         root = spans.start(
             "cpe.inform",
             started_at,
-            attributes=inform_root_attributes(self._inform, reports, self._codes, self._session_id),
+            attributes=inform_root_attributes(
+                self._inform, verdict.reports, self._codes, self._session_id
+            ),
         )
         authenticate = spans.start(
             STEP_SPAN_NAMES[Step.AUTHENTICATE],
@@ -150,16 +151,13 @@ class QuietSession:
             attributes=device_step_attributes(verdict.device),
         )
         authenticate.end(to_ns(verdict.recorded_at))
-        if not self._asked:
-            root.end(to_ns(now))
-            self._telemetry.session_finished(trace, None)
-            return
-        fetch = spans.start(
-            STEP_SPAN_NAMES[Step.FETCH_PROFILE],
-            verdict.recorded_at,
-            parent=root,
-            attributes={"cpe.profile.parameter_count": verdict.profile.parameter_count},
-        )
-        fetch.end(to_ns(verdict.checked_at))
+        if self._asked:
+            fetch = spans.start(
+                STEP_SPAN_NAMES[Step.FETCH_PROFILE],
+                verdict.recorded_at,
+                parent=root,
+                attributes={"cpe.profile.parameter_count": verdict.profile.parameter_count},
+            )
+            fetch.end(to_ns(verdict.checked_at))
         root.end(to_ns(now))
         self._telemetry.session_finished(trace, None)

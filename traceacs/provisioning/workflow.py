@@ -1173,7 +1173,7 @@ class ProvisioningHandlerFactory:
         self._settings = settings or WorkflowSettings()
         self._configs = ConfigCache(self._settings.build_config)
         self._memory_profiles = profiles if isinstance(profiles, MemoryProfiles) else None
-        """The profile source when it can answer from memory: quiet checks need it."""
+        """The profile source when it is local (memory, the store): quiet checks need it."""
         self._quiet_sampling = (
             self._telemetry if isinstance(self._telemetry, QuietTraceSampling) else None
         )
@@ -1194,13 +1194,11 @@ class ProvisioningHandlerFactory:
     async def check_quiet(
         self, inform: m.Inform, codes: tuple[str, ...], now: float
     ) -> QuietVerdict:
-        """`check_quiet` with this factory's store, profiles, configs and retry policy;
-        never quiet with a profile source that cannot answer from memory (a BSS)."""
+        """`check_quiet` with this factory's store, profiles, configs, retry policy and
+        clock; never quiet with a profile source that is not local (a BSS)."""
         profiles = self._memory_profiles
         if profiles is None:
             return NOT_QUIET
-        clock = self._clock
-        mark = clock()
         return await check_quiet(
             inform,
             codes,
@@ -1209,7 +1207,7 @@ class ProvisioningHandlerFactory:
             profiles=profiles,
             configs=self._configs,
             retry=self._settings.retry,
-            session_now=lambda: now + (clock() - mark),
+            clock=self._clock,
         )
 
     def quiet_session(

@@ -448,15 +448,22 @@ class SqlDeviceRepository:
     ) -> InformedDevice | None:
         if self._informs is None:
             return None  # recorded at once by `record_inform`: nothing cheaper here
-        args = _inform_args(oui, serial_number, now, facts)
-        key = (args[0], serial_number)
+        row = await self._read_written_behind(
+            _GET_PERIODIC_FACTS, _inform_args(oui, serial_number, now, facts)
+        )
+        return None if row is None else informed_device_from_row(row, float(now))
+
+    async def _read_written_behind(self, query: str, args: tuple[Any, ...]) -> Row | None:
+        """The device's row read at its Inform (``query`` by OUI and serial number), the
+        Inform's update (``args``) queued behind when the device exists."""
+        assert self._informs is not None
+        key = (args[0], args[1])
         if self._informs.has(key):
             await self._informs.flush()  # the same device twice within the interval
-        row = await self.db.fetchrow(_GET_PERIODIC_FACTS, args[0], serial_number)
-        if row is None:
-            return None
-        self._informs.add(key, args)
-        return informed_device_from_row(row, float(now))
+        row = await self.db.fetchrow(query, args[0], args[1])
+        if row is not None:
+            self._informs.add(key, args)
+        return row
 
     async def record_inform(
         self, oui: str, serial_number: str, now: float, facts: InformFacts
@@ -467,12 +474,9 @@ class SqlDeviceRepository:
             return None if row is None else self._device(row, seal_password=True)
         # Write-behind: read the row (an indexed point read), queue the update, and
         # answer with the device as the update will leave it.
-        if self._informs.has((args[0], serial_number)):
-            await self._informs.flush()  # the same device twice within the interval
-        row = await self.db.fetchrow(_GET_INFORMING_DEVICE, args[0], serial_number)
+        row = await self._read_written_behind(_GET_INFORMING_DEVICE, args)
         if row is None:
             return None
-        self._informs.add((args[0], serial_number), args)
         # The device as the queued update will leave it (`_INFORM_LATER`).
         row["last_inform_at"] = row["updated_at"] = float(now)
         if facts.is_boot:
