@@ -7,9 +7,11 @@ The server under test (the ACS, or the floor) runs pinned to ``--server-core`` (
 the load generator (`bench.loadgen`) and the OTLP sink to ``--client-core`` (1). Every
 figure is reported next to a baseline measured in the same run:
 
-* ``periodic``: ACS (default telemetry) vs floor, periodic sequence: ACS/floor; and vs
+* ``periodic``: ACS (default telemetry) vs floor, periodic sequence: ACS/floor; vs
   the straightforward aiohttp + lxml + SQLite handler (`bench.straightforward`, the
-  issue's calibration), ACS/straightforward next to the issue's target/calibration.
+  issue's calibration), ACS/straightforward next to the issue's target/calibration;
+  and vs the lean bound (`bench.lean_bound`, a server that decides nothing):
+  ACS/lean bound, and lean bound/straightforward, what the intent is on this host.
 * ``bootstrap``: ACS (full tracing) vs floor, bootstrap sequence: ACS/floor; and
   ACS/straightforward (the issue gives no bootstrap calibration figure).
 * ``floor``: the floor for both sequences, and the lean generator vs the simulator's
@@ -38,6 +40,7 @@ from bench.servers import (
     acs_server,
     attempt_results,
     floor_server,
+    lean_bound_server,
     pinned,
     prepare_store,
     straightforward_results,
@@ -156,6 +159,16 @@ class Bench:
             result["store"] = straightforward_results(database)
         return result
 
+    def lean_bound(self) -> dict[str, Any]:
+        """The lean bound (`bench.lean_bound`): the periodic sequence with nothing decided,
+        the issue's intent's yardstick on this host, run as the floor is."""
+        a = self.args
+        self.progress("lean bound (periodic)")
+        with tempfile.TemporaryDirectory(prefix="traceacs-bench-") as tmp:
+            database, log = Path(tmp) / "lean.sqlite3", Path(tmp) / "lean.log"
+            with lean_bound_server(database, log, a.devices, a.seed, a.server_core) as server:
+                return self.loadgen(server.port, "periodic", server.pid)
+
     def acs(self, sequence: str, telemetry: str, root: Path = REPO_ROOT) -> dict[str, Any]:
         a = self.args
         self.progress(f"acs ({sequence}, telemetry {telemetry})")
@@ -214,6 +227,15 @@ class Bench:
             result["ratios"]["straightforward_over_calibration_by_cpu"] = (
                 round(1e6 / cpu_us / ISSUE_PERIODIC_CALIBRATION, 3) if cpu_us else None
             )
+        if self.args.lean_bound:
+            lean = self.lean_bound()
+            result["lean_bound"] = lean
+            result["ratios"]["acs_over_lean_bound"] = _ratio(acs, lean)
+            result["ratios"]["acs_over_lean_bound_by_cpu"] = _cpu_ratio(lean, acs)
+            if self.args.straightforward:
+                result["ratios"]["lean_bound_over_straightforward"] = _ratio(
+                    lean, result["straightforward"]
+                )
         return result
 
     def bootstrap(self) -> dict[str, Any]:
@@ -260,11 +282,9 @@ def _floor_ratios(acs: dict[str, Any], floor: dict[str, Any]) -> dict[str, float
     The second holds even when the floor is limited by the load generator rather than
     by its own core (its ``server_cpu_share`` well below 1), as it often is.
     """
-    acs_cpu = acs.get("server_cpu_us_per_session")
-    floor_cpu = floor.get("server_cpu_us_per_session")
     return {
         "acs_over_floor": _ratio(acs, floor),
-        "acs_over_floor_by_cpu": round(floor_cpu / acs_cpu, 3) if acs_cpu and floor_cpu else None,
+        "acs_over_floor_by_cpu": _cpu_ratio(floor, acs),
     }
 
 
@@ -274,14 +294,17 @@ def _calibration_ratios(acs: dict[str, Any], baseline: dict[str, Any]) -> dict[s
     Throughput is what the issue's calibration compares (its target/calibration is
     2,500/1,150 = 2.17x for periodic); the CPU form is steadier on a shared host.
     """
-    acs_cpu = acs.get("server_cpu_us_per_session")
-    base_cpu = baseline.get("server_cpu_us_per_session")
     return {
         "acs_over_straightforward": _ratio(acs, baseline),
-        "acs_over_straightforward_by_cpu": (
-            round(base_cpu / acs_cpu, 3) if acs_cpu and base_cpu else None
-        ),
+        "acs_over_straightforward_by_cpu": _cpu_ratio(baseline, acs),
     }
+
+
+def _cpu_ratio(cheaper: dict[str, Any], dearer: dict[str, Any]) -> float | None:
+    """Server CPU per session of ``cheaper`` over that of ``dearer``: sessions per CPU
+    second of ``dearer`` relative to ``cheaper``'s (the steadier form on a shared host)."""
+    a, b = cheaper.get("server_cpu_us_per_session"), dearer.get("server_cpu_us_per_session")
+    return round(a / b, 3) if a and b else None
 
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
@@ -327,6 +350,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="straightforward",
         action="store_false",
         help="periodic/bootstrap: skip the straightforward-handler calibration baseline",
+    )
+    parser.add_argument(
+        "--no-lean-bound",
+        dest="lean_bound",
+        action="store_false",
+        help="periodic: skip the lean bound (bench.lean_bound, the intent's yardstick)",
     )
 
 

@@ -84,6 +84,18 @@ def straightforward_server(
 
 
 @contextlib.contextmanager
+def lean_bound_server(
+    database: Path, log: Path, devices: int, seed: int, core: int | None
+) -> Iterator[Server]:
+    """The lean bound (`bench.lean_bound`) on a fresh SQLite file, its session lines
+    written to ``log`` as the ACS writes its own."""
+    argv = ["bench.lean_bound", "--database", str(database), "--log", str(log)]
+    argv += ["--devices", str(devices), "--seed", str(seed)]
+    with _listening_child(argv, core, "the lean bound") as server:
+        yield server
+
+
+@contextlib.contextmanager
 def _listening_child(module_argv: list[str], core: int | None, what: str) -> Iterator[Server]:
     """``python -m MODULE ...`` pinned to ``core``; it prints ``listening <port>`` once bound."""
     process = subprocess.Popen(

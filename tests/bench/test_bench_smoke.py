@@ -78,6 +78,11 @@ def test_periodic_checks_provisioned_devices_without_pushing(tmp_path: Path) -> 
     # one bootstrap per device while learning, then only quiet periodic checks
     assert acs["attempts_by_result"] == {"success": DEVICES}
     assert result["ratios"]["acs_over_floor"] > 0
+    # the lean bound ran the same periodic sequence, the intent's yardstick beside it
+    assert_measured(result["lean_bound"])
+    assert result["lean_bound"]["rpcs_per_session"] == 0
+    assert result["ratios"]["acs_over_lean_bound"] > 0
+    assert result["ratios"]["lean_bound_over_straightforward"] > 0
 
 
 def test_bootstrap_pushes_and_verifies_every_session(tmp_path: Path) -> None:
