@@ -56,7 +56,12 @@ VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no"
 async def _drive_only(driver: Any, sequence: str, args: argparse.Namespace) -> dict[str, Any]:
     """A warm-up as `bench.session_core.measure_sequence` does, the heap settled as
     ``traceacs serve`` settles it before serving, then ``args.sessions`` sessions and
-    nothing else (no codec baseline, no clock)."""
+    nothing else (no codec baseline, no clock). ``--through endpoint``: every POST
+    through the CWMP endpoint (`bench.endpoint_core`), not the handler alone."""
+    if args.through == "endpoint":
+        from bench.endpoint_core import EndpointDriver
+
+        driver = EndpointDriver(driver)
     warmup = min(args.warmup, len(driver.devices))
     await driver.run(sequence, warmup, args.concurrency)
     settled = settle_heap()
@@ -133,6 +138,7 @@ def child_argv(sequence: str, sessions: int, devices: int, args: argparse.Namesp
     argv += ["--sessions", str(sessions), "--devices", str(devices)]
     argv += ["--warmup", str(args.warmup), "--concurrency", str(min(args.concurrency, devices))]
     argv += ["--seed", str(args.seed), "--time-scale", str(args.time_scale)]
+    argv += ["--through", args.through]
     return argv
 
 
@@ -278,6 +284,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=50.0,
         help="stretch the write-behind and GIL switch intervals by this (valgrind's slowdown)",
+    )
+    parser.add_argument(
+        "--through",
+        choices=("handler", "endpoint"),
+        default="handler",
+        help="drive the session handler as the endpoint would (default), or every POST "
+        "through the CWMP endpoint itself (bench.endpoint_core; no HTTP server either way)",
     )
     parser.add_argument(
         "--check-noise", action="store_true", help="run the first side twice, report the spread"
