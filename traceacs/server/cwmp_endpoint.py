@@ -168,6 +168,12 @@ def loggable(text: str, limit: int = 130) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
 
 
+def _blank(body: bytes) -> bool:
+    """An empty POST's body: nothing, or ASCII whitespace only (what ``not body.strip()``
+    says, without copying an Inform's few kilobytes to say no)."""
+    return not body or body.isspace()
+
+
 def _device_key(inform: m.Inform) -> str:
     """The registry key of a device: OUI and serial number."""
     return f"{inform.device_id.oui}-{inform.device_id.serial_number}"
@@ -375,7 +381,7 @@ class CwmpEndpoint:
                 log.debug("cwmp: 401 for a new session (%s)", outcome.failure)
                 challenges = tuple(("WWW-Authenticate", c) for c in outcome.challenges)
                 return text_reply(401, "authentication required", headers=challenges)
-        if not body.strip():
+        if _blank(body):
             # An empty POST outside any session (e.g. after a timeout): nothing to do.
             return NO_CONTENT
         try:
@@ -515,7 +521,7 @@ class CwmpEndpoint:
         phase, and no other POST of it being answered (which the lock would wait for).
         Anything else goes the general way (`_guarded`), as before the quiet path."""
         return (
-            not body.strip()
+            _blank(body)
             and not session.ended
             and not session.lock.locked()
             and session.machine.state is State.CPE_REQUESTS
@@ -556,7 +562,7 @@ class CwmpEndpoint:
         """
         envelope: m.Envelope | None = None
         try:
-            if not body.strip():
+            if _blank(body):
                 self._bind(session, request)
                 session.machine.handle(_EMPTY_POST_RECEIVED, now)
                 return await self._next_rpc(session, now)
