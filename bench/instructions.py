@@ -1,7 +1,7 @@
 """A CWMP session's cost to the ACS in CPU instructions, counted under valgrind.
 
     python -m bench.instructions [--base REV] [--new REV] [--sequences periodic bootstrap]
-                                 [--check-noise] [--no-record]
+                                 [--through handler|endpoint] [--check-noise] [--no-record]
 
 On this shared 2-core host an A/B in CPU time cannot resolve a change below ~5 %;
 an instruction count can (a run of the same code repeats to ~0.1 %). Each revision's
@@ -25,7 +25,8 @@ reports the spread of its per-session figure (0.2-0.5 % here).
 What it does not see: kernel time (system calls, page faults), I/O and waiting, cache
 misses and branch mispredictions (an instruction is an instruction), the HTTP server
 (`bench.http_path` runs real sockets to a server process, not an in-process endpoint,
-so it is left out), and telemetry.
+so it is left out), and telemetry. The CWMP endpoint itself is left out too unless
+``--through endpoint`` (`bench.endpoint_core`: every POST through a `CwmpEndpoint`).
 """
 
 from __future__ import annotations

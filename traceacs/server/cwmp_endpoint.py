@@ -27,6 +27,16 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
   length, or chunked. The HTTP server (`traceacs.server.http11`) decodes gzip/deflate
   bodies and answers ``Expect: 100-continue``; no SOAPAction header is needed.
 
+The quiet route: most sessions of a fleet are quiet periodic ones (the handler has
+nothing to send). A handler that knows so once it has answered the Inform says it
+(`traceacs.provisioning.session_handler.QuietEnding`, e.g. `QuietFirstSession`), and
+the empty POST of such a session is answered 204 and the session ended in one
+synchronous step (`_end_quietly`): one state-machine move (`EmptyPostEndsSession`),
+the registry entry removed, the handler told once (``end_quietly``), the same session
+line, no lock or coroutine. Anything else (a request, a fault, garbage, a timed-out
+session, a POST while another of the session is answered, a shared session store)
+goes the general way, as before.
+
 The endpoint sees a `CwmpRequest` (body already read, under the size cap) and answers
 a `CwmpReply`; it knows no HTTP library.
 """

@@ -15,6 +15,11 @@ the Inform (at the Inform's time) before it answers the request, so the CPE gets
 the general path would have answered and the session goes on with the general rules.
 A response without a request of ours is ignored, as the composite does.
 
+It is a `QuietEnding`: while it is quiet the endpoint answers the empty POST with 204
+and ends the session through `end_quietly` (what ``next_acs_request`` and
+``on_session_end("completed")`` do, in one synchronous call), not through the general
+route's events and awaits.
+
 The endpoint uses it only where sessions live in one process: a session shared
 through the database (`--session-store database`) is snapshotted after each POST, and
 the quiet record has no snapshot (`CompositeHandlerFactory`'s ``quiet_sessions``).
