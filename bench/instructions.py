@@ -1,7 +1,7 @@
 """A CWMP session's cost to the ACS in CPU instructions, counted under valgrind.
 
     python -m bench.instructions [--base REV] [--new REV] [--sequences periodic bootstrap]
-                                 [--check-noise] [--no-record]
+                                 [--through handler|endpoint] [--check-noise] [--no-record]
 
 On this shared 2-core host an A/B in CPU time cannot resolve a change below ~5 %;
 an instruction count can (a run of the same code repeats to ~0.1 %). Each revision's
@@ -25,7 +25,8 @@ reports the spread of its per-session figure (0.2-0.5 % here).
 What it does not see: kernel time (system calls, page faults), I/O and waiting, cache
 misses and branch mispredictions (an instruction is an instruction), the HTTP server
 (`bench.http_path` runs real sockets to a server process, not an in-process endpoint,
-so it is left out), and telemetry.
+so it is left out), and telemetry. The CWMP endpoint itself is left out too unless
+``--through endpoint`` (`bench.endpoint_core`: every POST through a `CwmpEndpoint`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no"
 async def _drive_only(driver: Any, sequence: str, args: argparse.Namespace) -> dict[str, Any]:
     """A warm-up as `bench.session_core.measure_sequence` does, the heap settled as
     ``traceacs serve`` settles it before serving, then ``args.sessions`` sessions and
-    nothing else (no codec baseline, no clock)."""
+    nothing else (no codec baseline, no clock). ``--through endpoint``: every POST
+    through the CWMP endpoint (`bench.endpoint_core`), not the handler alone."""
+    if args.through == "endpoint":
+        from bench.endpoint_core import EndpointDriver
+
+        driver = EndpointDriver(driver)
     warmup = min(args.warmup, len(driver.devices))
     await driver.run(sequence, warmup, args.concurrency)
     settled = settle_heap()
@@ -133,6 +139,7 @@ def child_argv(sequence: str, sessions: int, devices: int, args: argparse.Namesp
     argv += ["--sessions", str(sessions), "--devices", str(devices)]
     argv += ["--warmup", str(args.warmup), "--concurrency", str(min(args.concurrency, devices))]
     argv += ["--seed", str(args.seed), "--time-scale", str(args.time_scale)]
+    argv += ["--through", args.through]
     return argv
 
 
@@ -278,6 +285,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=50.0,
         help="stretch the write-behind and GIL switch intervals by this (valgrind's slowdown)",
+    )
+    parser.add_argument(
+        "--through",
+        choices=("handler", "endpoint"),
+        default="handler",
+        help="drive the session handler as the endpoint would (default), or every POST "
+        "through the CWMP endpoint itself (bench.endpoint_core; no HTTP server either way)",
     )
     parser.add_argument(
         "--check-noise", action="store_true", help="run the first side twice, report the spread"

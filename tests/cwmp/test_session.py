@@ -10,6 +10,7 @@ from traceacs.cwmp.session import (
     CpeRequestReceived,
     CpeResponseReceived,
     CwmpSession,
+    EmptyPostEndsSession,
     EmptyPostReceived,
     Event,
     InformReceived,
@@ -22,6 +23,7 @@ ALL_EVENTS: tuple[Event, ...] = (
     InformReceived(),
     CpeRequestReceived("TransferComplete"),
     EmptyPostReceived(),
+    EmptyPostEndsSession(),
     AcsRequestSent("GetParameterValues"),
     CpeResponseReceived("GetParameterValuesResponse"),
     NoMoreAcsRequests(),
@@ -33,6 +35,7 @@ EXPECTED_TABLE = {
     (State.AWAITING_INFORM, InformReceived): State.CPE_REQUESTS,
     (State.CPE_REQUESTS, CpeRequestReceived): State.CPE_REQUESTS,
     (State.CPE_REQUESTS, EmptyPostReceived): State.ACS_REQUESTS,
+    (State.CPE_REQUESTS, EmptyPostEndsSession): State.ENDED,
     (State.ACS_REQUESTS, AcsRequestSent): State.AWAITING_CPE_RESPONSE,
     (State.AWAITING_CPE_RESPONSE, CpeResponseReceived): State.ACS_REQUESTS,
     (State.ACS_REQUESTS, NoMoreAcsRequests): State.ENDED,
@@ -89,6 +92,35 @@ def test_a_whole_session_walks_through_the_states() -> None:
     for i, (event, expected) in enumerate(steps):
         assert session.handle(event, 100.0 + i) is expected
     assert session.ended
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_an_empty_post_that_ends_the_session_is_the_empty_post_then_nothing_to_send(
+    hold: bool,
+) -> None:
+    """`EmptyPostEndsSession` leaves the session where `EmptyPostReceived` followed by
+    `NoMoreAcsRequests` leaves it, at the same time, from the one state both accept."""
+    one, two = CwmpSession(0.0), CwmpSession(0.0)
+    for session in (one, two):
+        session.handle(InformReceived(hold_requests=hold), 1.0)
+        if not hold:  # a request of the CPE first (HoldRequests forbids it)
+            session.handle(CpeRequestReceived("GetRPCMethods"), 2.0)
+    assert one.handle(EmptyPostEndsSession(), 5.0) is State.ENDED
+    two.handle(EmptyPostReceived(), 5.0)
+    two.handle(NoMoreAcsRequests(), 5.0)
+    for attribute in ("state", "last_activity", "started_at", "hold_requests", "ended"):
+        assert getattr(one, attribute) == getattr(two, attribute), attribute
+    assert not one.hold_requests
+    assert not one.is_expired(1_000.0), "ended: never expires"
+
+
+@pytest.mark.parametrize("state", [s for s in State if s is not State.CPE_REQUESTS])
+def test_an_empty_post_ends_a_session_only_in_the_cpe_phase(state: State) -> None:
+    """Once the ACS has sent an RPC the CPE's empty POST is no end (it must answer)."""
+    session = session_in(state)
+    with pytest.raises(ProtocolError, match=f"{state.name} cannot handle EmptyPostEndsSession"):
+        session.handle(EmptyPostEndsSession(), 1.0)
+    assert session.state is state
 
 
 def test_error_message_names_the_method() -> None:

@@ -11,7 +11,10 @@ counted, and the traces handed to telemetry (span names, parents, attributes, fl
 
 The quiet factory counts the sessions it serves the quiet way (its provisioning
 factory's `quiet_session`, wrapped), so the test checks that the expected sessions went
-quiet and no other (it would otherwise pass with the quiet path never taken). The
+quiet and no other (it would otherwise pass with the quiet path never taken), and that
+the endpoint ended each of them by its quiet route (`QuietEnding.end_quietly`, no
+``next_acs_request`` asked of a quiet session) with the session line the general run
+logs. The
 telemetry either keeps every quiet trace up front (`samples_quiet_trace` True, asked
 once per quiet session) or has no such say (every trace handed to `session_finished`).
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
+import re
 import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -57,6 +62,7 @@ from traceacs.storage.tags import SqlTagStore
 from traceacs.storage.tasks import SqlTaskStore
 from traceacs.tasks.composite import CompositeHandlerFactory
 from traceacs.tasks.dispatch_gate import PacedDispatchGate
+from traceacs.tasks.quiet_first import QuietFirstSession
 from traceacs.tasks.runner import TaskHandlerFactory
 from traceacs.tasks.wake_trace import ConnectionRequestTraces
 from traceacs.telemetry.sampling import is_quiet_periodic
@@ -132,6 +138,21 @@ class Acs:
     quiet_sessions: list[str]
     """The ids of the sessions `ProvisioningHandlerFactory.quiet_session` was asked for
     (the quiet path's one way in, `QuietFirstSession`)."""
+    lines: list[str]
+    """The endpoint's session lines, in order."""
+
+
+class SessionLines(logging.Handler):
+    """Collects the endpoint's one line per session."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("cwmp session "):
+            self.lines.append(message)
 
 
 @asynccontextmanager
@@ -166,10 +187,22 @@ async def acs(db: Path, telemetry: RecordingTelemetry, *, quiet: bool) -> AsyncI
         provisioning.quiet_session = counted  # type: ignore[method-assign, assignment]
         clock = FakeClock(T0)
         endpoint = CwmpEndpoint(factory, authenticator=None, clock=clock)
-        async with running(endpoint) as url:
-            yield Acs(repo, url, clock, quiet_sessions)
+        lines: list[str] = []
+        endpoint_log = logging.getLogger("traceacs.server.cwmp")
+        level, handler = endpoint_log.level, SessionLines(lines)
+        endpoint_log.setLevel(logging.INFO)
+        endpoint_log.addHandler(handler)
+        try:
+            async with running(endpoint) as url:
+                yield Acs(repo, url, clock, quiet_sessions, lines)
+        finally:
+            endpoint_log.removeHandler(handler)
+            endpoint_log.setLevel(level)
     finally:
         await repo.close()
+
+
+_SESSION_ID = re.compile(r"^cwmp session [0-9a-f]{16} ")
 
 
 # ---------------------------------------------------------------------- the CPE side
@@ -287,6 +320,8 @@ class Run:
     informs: list[list[tuple[str, ...]]] = field(default_factory=list)
     quiet: list[bool] = field(default_factory=list)
     """Per session: served the quiet way (quiet factory only)."""
+    lines: list[list[str]] = field(default_factory=list)
+    """Per session: the endpoint's session lines, without the session id."""
     active_after: list[int] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
     attempts: list[Any] = field(default_factory=list)
@@ -352,8 +387,9 @@ async def run(
             when += 60
             clock.now = when
             finished, informs = len(telemetry.finished), len(telemetry.informs)
-            quiet_sessions = len(the_acs.quiet_sessions)
+            quiet_sessions, lines = len(the_acs.quiet_sessions), len(the_acs.lines)
             result.transcripts.append(await run_session(url, by_role[step.role], step, when))
+            result.lines.append([_SESSION_ID.sub("", x) for x in the_acs.lines[lines:]])
             result.traces.append(telemetry.finished[finished:])
             result.informs.append(telemetry.informs[informs:])
             result.active_after.append(telemetry.active)
@@ -443,7 +479,7 @@ def task_row(task: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("sampling", [True, False], ids=["samples_quiet_trace", "records_all"])
 async def test_quiet_sessions_answer_record_and_trace_what_the_general_path_does(
-    tmp_path: Path, sampling: bool
+    tmp_path: Path, sampling: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``sampling``: the telemetry tells up front that it keeps every quiet trace
     (`QuietTraceSampling`), or it has no say and is handed every trace."""
@@ -451,10 +487,40 @@ async def test_quiet_sessions_answer_record_and_trace_what_the_general_path_does
     def telemetry() -> RecordingTelemetry:
         return SamplingTelemetry() if sampling else RecordingTelemetry()
 
+    # how the endpoint ended each quiet session: its quiet route, or the general one
+    ended_quietly: list[str] = []
+    asked_while_quiet: list[str] = []
+    end_quietly, next_acs_request = (
+        QuietFirstSession.end_quietly,
+        QuietFirstSession.next_acs_request,
+    )
+
+    def recording_end_quietly(self: QuietFirstSession, now: float) -> None:
+        ended_quietly.append(self._session_id)
+        end_quietly(self, now)
+
+    async def recording_next_acs_request(self: QuietFirstSession, now: float) -> m.Message | None:
+        if self.quiet:
+            asked_while_quiet.append(self._session_id)
+        return await next_acs_request(self, now)
+
+    monkeypatch.setattr(QuietFirstSession, "end_quietly", recording_end_quietly)
+    monkeypatch.setattr(QuietFirstSession, "next_acs_request", recording_next_acs_request)
+
     base, the_fleet = await bootstrapped(tmp_path)
     general = await run(tmp_path, base, the_fleet, telemetry(), quiet=False)
+    assert ended_quietly == asked_while_quiet == []
     quiet = await run(tmp_path, base, the_fleet, telemetry(), quiet=True)
     steps = [s for s in script(the_fleet) if isinstance(s, Session)]
+
+    # the endpoint ended every quiet session by its quiet route, and no other
+    assert len(ended_quietly) == sum(quiet.quiet) > 0
+    assert len(set(ended_quietly)) == len(ended_quietly)
+    assert asked_while_quiet == []
+    # with the line the general run logs, one per session
+    for step, quiet_lines, general_lines in zip(steps, quiet.lines, general.lines, strict=True):
+        assert len(quiet_lines) == 1, step
+        assert quiet_lines == general_lines, step
 
     # the quiet path ran, exactly where it should (not vacuous)
     assert len(quiet.quiet) == len(steps)

@@ -12,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.server.cwmp_client import FakeClock, inform
-from traceacs.server.cwmp_endpoint import CwmpEndpoint, EndpointSettings, session_cookie
+from traceacs.server.cwmp_endpoint import (
+    CwmpEndpoint,
+    EndpointSettings,
+    _blank,
+    session_cookie,
+)
 from traceacs.server.cwmp_sessions import (
     COOKIE_NAME,
     new_cookie,
@@ -152,3 +157,9 @@ def test_admitted_counts_as_the_general_bucket_path() -> None:
         reference._bucket(now)[1] += 1
         assert list(fast._buckets) == list(reference._buckets)
     assert fast.capacity(now) == reference.capacity(now)
+
+
+@given(st.binary(max_size=64) | st.sampled_from([b"", b" ", b"\r\n\t\x0b\x0c", b"\x85", b"\xa0"]))
+def test_a_blank_body_is_what_stripping_it_leaves_empty(body: bytes) -> None:
+    """The empty POST test that copies nothing says what ``not body.strip()`` said."""
+    assert _blank(body) == (not body.strip())

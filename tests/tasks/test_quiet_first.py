@@ -462,3 +462,72 @@ async def test_a_quiet_session_cut_short_traces_as_the_general_one(
     general_shape = shape(*finished["general"])
     assert [s[0] for s in general_shape["spans"]] == ["cpe.inform", "cpe.provision.authenticate"]
     assert shape(*finished["quiet"]) == general_shape
+
+
+# ---------------------------------------------------------------------- the endpoint's end
+
+
+@pytest.mark.parametrize("sampled", [True, False], ids=["trace_kept", "trace_dropped"])
+async def test_end_quietly_records_what_the_empty_post_and_the_session_end_record(
+    tmp_path: Path, base: Base, sampled: bool
+) -> None:
+    """The endpoint's quiet route calls `end_quietly` where the general one asks
+    ``next_acs_request`` and then calls ``on_session_end("completed")``: the same record
+    (counts, trace with its ``fetch_profile`` step, times), kept or dropped alike."""
+
+    class Dropping(SamplingTelemetry):
+        def samples_quiet_trace(self, trace_id: str) -> bool:
+            self.quiet_ends += 1
+            return False
+
+    recorded: dict[str, SamplingTelemetry] = {}
+    for way in ("calls", "end_quietly"):
+        telemetry = SamplingTelemetry() if sampled else Dropping()
+        async with acs(tmp_path, base, way, telemetry=telemetry) as the_acs:
+            cpe = copy.deepcopy(base.fleet.cpes[QUIET])
+            await drive(the_acs, cpe, T0 + 60)  # loads presets and the profile
+            handler = the_acs.factory.new_session("ended")
+            assert isinstance(handler, QuietFirstSession)
+            assert not handler.quiet  # nothing known before the Inform
+            answer = await handler.on_inform(inform_of(cpe, PERIODIC, T0 + 120), T0 + 120)
+            assert answer == m.InformResponse()
+            assert handler.quiet
+            if way == "calls":
+                assert await handler.next_acs_request(T0 + 125) is None
+                await handler.on_session_end("completed", T0 + 125)
+            else:
+                handler.end_quietly(T0 + 125)
+            await handler.on_session_end("completed", T0 + 126)  # ended once: a no-op
+            recorded[way] = telemetry
+    calls, quietly = recorded["calls"], recorded["end_quietly"]
+    for telemetry in (calls, quietly):
+        assert telemetry.active == 0
+        assert telemetry.quiet_ends == 1  # the warm-up went the general way
+        assert len(telemetry.finished) == (2 if sampled else 1)
+    assert (calls.started, calls.released) == (quietly.started, quietly.released)
+    assert [shape(*t) for t in quietly.finished] == [shape(*t) for t in calls.finished]
+    if sampled:
+        quiet_trace, calls_trace = quietly.finished[-1][0], calls.finished[-1][0]
+        assert [s.name for s in quiet_trace.spans][-1] == "cpe.provision.fetch_profile"
+        assert [(s.start_ns, s.end_ns) for s in quiet_trace.spans] == [
+            (s.start_ns, s.end_ns) for s in calls_trace.spans
+        ]
+        assert quiet_trace.root.end_ns == to_ns(T0 + 125)
+
+
+async def test_a_quiet_session_that_turned_general_is_no_longer_quiet(
+    tmp_path: Path, base: Base
+) -> None:
+    """So the endpoint's quiet route is not taken for its empty POST."""
+    async with acs(tmp_path, base, "turned") as the_acs:
+        cpe = copy.deepcopy(base.fleet.cpes[QUIET])
+        await drive(the_acs, cpe, T0 + 60)
+        handler = the_acs.factory.new_session("turned")
+        assert isinstance(handler, QuietFirstSession)
+        await handler.on_inform(inform_of(cpe, PERIODIC, T0 + 120), T0 + 120)
+        assert handler.quiet
+        await handler.on_cpe_request(m.GetRPCMethods(), T0 + 121)
+        assert not handler.quiet
+        assert await handler.next_acs_request(T0 + 122) is None
+        await handler.on_session_end("completed", T0 + 122)
+        assert the_acs.telemetry.active == 0

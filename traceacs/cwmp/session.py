@@ -83,6 +83,17 @@ class EmptyPostReceived(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class EmptyPostEndsSession(Event):
+    """The CPE's empty POST, with nothing for the ACS to send: it answers HTTP 204 at once.
+
+    One move for `EmptyPostReceived` followed by `NoMoreAcsRequests`, the whole ACS
+    phase of a session whose handler knew before the empty POST that it has nothing to
+    send (a quiet periodic session): the same end, without the passage through
+    ``ACS_REQUESTS`` that exists to let the ACS choose.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class AcsRequestSent(Event):
     """The ACS sent an RPC (``method`` names it) in its HTTP response."""
 
@@ -124,6 +135,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     (State.AWAITING_INFORM, InformReceived): State.CPE_REQUESTS,
     (State.CPE_REQUESTS, CpeRequestReceived): State.CPE_REQUESTS,
     (State.CPE_REQUESTS, EmptyPostReceived): State.ACS_REQUESTS,
+    (State.CPE_REQUESTS, EmptyPostEndsSession): State.ENDED,
     (State.ACS_REQUESTS, AcsRequestSent): State.AWAITING_CPE_RESPONSE,
     (State.AWAITING_CPE_RESPONSE, CpeResponseReceived): State.ACS_REQUESTS,
     (State.ACS_REQUESTS, NoMoreAcsRequests): State.ENDED,
@@ -131,6 +143,9 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     **{(state, Aborted): State.ENDED for state in _LIVE_STATES},
 }
 """Every legal move. Anything else is a `ProtocolError`."""
+
+_SETS_HOLD_REQUESTS: Final = (InformReceived, CpeRequestReceived)
+_LIFTS_HOLD_REQUESTS: Final = (EmptyPostReceived, CpeResponseReceived, EmptyPostEndsSession)
 
 
 def _describe(event: Event) -> str:
@@ -211,8 +226,8 @@ class CwmpSession:
         target = self.next_state(event)
         self.state = target
         self.last_activity = now
-        if isinstance(event, InformReceived | CpeRequestReceived):
+        if isinstance(event, _SETS_HOLD_REQUESTS):
             self._hold_requests = event.hold_requests
-        elif isinstance(event, EmptyPostReceived | CpeResponseReceived):
+        elif isinstance(event, _LIFTS_HOLD_REQUESTS):
             self._hold_requests = False
         return target

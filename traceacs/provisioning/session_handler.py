@@ -8,7 +8,7 @@ passed in (seconds since the epoch, float) so handlers never read the clock.
 
 from __future__ import annotations
 
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.faults import METHOD_NOT_SUPPORTED, make_fault
@@ -72,6 +72,30 @@ class SessionHandler(Protocol):
 
     async def on_session_end(self, reason: SessionEndReason, now: float) -> None:
         """Called exactly once, whatever ended the session."""
+        ...
+
+
+@runtime_checkable
+class QuietEnding(Protocol):
+    """A `SessionHandler` that may know, once it has answered the Inform, that its
+    session is quiet: no CPE request of its own to answer and nothing for the ACS to send.
+
+    The endpoint reads `quiet` at the CPE's empty POST of such a session (sessions of
+    one process only: a session shared through a store is snapshotted after each POST);
+    while it is True it answers 204 and calls `end_quietly` instead of
+    ``next_acs_request`` and ``on_session_end``, with nothing to await in between.
+    """
+
+    @property
+    def quiet(self) -> bool:
+        """True while ``next_acs_request`` would answer None at once and nothing else
+        is pending; False once the session has gone (or was always) the general way."""
+        ...
+
+    def end_quietly(self, now: float) -> None:
+        """The empty POST came and the session ended ``completed`` at ``now``: exactly
+        what ``next_acs_request(now)`` (None) then ``on_session_end("completed", now)``
+        do, in one call. A failure here is a failure of ``on_session_end``."""
         ...
 
 

@@ -27,6 +27,16 @@ Wire choices, each for a CPE seen in the wild (see ../shared/cwmp/QUIRKS.md):
   length, or chunked. The HTTP server (`traceacs.server.http11`) decodes gzip/deflate
   bodies and answers ``Expect: 100-continue``; no SOAPAction header is needed.
 
+The quiet route: most sessions of a fleet are quiet periodic ones (the handler has
+nothing to send). A handler that knows so once it has answered the Inform says it
+(`traceacs.provisioning.session_handler.QuietEnding`, e.g. `QuietFirstSession`), and
+the empty POST of such a session is answered 204 and the session ended in one
+synchronous step (`_end_quietly`): one state-machine move (`EmptyPostEndsSession`),
+the registry entry removed, the handler told once (``end_quietly``), the same session
+line, no lock or coroutine. Anything else (a request, a fault, garbage, a timed-out
+session, a POST while another of the session is answered, a shared session store)
+goes the general way, as before.
+
 The endpoint sees a `CwmpRequest` (body already read, under the size cap) and answers
 a `CwmpReply`; it knows no HTTP library.
 """
@@ -38,6 +48,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import DEFAULT_MAX_ENVELOPE_BYTES, parse_envelope, serialize_envelope
@@ -57,6 +68,7 @@ from traceacs.cwmp.session import (
     CpeRequestReceived,
     CpeResponseReceived,
     CwmpSession,
+    EmptyPostEndsSession,
     EmptyPostReceived,
     InformReceived,
     NoMoreAcsRequests,
@@ -64,7 +76,12 @@ from traceacs.cwmp.session import (
     TimedOut,
 )
 from traceacs.provisioning.repository import RepositoryError
-from traceacs.provisioning.session_handler import SessionEndReason, SessionHandlerFactory
+from traceacs.provisioning.session_handler import (
+    QuietEnding,
+    SessionEndReason,
+    SessionHandler,
+    SessionHandlerFactory,
+)
 from traceacs.provisioning.session_snapshot import ResumableHandlerFactory, SnapshotError
 from traceacs.provisioning.session_store import SessionStore, StoredSession, cookie_key
 from traceacs.server.cpe_auth import AuthOutcome, CpeAuthenticator, username_names_device
@@ -98,6 +115,7 @@ _COOKIE_PREFIX = COOKIE_NAME + "="
 _INFORM_RECEIVED = InformReceived()
 _EMPTY_POST_RECEIVED = EmptyPostReceived()
 _NO_MORE_ACS_REQUESTS = NoMoreAcsRequests()
+_EMPTY_POST_ENDS_SESSION = EmptyPostEndsSession()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +178,12 @@ def loggable(text: str, limit: int = 130) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
 
 
+def _blank(body: bytes) -> bool:
+    """An empty POST's body: nothing, or ASCII whitespace only (what ``not body.strip()``
+    says, without copying an Inform's few kilobytes to say no)."""
+    return not body or body.isspace()
+
+
 def _device_key(inform: m.Inform) -> str:
     """The registry key of a device: OUI and serial number."""
     return f"{inform.device_id.oui}-{inform.device_id.serial_number}"
@@ -171,6 +195,26 @@ def _log_abandoned(device_key: str, session_id: str) -> None:
         "cwmp: device %s sent a new Inform; its session %s was abandoned",
         loggable(device_key),
         session_id,
+    )
+
+
+def _log_end_failed(session: LiveSession, exc: Exception) -> None:
+    """A handler failed at its session's end (only the type: its text may hold secrets)."""
+    log.error("cwmp: session %s: on_session_end failed: %s", session.session_id, type(exc).__name__)
+
+
+def _log_session(session: LiveSession, reason: SessionEndReason, now: float) -> None:
+    """The one line per session, at its end (whichever way it ended)."""
+    log.info(
+        "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f "
+        "cpe_requests=%d acs_rpcs=%d",
+        session.session_id,
+        loggable(session.device_key),
+        loggable(",".join(session.event_codes)) or "-",
+        reason,
+        max(0.0, now - session.started_at) * 1000,
+        session.cpe_requests,
+        session.rpcs_sent,
     )
 
 
@@ -204,6 +248,9 @@ class CwmpEndpoint:
         self.clock = clock
         self.registry = SessionRegistry()
         self._refusals = LogThrottle()
+        self._quiet_kinds: dict[type, bool] = {}
+        """Per handler class: whether it is a `QuietEnding` (a runtime protocol check
+        walks the protocol's members on every call; the class decides it once)."""
         policy = self.settings.retry_after
         self._retry_after = AdaptiveRetryAfter(policy) if policy is not None else None
         self.shared: SharedSessions | None = None
@@ -221,7 +268,15 @@ class CwmpEndpoint:
         body = request.body
         now = self.clock()
         try:
-            session = await self._find(request, now)
+            if self.shared is None:
+                session = self.registry.find(session_cookie(request), request.connection)
+                if session is not None:
+                    quiet = session.quiet
+                    if quiet is not None and quiet.quiet and self._quiet_ends(session, body, now):
+                        return self._end_quietly(session, quiet, request, now)
+                    session = await self._unexpired(session, now)
+            else:
+                session = await self._find(request, now)
             if session is None and len(self.registry) >= self.settings.max_sessions:
                 # Full: refuse a new session before authenticating or parsing it. Under
                 # overload most requests are refused, so refusing must cost far less than
@@ -295,7 +350,12 @@ class CwmpEndpoint:
             session = await self._find_shared(cookie, now) if cookie else None
         else:
             session = self.registry.find(cookie, request.connection)
-        if session is not None and session.machine.is_expired(now) and not session.lock.locked():
+        return await self._unexpired(session, now) if session is not None else None
+
+    async def _unexpired(self, session: LiveSession, now: float) -> LiveSession | None:
+        """``session``, or None once it is ended for having timed out (unless a POST of
+        it is being answered right now)."""
+        if session.machine.is_expired(now) and not session.lock.locked():
             await self._end(session, "timeout", now)
             return None
         return session
@@ -331,7 +391,7 @@ class CwmpEndpoint:
                 log.debug("cwmp: 401 for a new session (%s)", outcome.failure)
                 challenges = tuple(("WWW-Authenticate", c) for c in outcome.challenges)
                 return text_reply(401, "authentication required", headers=challenges)
-        if not body.strip():
+        if _blank(body):
             # An empty POST outside any session (e.g. after a timeout): nothing to do.
             return NO_CONTENT
         try:
@@ -430,6 +490,8 @@ class CwmpEndpoint:
             event_codes=inform.event_codes,
         )
         session.connection = request.connection
+        if self.shared is None:
+            session.quiet = self._quiet_ending(handler)
         async with session.lock:
             self.registry.add(session)
             if self._retry_after is not None:
@@ -453,7 +515,50 @@ class CwmpEndpoint:
                 return response
             return await self._shared_after(session, response)
 
+    def _quiet_ending(self, handler: SessionHandler) -> QuietEnding | None:
+        """``handler`` as a `QuietEnding` when its class is one; else None."""
+        kind = type(handler)
+        capable = self._quiet_kinds.get(kind)
+        if capable is None:
+            capable = self._quiet_kinds[kind] = isinstance(handler, QuietEnding)
+        return cast(QuietEnding, handler) if capable else None
+
     # ------------------------------------------------------------------ in session
+
+    def _quiet_ends(self, session: LiveSession, body: bytes, now: float) -> bool:
+        """Whether this POST of a quiet session is its empty POST, to be answered by
+        `_end_quietly`: empty, the session live, within its timeout and in its CPE
+        phase, and no other POST of it being answered (which the lock would wait for).
+        Anything else goes the general way (`_guarded`), as before the quiet path."""
+        return (
+            _blank(body)
+            and not session.ended
+            and not session.lock.locked()
+            and session.machine.state is State.CPE_REQUESTS
+            and not session.machine.is_expired(now)
+        )
+
+    def _end_quietly(
+        self, session: LiveSession, quiet: QuietEnding, request: CwmpRequest, now: float
+    ) -> CwmpReply:
+        """The empty POST of a quiet session: 204, and the session ends ``completed``.
+
+        What `_guarded`, `_next_rpc` and `_end` do for it, in the same order, with
+        nothing to await (so no lock to take): the connection bound, the state machine's
+        one move for an empty POST with nothing to send (`EmptyPostEndsSession`), the
+        session out of the registry, the handler told (`QuietEnding.end_quietly`, its
+        failure logged as ``on_session_end``'s), the session line.
+        """
+        self._bind(session, request)
+        session.machine.handle(_EMPTY_POST_ENDS_SESSION, now)
+        session.ended = True
+        self.registry.remove(session)
+        try:
+            quiet.end_quietly(now)
+        except Exception as exc:
+            _log_end_failed(session, exc)
+        _log_session(session, "completed", now)
+        return NO_CONTENT
 
     async def _guarded(
         self, session: LiveSession, request: CwmpRequest, body: bytes, now: float
@@ -467,7 +572,7 @@ class CwmpEndpoint:
         """
         envelope: m.Envelope | None = None
         try:
-            if not body.strip():
+            if _blank(body):
                 self._bind(session, request)
                 session.machine.handle(_EMPTY_POST_RECEIVED, now)
                 return await self._next_rpc(session, now)
@@ -587,22 +692,8 @@ class CwmpEndpoint:
         try:
             await session.handler.on_session_end(reason, now)
         except Exception as exc:
-            log.error(
-                "cwmp: session %s: on_session_end failed: %s",
-                session.session_id,
-                type(exc).__name__,
-            )
-        log.info(
-            "cwmp session %s device=%s events=%s result=%s duration_ms=%.0f "
-            "cpe_requests=%d acs_rpcs=%d",
-            session.session_id,
-            loggable(session.device_key),
-            loggable(",".join(session.event_codes)) or "-",
-            reason,
-            max(0.0, now - session.started_at) * 1000,
-            session.cpe_requests,
-            session.rpcs_sent,
-        )
+            _log_end_failed(session, exc)
+        _log_session(session, reason, now)
 
     # ------------------------------------------------------------------ shared store
 

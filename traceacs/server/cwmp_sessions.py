@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from traceacs.cwmp.session import CwmpSession
-from traceacs.provisioning.session_handler import SessionHandler
+from traceacs.provisioning.session_handler import QuietEnding, SessionHandler
 
 COOKIE_NAME = "traceacs_session"
 
@@ -90,6 +90,9 @@ class LiveSession:
     version: int = 0
     """The shared store's version this copy reflects (shared session mode only)."""
     cwmp_ids_issued: int = 0
+    quiet: QuietEnding | None = field(default=None, repr=False)
+    """``handler`` when it can end its session quietly at the empty POST (`QuietEnding`);
+    None otherwise, and always for a session shared through a store."""
 
     def next_cwmp_id(self) -> str:
         """A fresh ``cwmp:ID`` for an RPC the ACS sends."""

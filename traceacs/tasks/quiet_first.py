@@ -15,6 +15,11 @@ the Inform (at the Inform's time) before it answers the request, so the CPE gets
 the general path would have answered and the session goes on with the general rules.
 A response without a request of ours is ignored, as the composite does.
 
+It is a `QuietEnding`: while it is quiet the endpoint answers the empty POST with 204
+and ends the session through `end_quietly` (what ``next_acs_request`` and
+``on_session_end("completed")`` do, in one synchronous call), not through the general
+route's events and awaits.
+
 The endpoint uses it only where sessions live in one process: a session shared
 through the database (`--session-store database`) is snapshotted after each POST, and
 the quiet record has no snapshot (`CompositeHandlerFactory`'s ``quiet_sessions``).
@@ -63,7 +68,8 @@ GeneralHandler = Callable[[SessionHandler, str], SessionHandler]
 
 
 class QuietFirstSession:
-    """One CWMP session, quiet when it can be (a `SessionHandler`)."""
+    """One CWMP session, quiet when it can be (a `SessionHandler` and a `QuietEnding`:
+    the endpoint ends a quiet one at its empty POST with `end_quietly`)."""
 
     __slots__ = (
         "_general",
@@ -123,6 +129,19 @@ class QuietFirstSession:
         handler = self._handler = self._general(provisioning, self._session_id)
         await handler.on_inform(inform, self._started_at)
         return handler
+
+    @property
+    def quiet(self) -> bool:
+        """Served the quiet way (the check said so at the Inform) and not turned general."""
+        return self._handler is None and self._quiet is not None
+
+    def end_quietly(self, now: float) -> None:
+        """`next_acs_request` (nothing to send) and ``on_session_end("completed")`` of a
+        quiet session, in one synchronous call (`QuietEnding`)."""
+        quiet = self._quiet
+        assert quiet is not None, "not a quiet session"
+        quiet.asked()
+        quiet.end("completed", now)
 
     async def on_cpe_request(self, request: m.Message, now: float) -> m.Message:
         handler = await self._general_handler()
