@@ -80,3 +80,45 @@ def test_irregular_messages_are_handed_over(rpc: str) -> None:
     )
     plan, _ = RPC_PLANS[body[0].tag]
     assert parse_rpc(plan, body[0]) is None
+
+
+INFORM = (
+    "<cwmp:Inform><DeviceId><Manufacturer>M</Manufacturer><OUI>O</OUI>"
+    "<ProductClass>P</ProductClass><SerialNumber>S</SerialNumber></DeviceId>"
+    "<Event><EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey></CommandKey>"
+    "</EventStruct><EventStruct><EventCode>M Reboot</EventCode><CommandKey>k</CommandKey>"
+    "</EventStruct></Event><MaxEnvelopes>{max}</MaxEnvelopes>"
+    "<CurrentTime>2024-05-01T10:00:00Z</CurrentTime><RetryCount>{retry}</RetryCount>"
+    "<ParameterList></ParameterList></cwmp:Inform>"
+)
+
+
+@pytest.mark.parametrize(
+    ("rpc", "max_envelopes", "retry_count"),
+    [
+        (INFORM.format(max="1", retry="0"), 1, 0),  # in schema order: read positionally
+        (INFORM.format(max="007", retry=" 300 "), 7, 300),  # beyond the small-int table
+        (  # DeviceId out of order, a field qualified: the by-tag loop
+            INFORM.format(max="255", retry="256").replace(
+                "<Manufacturer>M</Manufacturer><OUI>O</OUI>",
+                "<cwmp:OUI>O</cwmp:OUI><Manufacturer>M</Manufacturer>",
+            ),
+            255,
+            256,
+        ),
+    ],
+)
+def test_informs_read_in_order_or_by_tag_are_the_reference_walks(
+    rpc: str, max_envelopes: int, retry_count: int
+) -> None:
+    body = body_of(
+        f'<s:Envelope xmlns:s="{ENV}" xmlns:cwmp="urn:dslforum-org:cwmp-1-0">'
+        f"<s:Header/><s:Body>{rpc}</s:Body></s:Envelope>".encode()
+    )
+    plan, namespace = RPC_PLANS[body[0].tag]
+    fast = parse_rpc(plan, body[0])
+    assert (fast, namespace) == parse_body(body)
+    assert isinstance(fast, m.Inform)
+    assert fast.device_id == m.DeviceId("M", "O", "P", "S")
+    assert fast.events == (m.EventStruct("2 PERIODIC"), m.EventStruct("M Reboot", "k"))
+    assert (fast.max_envelopes, fast.retry_count) == (max_envelopes, retry_count)

@@ -13,9 +13,11 @@ Python value converted by `traceacs.cwmp.values`: ``str`` for string and unknown
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
 from typing import ClassVar
+
+from traceacs.cwmp import slot_init
 
 ParamValue = str | int | bool | datetime | bytes
 
@@ -491,3 +493,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
 )
 
 MESSAGES_BY_METHOD: dict[str, type[Message]] = {m.method: m for m in ALL_MESSAGES}
+
+for _cls in [v for v in globals().values() if isinstance(v, type) and is_dataclass(v)]:
+    if _cls.__module__ == __name__:
+        slot_init.install(_cls)  # each field set through its slot: `slot_init`

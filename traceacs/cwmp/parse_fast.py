@@ -14,16 +14,24 @@ it is — a missing element, a value that does not convert, a parameter without 
 makes it decline (`parse_rpc` returns None) and `parse_tree` parses the element again
 to produce the exact error, so errors cost a second walk and nothing else changes.
 `tests/cwmp/test_parse_fast.py` holds the two walks equal.
+
+A struct whose children are exactly its fields' elements, unqualified, in schema order
+(what the ACS and CPEs write) is read positionally: one slice, a tag comparison per
+child, the class called with positional arguments; any other struct takes the
+by-tag loop. Small integers and the standard events without CommandKey come from
+fixed tables instead of being converted and built.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from lxml import etree
 
 from traceacs.cwmp.errors import CwmpParseError
-from traceacs.cwmp.messages import Message, ParameterValueStruct
+from traceacs.cwmp.events import STANDARD_EVENT_CODES
+from traceacs.cwmp.messages import EventStruct, Message, ParameterValueStruct
 from traceacs.cwmp.namespaces import CWMP_NAMESPACES, XSI
 from traceacs.cwmp.parse_tree import name_and_value
 from traceacs.cwmp.rpc_schema import RPC_SPECS, Kind, StructSpec
@@ -72,13 +80,28 @@ _XSD_TYPES: dict[str | None, str] = {
 """The xsi:type values CPEs send, read once (fixed: the input must not grow a cache)."""
 
 
+def _event(event_code: str, command_key: str = "") -> EventStruct:
+    """`EventStruct`, shared for a standard code without CommandKey (what a periodic
+    Inform carries): the values are frozen, so one instance serves every Inform."""
+    if not command_key:
+        shared = _STANDARD_EVENTS.get(event_code)
+        if shared is not None:
+            return shared
+    return EventStruct(event_code, command_key)
+
+
+_STANDARD_EVENTS = {code: EventStruct(code) for code in STANDARD_EVENT_CODES}
+_FACTORIES: dict[type[Any], Any] = {EventStruct: _event}
+"""Built by a function rather than by the class itself."""
+
+
 class Plan:
     """A `StructSpec` compiled for one-pass reading."""
 
-    __slots__ = ("cls", "ops", "required", "size")
+    __slots__ = ("cls", "ops", "order", "required", "size")
 
     def __init__(self, spec: StructSpec) -> None:
-        self.cls = spec.cls
+        self.cls = _FACTORIES.get(spec.cls, spec.cls)
         self.ops: dict[str, tuple[str, int, Any]] = {}
         for field in spec.fields:
             if field.kind is Kind.STRUCT:
@@ -100,6 +123,12 @@ class Plan:
             self.ops.setdefault(field.tag, entry)
         self.size = len(spec.fields)
         self.required = frozenset(f.attr for f in spec.fields) - spec.defaults
+        # Where the wire order is the order of the class's fields and no tag is taken
+        # twice (every struct of the table): the children read in order, positionally.
+        self.order: tuple[tuple[str, int, Any], ...] | None = None
+        attrs = [f.attr for f in spec.fields]
+        if attrs == [f.name for f in dataclasses.fields(spec.cls)] and len(self.ops) == len(attrs):
+            self.order = tuple((f.tag, *self.ops[f.tag][1:]) for f in spec.fields)
 
 
 RPC_PLANS: dict[str, tuple[Plan, str]] = {}
@@ -128,6 +157,12 @@ def _int(text: str | None) -> int:
     return parse_int(text or "", "long")
 
 
+_SMALL_INTS: dict[str | None, int] = {str(i): i for i in range(256)}
+"""The integers of a quiet Inform (MaxEnvelopes 1, RetryCount 0) and of status fields,
+in their one canonical spelling: a look-up instead of `_int`'s call and tests (fixed:
+the input must not grow it)."""
+
+
 def _scalar(op: int, text: str | None) -> Any:
     if op == _STRING:
         return text or ""
@@ -139,6 +174,25 @@ def _scalar(op: int, text: str | None) -> Any:
 
 
 def _struct(plan: Plan, el: etree._Element) -> Any:
+    order = plan.order
+    if order is not None:
+        # The usual struct: its fields' elements exactly, unqualified, in schema order.
+        children = el[:]  # type: ignore[index]  # one C call; lxml-stubs lack slices
+        if len(children) == len(order):
+            args: list[Any] = []
+            for child, (tag, op, arg) in zip(children, order, strict=True):
+                if child.tag != tag:
+                    break
+                if op == _STRING:
+                    args.append(child.text or "")
+                elif op == _INT:
+                    text = child.text
+                    number = _SMALL_INTS.get(text)
+                    args.append(_int(text) if number is None else number)
+                else:
+                    args.append(_value(op, arg, child))
+            else:
+                return plan.cls(*args)
     ops = plan.ops
     values: dict[str, Any] = {}
     for child in el:
@@ -153,21 +207,25 @@ def _struct(plan: Plan, el: etree._Element) -> Any:
         attr, op, arg = entry
         if attr in values:
             continue  # the first element of a name wins
-        if op == _STRING:
-            values[attr] = child.text or ""
-        elif op == _PARAMS:
-            values[attr] = _params(child)
-        elif op == _STRUCT:
-            values[attr] = _struct(arg, child)
-        elif op == _STRUCTS:
-            values[attr] = tuple([_struct(arg, i) for i in child if isinstance(i.tag, str)])
-        elif op == _SCALARS:
-            values[attr] = tuple([_scalar(arg, i.text) for i in child if isinstance(i.tag, str)])
-        else:
-            values[attr] = _scalar(op, child.text)
+        values[attr] = child.text or "" if op == _STRING else _value(op, arg, child)
     if len(values) != plan.size and not plan.required <= values.keys():
         raise _Decline
     return plan.cls(**values)
+
+
+def _value(op: int, arg: Any, child: etree._Element) -> Any:
+    """The field ``child`` carries, by its plan entry's operation and argument."""
+    if op == _STRING:
+        return child.text or ""
+    if op == _PARAMS:
+        return _params(child)
+    if op == _STRUCT:
+        return _struct(arg, child)
+    if op == _STRUCTS:
+        return tuple([_struct(arg, i) for i in child if isinstance(i.tag, str)])
+    if op == _SCALARS:
+        return tuple([_scalar(arg, i.text) for i in child if isinstance(i.tag, str)])
+    return _scalar(op, child.text)
 
 
 def _params(el: etree._Element) -> tuple[ParameterValueStruct, ...]:
