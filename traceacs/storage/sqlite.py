@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -52,10 +53,33 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _UNIQUE_FAILED = "UNIQUE constraint failed: "
 
 
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A statement in SQLite's spelling: plain ``?`` placeholders, and where the
+    PostgreSQL text numbered its ``$N`` out of order or more than once, the order in
+    which the arguments bind to them."""
+
+    text: str
+    order: tuple[int, ...] | None
+    """Argument index per ``?``, left to right; None where that is 0, 1, 2, ..."""
+
+    def bind(self, args: Sequence[Any]) -> Sequence[Any]:
+        order = self.order
+        return args if order is None else tuple([args[i] for i in order])
+
+    def bind_rows(self, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+        return rows if self.order is None else [self.bind(row) for row in rows]
+
+
 @functools.lru_cache(maxsize=512)
-def _to_sqlite(sql: str) -> str:
-    """PostgreSQL's ``$1`` placeholders become SQLite's numbered ``?1``."""
-    return _PLACEHOLDER.sub(r"?\1", sql)
+def _to_sqlite(sql: str) -> _Query:
+    """PostgreSQL's ``$1`` placeholders become SQLite's nameless ``?``, the arguments
+    reordered where needed. Not SQLite's numbered ``?1``: Python 3.12 deprecates binding
+    those from a sequence (a DeprecationWarning per statement, an error under
+    ``-W error``), and nameless placeholders bind the same on every version."""
+    numbers = [int(n) - 1 for n in _PLACEHOLDER.findall(sql)]
+    in_order = numbers == list(range(len(numbers)))
+    return _Query(_PLACEHOLDER.sub("?", sql), None if in_order else tuple(numbers))
 
 
 INLINE_OPCODES_PER_CHECK: Final = 1000
@@ -101,20 +125,20 @@ def _outcome(
         return False, exc
 
 
-def _fetchval(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> Any:
-    row = conn.execute(query, args).fetchone()
+def _fetchval(conn: sqlite3.Connection, query: _Query, args: tuple[Any, ...]) -> Any:
+    row = conn.execute(query.text, query.bind(args)).fetchone()
     return None if row is None else next(iter(row.values()))
 
 
-def _executemany(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> None:
-    conn.executemany(query, args[0]).close()
+def _executemany(conn: sqlite3.Connection, query: _Query, args: tuple[Any, ...]) -> None:
+    conn.executemany(query.text, query.bind_rows(args[0])).close()
 
 
-_RUN: Final[dict[str, Callable[[sqlite3.Connection, str, tuple[Any, ...]], Any]]] = {
-    "fetchrow": lambda conn, query, args: conn.execute(query, args).fetchone(),
-    "fetch": lambda conn, query, args: conn.execute(query, args).fetchall(),
+_RUN: Final[dict[str, Callable[[sqlite3.Connection, _Query, tuple[Any, ...]], Any]]] = {
+    "fetchrow": lambda conn, query, args: conn.execute(query.text, query.bind(args)).fetchone(),
+    "fetch": lambda conn, query, args: conn.execute(query.text, query.bind(args)).fetchall(),
     "fetchval": _fetchval,
-    "execute": lambda conn, query, args: conn.execute(query, args).rowcount,
+    "execute": lambda conn, query, args: conn.execute(query.text, query.bind(args)).rowcount,
     "executemany": _executemany,
 }
 """How each `Statement` kind runs on the connection (on the database thread)."""
@@ -127,27 +151,27 @@ class _Connection(Executor):
         self._owner = owner
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        conn = self._owner.conn
-        return await self._owner.run(lambda: conn.execute(_to_sqlite(sql), args).fetchone())
+        conn, query = self._owner.conn, _to_sqlite(sql)
+        return await self._owner.run(lambda: conn.execute(query.text, query.bind(args)).fetchone())
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        conn = self._owner.conn
-        return await self._owner.run(lambda: conn.execute(_to_sqlite(sql), args).fetchall())
+        conn, query = self._owner.conn, _to_sqlite(sql)
+        return await self._owner.run(lambda: conn.execute(query.text, query.bind(args)).fetchall())
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         row = await self.fetchrow(sql, *args)
         return None if row is None else next(iter(row.values()))
 
     async def execute(self, sql: str, *args: Any) -> int:
-        conn = self._owner.conn
-        return await self._owner.run(lambda: conn.execute(_to_sqlite(sql), args).rowcount)
+        conn, query = self._owner.conn, _to_sqlite(sql)
+        return await self._owner.run(lambda: conn.execute(query.text, query.bind(args)).rowcount)
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
-        conn = self._owner.conn
-        rows = list(args)
+        conn, query = self._owner.conn, _to_sqlite(sql)
+        rows = query.bind_rows(list(args))
         # Close the cursor on the owner thread: handing it to the event loop thread to
         # be freed there can reset a cached statement another executemany is using.
-        await self._owner.run(lambda: conn.executemany(_to_sqlite(sql), rows).close())
+        await self._owner.run(lambda: conn.executemany(query.text, rows).close())
 
 
 class SqliteDatabase:
@@ -313,14 +337,16 @@ class SqliteDatabase:
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         query = _to_sqlite(sql)
+        bound = query.bind(args)
         return await self._autocommit(
-            lambda conn: conn.execute(query, args).fetchone(), read=_is_read(sql)
+            lambda conn: conn.execute(query.text, bound).fetchone(), read=_is_read(sql)
         )
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         query = _to_sqlite(sql)
+        bound = query.bind(args)
         return await self._autocommit(
-            lambda conn: conn.execute(query, args).fetchall(), read=_is_read(sql)
+            lambda conn: conn.execute(query.text, bound).fetchall(), read=_is_read(sql)
         )
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
@@ -329,7 +355,8 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, *args: Any) -> int:
         query = _to_sqlite(sql)
-        return await self._autocommit(lambda conn: conn.execute(query, args).rowcount)
+        bound = query.bind(args)
+        return await self._autocommit(lambda conn: conn.execute(query.text, bound).rowcount)
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         async with self._lock:
