@@ -70,13 +70,39 @@ def test_no_straightforward_skips_the_baseline(
         return dict(figures)
 
     def not_run(*_: object) -> dict[str, Any]:
+        raise AssertionError("a baseline that was switched off was measured")
+
+    monkeypatch.setattr(Bench, "acs", measured)
+    monkeypatch.setattr(Bench, "floor", measured)
+    monkeypatch.setattr(Bench, "straightforward", not_run)
+    monkeypatch.setattr(Bench, "lean_bound", not_run)
+    for scenario in ("periodic", "bootstrap"):
+        argv = tiny_args(scenario, tmp_path, "--no-straightforward", "--no-lean-bound")
+        bench = Bench(parse_args(argv))
+        result = bench.periodic() if scenario == "periodic" else bench.bootstrap()
+        assert set(result) == {"acs", "floor", "ratios"}
+        assert set(result["ratios"]) == {"acs_over_floor", "acs_over_floor_by_cpu"}
+
+
+def test_the_lean_bound_is_measured_without_the_straightforward_handler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def measured(*_: object, **__: object) -> dict[str, Any]:
+        return {"sessions_per_s": 100.0, "server_cpu_us_per_session": 500}
+
+    def lean(*_: object) -> dict[str, Any]:
+        return {"sessions_per_s": 400.0, "server_cpu_us_per_session": 200}
+
+    def not_run(*_: object) -> dict[str, Any]:
         raise AssertionError("the straightforward handler was measured")
 
     monkeypatch.setattr(Bench, "acs", measured)
     monkeypatch.setattr(Bench, "floor", measured)
     monkeypatch.setattr(Bench, "straightforward", not_run)
-    for scenario in ("periodic", "bootstrap"):
-        bench = Bench(parse_args(tiny_args(scenario, tmp_path, "--no-straightforward")))
-        result = bench.periodic() if scenario == "periodic" else bench.bootstrap()
-        assert set(result) == {"acs", "floor", "ratios"}
-        assert set(result["ratios"]) == {"acs_over_floor", "acs_over_floor_by_cpu"}
+    monkeypatch.setattr(Bench, "lean_bound", lean)
+    bench = Bench(parse_args(tiny_args("periodic", tmp_path, "--no-straightforward")))
+    result = bench.periodic()
+    assert result["lean_bound"]["sessions_per_s"] == 400.0
+    assert result["ratios"]["acs_over_lean_bound"] == 0.25
+    assert result["ratios"]["acs_over_lean_bound_by_cpu"] == 0.4
+    assert "lean_bound_over_straightforward" not in result["ratios"]
