@@ -13,8 +13,10 @@ states show the quiet path was taken (the test would otherwise pass without it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,62 +57,77 @@ class Observed:
     handler_states: list[dict[str, Any]]
 
 
-async def bootstrap(acs: Cluster) -> None:
-    runner = FleetRunner(acs.fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
-    for cpe in acs.fleet.cpes:  # one at a time: 4 POSTs each, a b a b
-        assert await runner.run_session(cpe)
+@dataclass
+class Run:
+    """A cluster whose fleet was bootstrapped through the balancer (a b a b per CPE)."""
+
+    acs: Cluster
+    http: aiohttp.ClientSession
+    clock: FakeClock
+    finished_before: list[int]
+    saved_before: int
+
+    async def observed(self, answers: list[tuple[int, str, str]]) -> Observed:
+        """What the cluster left behind since the bootstrap."""
+        acs = self.acs
+        traces = [
+            (name, shape(trace, outcome))
+            for name, process, before in zip("ab", acs.processes, self.finished_before, strict=True)
+            for trace, outcome in process.telemetry.finished[before:]
+        ]
+        devices, attempts = [], []
+        for cpe in acs.fleet.cpes:
+            device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
+            assert device is not None
+            devices.append((device.serial_number, device.state, device.parameter_key))
+            found = await acs.repo.list_attempts(AttemptFilter(serial_number=device.serial_number))
+            attempts.append(len(found))
+        assert not any(secret in state for state in acs.saved for secret in SECRETS)
+        return Observed(
+            answers=answers,
+            traces=sorted(traces, key=lambda t: str(t[1]["spans"][0][2]["cpe.serial_number"])),
+            active=[p.telemetry.active for p in acs.processes],
+            devices=devices,
+            attempts=attempts,
+            rows_left=await acs.repo.db.fetchval("SELECT count(*) FROM cwmp_sessions"),
+            handler_states=[json.loads(s)["handler"] for s in acs.saved[self.saved_before :]],
+        )
 
 
-async def observe(acs: Cluster, finished_before: list[int], saved_before: int) -> Observed:
-    traces = [
-        (name, shape(trace, outcome))
-        for name, process, before in zip("ab", acs.processes, finished_before, strict=True)
-        for trace, outcome in process.telemetry.finished[before:]
-    ]
-    devices, attempts = [], []
-    for cpe in acs.fleet.cpes:
-        device = await acs.repo.get_device(cpe.identity.oui, cpe.identity.serial_number)
-        assert device is not None
-        devices.append((device.serial_number, device.state, device.parameter_key))
-        found = await acs.repo.list_attempts(AttemptFilter(serial_number=device.serial_number))
-        attempts.append(len(found))
-    return Observed(
-        answers=[],
-        traces=sorted(traces, key=lambda t: str(t[1]["spans"][0][2]["cpe.serial_number"])),
-        active=[p.telemetry.active for p in acs.processes],
-        devices=devices,
-        attempts=attempts,
-        rows_left=await acs.repo.db.fetchval("SELECT count(*) FROM cwmp_sessions"),
-        handler_states=[json.loads(s)["handler"] for s in acs.saved[saved_before:]],
-    )
-
-
-async def periodic_round(tmp_path: Path, *, quiet: bool) -> Observed:
-    """Bootstrap a fleet, then one periodic session per CPE: Inform on a, empty POST on b."""
+@contextlib.asynccontextmanager
+async def bootstrapped(tmp_path: Path, cpes: int, *, quiet: bool) -> AsyncIterator[Run]:
+    """``cpes`` provisioned CPEs on a cluster built as `traceacs serve` builds its
+    workers (Informs written behind, tasks), serving quiet sessions the quiet way or not."""
     clock = FakeClock(time.time())
-    fleet = fleet_of(NO_FAULTS, NO_FAULTS, NO_FAULTS)
+    fleet = fleet_of(*[NO_FAULTS] * cpes)
     async with (
         cluster(tmp_path, fleet, clock, with_tasks=True, quiet=quiet, write_behind=True) as acs,
         aiohttp.ClientSession() as http,
     ):
-        await bootstrap(acs)
-        finished_before = [len(p.telemetry.finished) for p in acs.processes]
-        saved_before = len(acs.saved)
+        runner = FleetRunner(fleet.cpes, RunnerConfig(acs.balancer.url, connection_requests=False))
+        for cpe in fleet.cpes:  # one at a time: 4 POSTs each, a b a b
+            assert await runner.run_session(cpe)
+        yield Run(
+            acs, http, clock, [len(p.telemetry.finished) for p in acs.processes], len(acs.saved)
+        )
+
+
+async def periodic_round(tmp_path: Path, *, quiet: bool) -> Observed:
+    """One periodic session per provisioned CPE: Inform on a, empty POST on b."""
+    async with bootstrapped(tmp_path, 3, quiet=quiet) as run:
+        a, b = run.acs.processes
         answers = []
-        for cpe in fleet.cpes:
-            clock.advance(60)
-            inform = cpe.build_inform(at(clock))
+        for cpe in run.acs.fleet.cpes:
+            run.clock.advance(60)
+            inform = cpe.build_inform(at(run.clock))
             assert isinstance(inform.body, m.Inform)
             assert inform.body.event_codes == ("2 PERIODIC",)
-            status, answer, cookie, worker = await post(http, acs.processes[0].url, inform, None)
+            status, answer, cookie, worker = await post(run.http, a.url, inform, None)
             assert answer is not None
             answers.append((status, worker, type(answer.body).__name__))
-            status, _, _, worker = await post(http, acs.processes[1].url, None, cookie)
+            status, _, _, worker = await post(run.http, b.url, None, cookie)
             answers.append((status, worker, ""))
-        observed = await observe(acs, finished_before, saved_before)
-        observed.answers = answers
-        assert not any(secret in state for state in acs.saved for secret in SECRETS)
-        return observed
+        return await run.observed(answers)
 
 
 async def test_quiet_periodic_sessions_crossing_processes_end_as_the_general_ones(
@@ -142,20 +159,14 @@ async def test_quiet_periodic_sessions_crossing_processes_end_as_the_general_one
 
 async def turned_general(tmp_path: Path, *, quiet: bool) -> Observed:
     """A quiet session whose CPE asks GetRPCMethods on the other process, then ends."""
-    clock = FakeClock(time.time())
-    fleet = fleet_of(NO_FAULTS)
-    cpe = fleet.cpes[0]
-    async with (
-        cluster(tmp_path, fleet, clock, with_tasks=True, quiet=quiet, write_behind=True) as acs,
-        aiohttp.ClientSession() as http,
-    ):
-        await bootstrap(acs)
-        finished_before = [len(p.telemetry.finished) for p in acs.processes]
-        saved_before = len(acs.saved)
-        a, b = acs.processes
-        clock.advance(60)
+    async with bootstrapped(tmp_path, 1, quiet=quiet) as run:
+        a, b = run.acs.processes
+        cpe, http = run.acs.fleet.cpes[0], run.http
+        run.clock.advance(60)
         answers = []
-        status, answer, cookie, worker = await post(http, a.url, cpe.build_inform(at(clock)), None)
+        status, answer, cookie, worker = await post(
+            http, a.url, cpe.build_inform(at(run.clock)), None
+        )
         assert answer is not None
         answers.append((status, worker, type(answer.body).__name__))
         request = m.Envelope(body=m.GetRPCMethods(), namespace=cpe.namespace, cwmp_id="9")
@@ -165,9 +176,7 @@ async def turned_general(tmp_path: Path, *, quiet: bool) -> Observed:
         answers.append((status, worker, type(answer.body).__name__))
         status, answer, _, worker = await post(http, a.url, None, cookie)
         answers.append((status, worker, type(answer.body).__name__ if answer else ""))
-        observed = await observe(acs, finished_before, saved_before)
-        observed.answers = answers
-        return observed
+        return await run.observed(answers)
 
 
 async def test_a_quiet_session_resumed_elsewhere_turns_general_on_a_cpe_request(
@@ -196,6 +205,38 @@ async def test_a_quiet_session_resumed_elsewhere_turns_general_on_a_cpe_request(
     assert set(quiet.handler_states[0]) == {"quiet"}
     assert set(quiet.handler_states[1]) == set(general.handler_states[1])
     assert "quiet" not in quiet.handler_states[1]
+
+
+async def silent_then_swept(tmp_path: Path, *, quiet: bool) -> tuple[Observed, list[int]]:
+    """A periodic session whose CPE goes silent after the Inform (answered by a); b's
+    sweep ends it past the session timeout, then a's finds nothing left to end."""
+    async with bootstrapped(tmp_path, 1, quiet=quiet) as run:
+        a, b = run.acs.processes
+        run.clock.advance(60)
+        inform = run.acs.fleet.cpes[0].build_inform(at(run.clock))
+        status, _, _, worker = await post(run.http, a.url, inform, None)
+        assert (status, worker) == (200, "a")
+        run.clock.advance(31)  # past the 30 s session timeout
+        swept = [await b.endpoint.expire_sessions(), await a.endpoint.expire_sessions()]
+        return await run.observed([]), swept
+
+
+async def test_a_silent_quiet_session_is_ended_once_by_the_other_process_as_a_general_one(
+    tmp_path: Path,
+) -> None:
+    quiet, quiet_swept = await silent_then_swept(tmp_path / "quiet", quiet=True)
+    general, general_swept = await silent_then_swept(tmp_path / "general", quiet=False)
+
+    assert quiet_swept == general_swept == [1, 0]  # ended once, by b
+    assert quiet.traces == general.traces
+    [(process, trace)] = quiet.traces
+    assert process == "b"
+    assert [span[0] for span in trace["spans"]] == ["cpe.inform", "cpe.provision.authenticate"]
+    assert quiet.active == general.active
+    assert quiet.devices == general.devices
+    assert quiet.attempts == general.attempts
+    assert quiet.rows_left == general.rows_left == 0
+    assert [set(state) for state in quiet.handler_states] == [{"quiet"}]
 
 
 def _record(telemetry: Any) -> QuietSession:
