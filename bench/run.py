@@ -18,8 +18,8 @@ figure is reported next to a baseline measured in the same run:
   `FleetRunner` driving it (which generator to use, and why).
 * ``telemetry``: both sequences against the ACS with telemetry off, default and full
   tracing: on/off ratios.
-* ``scaleout``: bootstrap through nginx to 1 vs 2 ACS processes sharing PostgreSQL
-  (`bench.scaleout`): two/one ratio.
+* ``scaleout``: bootstrap (``--sequence periodic``: quiet periodic sessions) through
+  nginx to 1 vs 2 ACS processes sharing PostgreSQL (`bench.scaleout`): two/one ratio.
 
 Prints one JSON result and appends it to ``bench/results/<scenario>.jsonl``.
 """
@@ -95,6 +95,7 @@ class Bench:
                     "store": "postgresql (fresh database per measurement), shared sessions",
                     "balancer": "nginx round robin, keep-alive to workers, no stickiness",
                     "pinning": "load generator only; ACS workers, nginx, PostgreSQL unpinned",
+                    "sequence": a.sequence,
                 }
                 if a.scenario == "scaleout"
                 else {}
@@ -350,6 +351,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="straightforward",
         action="store_false",
         help="periodic/bootstrap: skip the straightforward-handler calibration baseline",
+    )
+    parser.add_argument(
+        "--sequence",
+        choices=("bootstrap", "periodic"),
+        default="bootstrap",
+        help="scaleout: the CPE sequence run through nginx (bootstrap)",
     )
     parser.add_argument(
         "--no-lean-bound",

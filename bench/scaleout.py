@@ -5,9 +5,11 @@ PostgreSQL database with the bench fleet imported, ``traceacs serve --workers N`
 (``--session-store database`` also for N = 1, so both pay the shared-session writes),
 a private nginx on 127.0.0.1 balancing round-robin without stickiness, and the lean
 load generator running the bootstrap sequence (Inform, SPV, GPV, 204: four POSTs, so
-sessions cross processes) through nginx. Nothing is pinned but the generator: the
-workers need both cores. The result records the load average before each measurement:
-the machine is shared, and the ratio is only as good as the quiet it ran in.
+sessions cross processes) through nginx; ``--sequence periodic``: the quiet periodic
+sequence (Inform, empty POST, 204) of devices its learning pass provisioned. Nothing
+is pinned but the generator: the workers need both cores. The result records the load
+average before each measurement: the machine is shared, and the ratio is only as good
+as the quiet it ran in.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ def measure(
 ) -> dict[str, Any]:
     """One measurement: N workers behind nginx on a fresh database."""
     a = bench.args
-    bench.progress(f"acs x{workers} behind nginx (bootstrap, sessions in {session_store})")
+    sequence = a.sequence
+    bench.progress(f"acs x{workers} behind nginx ({sequence}, sessions in {session_store})")
     loadavg = os.getloadavg()[0]
     with fresh_database(admin_url()) as url:
         asyncio.run(prepare_database(url, a.devices, a.seed))
@@ -158,7 +161,7 @@ def measure(
             acs_workers(url, workers, data_dir, env, session_store) as upstreams,
             nginx(upstreams, data_dir / "nginx") as front,
         ):
-            result: dict[str, Any] = bench.loadgen(front.port, "bootstrap", 0)
+            result: dict[str, Any] = bench.loadgen(front.port, sequence, 0)
         result["attempts_by_result"] = asyncio.run(_attempts(url))
     result["workers"] = workers
     result["session_store"] = session_store

@@ -205,7 +205,7 @@ async def open_acs(
             public_url=public_url,
             repository=repository,
             secrets=repository.secrets,
-            quiet_sessions=settings.session_store != "database",
+            quiet_sessions=True,
         )
         acs = Acs(
             settings,

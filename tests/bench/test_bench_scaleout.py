@@ -16,8 +16,15 @@ import asyncpg
 import pytest
 
 from bench.nginx import nginx_binary
+from bench.run import parse_args, run
 from bench.scaleout import admin_url
-from tests.bench.test_bench_smoke import DEVICES, MIN_SESSIONS, assert_recorded, tiny_run
+from tests.bench.test_bench_smoke import (
+    DEVICES,
+    MIN_SESSIONS,
+    assert_recorded,
+    tiny_args,
+    tiny_run,
+)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -58,3 +65,18 @@ def test_scaleout_measures_one_and_two_processes_in_the_same_run(tmp_path: Path)
         assert figures["loadavg_1m_before"] >= 0
     assert result["ratios"]["two_over_one"] > 0
     assert result["parameters"]["balancer"].startswith("nginx round robin")
+
+
+def test_scaleout_runs_quiet_periodic_sessions_across_processes(tmp_path: Path) -> None:
+    require(nginx_binary() is not None, "nginx not installed")
+    require(asyncio.run(reachable(admin_url())), f"PostgreSQL not reachable ({admin_url()})")
+    result = run(parse_args(tiny_args("scaleout", tmp_path, "--sequence", "periodic")))
+    assert_recorded(result, tmp_path)
+    assert result["parameters"]["sequence"] == "periodic"
+    for key in ("one_process", "two_processes", "one_process_memory_sessions"):
+        figures = result[key]
+        assert figures["sessions"] >= MIN_SESSIONS
+        assert figures["errors"] == {}
+        assert figures["rpcs_per_session"] == 0  # Inform, empty POST, 204
+        # Only the learning pass's bootstraps provisioned: no periodic session pushed.
+        assert figures["attempts_by_result"] == {"success": DEVICES}

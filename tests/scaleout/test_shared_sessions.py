@@ -22,6 +22,7 @@ from tests.provisioning.test_firmware_e2e import IMAGE, MODEL, TARGET
 from tests.provisioning.test_workflow_e2e import RecordingTelemetry, fleet_of
 from tests.scaleout.round_robin import Balancer, round_robin
 from tests.server.cwmp_client import FakeClock, decode, files_running, running
+from traceacs.assembly import INFORM_WRITE_BEHIND_SECONDS
 from traceacs.cwmp import messages as m
 from traceacs.cwmp.codec import serialize_envelope
 from traceacs.cwmp.faults import RETRY_REQUEST
@@ -102,10 +103,18 @@ async def cluster(
     with_tasks: bool = False,
     pooled: int = 0,
     files: FileStore | None = None,
+    quiet: bool = False,
+    write_behind: bool = False,
 ) -> AsyncIterator[Cluster]:
     """``files``: the file store both processes serve (as workers sharing a data dir),
-    CPEs fetching through the balancer; provisioning's firmware Downloads point there."""
-    repo = await open_repository(f"sqlite:///{tmp_path / 'acs.db'}")
+    CPEs fetching through the balancer; provisioning's firmware Downloads point there.
+    ``quiet``: quiet periodic sessions served the quiet way, as `traceacs serve` does
+    (with tasks, as it runs them); ``write_behind``: Informs written behind, as it
+    writes them (the quiet check needs it)."""
+    repo = await open_repository(
+        f"sqlite:///{tmp_path / 'acs.db'}",
+        inform_write_behind=INFORM_WRITE_BEHIND_SECONDS if write_behind else None,
+    )
     tokens = FileAccessTokens(b"k" * 32)  # one key for the cluster, as one config file
     public = PublicUrl()  # the balancer's, once it listens
     saved: list[str] = []
@@ -120,9 +129,9 @@ async def cluster(
                 telemetry,
                 firmware_files=FileStoreUrls(files, tokens, public) if files else None,
             )
-            if with_tasks:  # provisioning then tasks, as `traceacs serve` runs them
+            if with_tasks or quiet:  # provisioning then tasks, as `traceacs serve` runs them
                 tasks = TaskHandlerFactory(SqlTaskStore(repo.db, repo.secrets), telemetry=telemetry)
-                factory = CompositeHandlerFactory(factory, tasks)
+                factory = CompositeHandlerFactory(factory, tasks, quiet_sessions=quiet)
             endpoint = CwmpEndpoint(
                 factory,
                 authenticator=None,

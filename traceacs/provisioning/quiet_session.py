@@ -9,6 +9,12 @@ whose sampler keeps the configured share of quiet periodic sessions and drops th
 rest. The span names and attributes come from the same functions the workflow uses
 (`traceacs.provisioning.quiet_check`, `traceacs.provisioning.steps`);
 ``tests/provisioning/test_quiet_session.py`` holds the two paths' traces equal.
+
+Where sessions are shared by several ACS processes (`--session-store database`), the
+record is written down after the Inform (`QuietSession.snapshot`: the Inform as the CPE
+sent it, the device facts the check read, the step times; never the profile, which
+holds secrets) and the process that gets the empty POST rebuilds it
+(`QuietSession.resumed`) to end it there, with the same trace.
 """
 
 from __future__ import annotations
@@ -16,12 +22,20 @@ from __future__ import annotations
 import logging
 
 from traceacs.cwmp import messages as m
+from traceacs.provisioning.device import InformedDevice, ProvisioningState
 from traceacs.provisioning.quiet_check import (
     QuietVerdict,
     device_step_attributes,
     inform_root_attributes,
+    reported_values,
 )
 from traceacs.provisioning.session_handler import SessionEndReason
+from traceacs.provisioning.session_snapshot import (
+    Json,
+    SnapshotError,
+    inform_from_json,
+    inform_to_json,
+)
 from traceacs.provisioning.session_trace import SessionTrace
 from traceacs.provisioning.steps import STEP_SPAN_NAMES, Step
 from traceacs.provisioning.telemetry_port import (
@@ -64,15 +78,19 @@ class QuietSession:
 
     __slots__ = (
         "_asked",
+        "_checked_at",
         "_codes",
+        "_device",
         "_ended",
         "_ids",
         "_inform",
+        "_parameter_count",
+        "_recorded_at",
+        "_reports",
         "_sampling",
         "_session_id",
         "_started_at",
         "_telemetry",
-        "verdict",
     )
 
     def __init__(
@@ -86,11 +104,21 @@ class QuietSession:
         telemetry: ProvisioningTelemetry,
         sampling: QuietTraceSampling | None,
         ids: RandomIds,
+        inform_counted: bool = False,
     ) -> None:
+        """``inform_counted``: the session and its Inform were counted by the process
+        that received the Inform (a resumed record counts the session only)."""
+        assert verdict.device is not None
+        assert verdict.profile is not None
+        assert verdict.reports is not None
         self._session_id = session_id
         self._inform = inform
         self._codes = codes
-        self.verdict = verdict
+        self._device = verdict.device
+        self._parameter_count = verdict.profile.parameter_count
+        self._reports = verdict.reports
+        self._recorded_at = verdict.recorded_at
+        self._checked_at = verdict.checked_at
         self._started_at = started_at
         self._telemetry = telemetry
         self._sampling = sampling
@@ -99,7 +127,85 @@ class QuietSession:
         self._ended = False
         self._asked = False
         telemetry.session_started()
-        telemetry.inform_received(codes)
+        if not inform_counted:
+            telemetry.inform_received(codes)
+
+    @property
+    def inform(self) -> m.Inform:
+        return self._inform
+
+    @property
+    def started_at(self) -> float:
+        return self._started_at
+
+    def snapshot(self) -> Json:
+        """The record between the Inform and the empty POST, for another ACS process
+        (JSON-ready; no secrets: the profile is not in it, only its parameter count)."""
+        device = self._device
+        return {
+            "inform": inform_to_json(self._inform),
+            "codes": list(self._codes),
+            "started_at": self._started_at,
+            "asked": self._asked,
+            "device": {
+                "state": device.state.value,
+                "parameter_key": device.parameter_key,
+                "customer_id": device.customer_id,
+                "service_plan": device.service_plan,
+                "location_id": device.location_id,
+                "updated_at": device.updated_at,
+                "queued_tasks": device.queued_tasks,
+            },
+            "parameter_count": self._parameter_count,
+            "recorded_at": self._recorded_at,
+            "checked_at": self._checked_at,
+        }
+
+    @classmethod
+    def resumed(
+        cls,
+        session_id: str,
+        state: Json,
+        *,
+        telemetry: ProvisioningTelemetry,
+        sampling: QuietTraceSampling | None,
+        ids: RandomIds,
+    ) -> QuietSession:
+        """The record `snapshot` wrote, in this or another process (`SnapshotError` if
+        it cannot be read)."""
+        try:
+            inform = inform_from_json(state["inform"])
+            if inform is None:
+                raise SnapshotError("a quiet session's snapshot without its Inform")
+            device = state["device"]
+            informed = InformedDevice(
+                state=ProvisioningState(device["state"]),
+                parameter_key=device["parameter_key"],
+                customer_id=str(device["customer_id"]),
+                service_plan=str(device["service_plan"]),
+                location_id=str(device["location_id"]),
+                updated_at=float(device["updated_at"]),
+                queued_tasks=bool(device["queued_tasks"]),
+            )
+            record = cls.__new__(cls)
+            record._session_id = session_id
+            record._inform = inform
+            record._codes = tuple(str(code) for code in state["codes"])
+            record._device = informed
+            record._parameter_count = int(state["parameter_count"])
+            record._reports = reported_values(inform)
+            record._recorded_at = float(state["recorded_at"])
+            record._checked_at = float(state["checked_at"])
+            record._started_at = float(state["started_at"])
+            record._asked = bool(state["asked"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"unreadable quiet session snapshot: {exc!r}") from None
+        record._telemetry = telemetry
+        record._sampling = sampling
+        record._ids = ids
+        record._ended = False
+        telemetry.session_started()
+        return record
 
     def asked(self) -> None:
         """The CPE's empty POST came: the session asked what to send (the general path
@@ -130,10 +236,6 @@ class QuietSession:
 
     def _finish_traced(self, trace_id: str, now: float) -> None:
         """The trace the general path records for a quiet session, to telemetry."""
-        verdict = self.verdict
-        assert verdict.device is not None
-        assert verdict.profile is not None
-        assert verdict.reports is not None
         started_at = self._started_at
         trace = SessionTrace(trace_id=trace_id)
         spans = TraceRecorder(trace, self._ids)
@@ -141,23 +243,23 @@ class QuietSession:
             "cpe.inform",
             started_at,
             attributes=inform_root_attributes(
-                self._inform, verdict.reports, self._codes, self._session_id
+                self._inform, self._reports, self._codes, self._session_id
             ),
         )
         authenticate = spans.start(
             STEP_SPAN_NAMES[Step.AUTHENTICATE],
             started_at,
             parent=root,
-            attributes=device_step_attributes(verdict.device),
+            attributes=device_step_attributes(self._device),
         )
-        authenticate.end(to_ns(verdict.recorded_at))
+        authenticate.end(to_ns(self._recorded_at))
         if self._asked:
             fetch = spans.start(
                 STEP_SPAN_NAMES[Step.FETCH_PROFILE],
-                verdict.recorded_at,
+                self._recorded_at,
                 parent=root,
-                attributes={"cpe.profile.parameter_count": verdict.profile.parameter_count},
+                attributes={"cpe.profile.parameter_count": self._parameter_count},
             )
-            fetch.end(to_ns(verdict.checked_at))
+            fetch.end(to_ns(self._checked_at))
         root.end(to_ns(now))
         self._telemetry.session_finished(trace, None)

@@ -1230,6 +1230,16 @@ class ProvisioningHandlerFactory:
             ids=self._ids,
         )
 
+    def resumed_quiet_session(self, session_id: str, state: Json) -> QuietSession:
+        """The record of a quiet session another process (or this one) wrote down."""
+        return QuietSession.resumed(
+            session_id,
+            state,
+            telemetry=self._telemetry,
+            sampling=self._quiet_sampling,
+            ids=self._ids,
+        )
+
     def session_after_check(self, session_id: str, *, inform_counted: bool) -> ProvisioningSession:
         """A general session for an Inform the quiet check has seen: its Inform already
         counted when ``inform_counted`` (a quiet session turned general)."""

@@ -197,11 +197,18 @@ class CompositeHandlerFactory:
             if quiet_sessions and isinstance(provisioning, QuietCapableFactory)
             else None
         )
-        """Set: sessions are served quiet when they can be (`QuietFirstSession`); only
-        where no session is snapshotted (no shared session store)."""
+        """Set: sessions are served quiet when they can be (`QuietFirstSession`)."""
 
     async def restore(self, session_id: str, state: Json) -> SessionHandler:
-        """The composite handler as `CompositeSessionHandler.snapshot` left it."""
+        """The handler as `CompositeSessionHandler.snapshot` or, for a quiet session,
+        `QuietFirstSession.snapshot` left it."""
+        if "quiet" in state:
+            if self._quiet is None:
+                raise SnapshotError("a quiet session's snapshot where sessions are not quiet")
+            quiet = self._quiet.resumed_quiet_session(session_id, state["quiet"])
+            return QuietFirstSession.resumed(
+                session_id, quiet, self._quiet, self.general, self.presets
+            )
         if not isinstance(self.provisioning, ResumableHandlerFactory):
             raise SnapshotError("the provisioning handlers cannot be resumed elsewhere")
         try:

@@ -20,9 +20,13 @@ and ends the session through `end_quietly` (what ``next_acs_request`` and
 ``on_session_end("completed")`` do, in one synchronous call), not through the general
 route's events and awaits.
 
-The endpoint uses it only where sessions live in one process: a session shared
-through the database (`--session-store database`) is snapshotted after each POST, and
-the quiet record has no snapshot (`CompositeHandlerFactory`'s ``quiet_sessions``).
+Where sessions are shared by several processes (`--session-store database`), it is a
+`ResumableHandler`: while quiet its snapshot is the quiet record's (``{"quiet": ...}``),
+once general the general handler's; `CompositeHandlerFactory.restore` rebuilds either
+in the process that gets the next POST (`QuietFirstSession.resumed` for a quiet one),
+where the empty POST ends it or a CPE request turns it general, as in one process. The
+endpoint's quiet route is not taken there (each POST's state is written back), so the
+session ends through ``next_acs_request`` and ``on_session_end``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from traceacs.provisioning.session_handler import (
     SessionEndReason,
     SessionHandler,
 )
+from traceacs.provisioning.session_snapshot import Json, ResumableHandler, SnapshotError
 
 if TYPE_CHECKING:
     from traceacs.presets.applier import PresetApplier
@@ -61,6 +66,10 @@ class QuietCapableFactory(Protocol):
     ) -> QuietSession: ...
 
     def session_after_check(self, session_id: str, *, inform_counted: bool) -> SessionHandler: ...
+
+    def resumed_quiet_session(self, session_id: str, state: Json) -> QuietSession:
+        """The quiet record `QuietSession.snapshot` wrote (`SnapshotError` if unreadable)."""
+        ...
 
 
 GeneralHandler = Callable[[SessionHandler, str], SessionHandler]
@@ -97,6 +106,40 @@ class QuietFirstSession:
         self._handler: SessionHandler | None = None
         self._inform: m.Inform | None = None
         self._started_at = 0.0
+
+    @classmethod
+    def resumed(
+        cls,
+        session_id: str,
+        quiet: QuietSession,
+        provisioning: QuietCapableFactory,
+        general: GeneralHandler,
+        presets: PresetApplier | None,
+    ) -> QuietFirstSession:
+        """A quiet session rebuilt from its snapshot (``quiet``, `QuietSession.resumed`)."""
+        session = cls(session_id, provisioning, general, presets)
+        session._quiet = quiet
+        session._inform, session._started_at = quiet.inform, quiet.started_at
+        return session
+
+    def snapshot(self) -> Json:
+        """The session's state for another process (`ResumableHandler`): the quiet
+        record's while quiet, the general handler's once general."""
+        if self._handler is not None:
+            if not isinstance(self._handler, ResumableHandler):
+                raise SnapshotError(f"{type(self._handler).__name__} cannot be resumed")
+            return self._handler.snapshot()
+        if self._quiet is None:
+            raise SnapshotError("no Inform answered yet")
+        return {"quiet": self._quiet.snapshot()}
+
+    def release(self) -> None:
+        """This process lets go of the session: it goes on (or ended) in another one."""
+        if self._handler is not None:
+            if isinstance(self._handler, ResumableHandler):
+                self._handler.release()
+        elif self._quiet is not None:
+            self._quiet.release()
 
     async def on_inform(self, inform: m.Inform, now: float) -> m.InformResponse | m.CwmpFault:
         codes = inform.event_codes

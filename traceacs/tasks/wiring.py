@@ -58,8 +58,8 @@ def build_task_wiring(
     quiet_sessions: bool = False,
 ) -> TaskWiring:
     """``public_url`` may be a `PublicUrl` already shared with provisioning (firmware);
-    ``quiet_sessions``: serve quiet periodic sessions the quiet way (`QuietFirstSession`;
-    not with a shared session store, whose sessions are snapshotted)."""
+    ``quiet_sessions``: serve quiet periodic sessions the quiet way (`QuietFirstSession`,
+    resumable by another process where sessions are shared)."""
     store = SqlTaskStore(db, secrets)
     bulk_store = SqlBulkStore(db, secrets)
     signal = TaskSignal()
