@@ -32,7 +32,7 @@ from traceacs.cwmp import messages as m
 from traceacs.provisioning.device import InformedDevice, ProvisioningState
 from traceacs.provisioning.profile import ServiceProfile
 from traceacs.provisioning.quiet_check import QuietVerdict, reported_values
-from traceacs.provisioning.quiet_session import QuietSession
+from traceacs.provisioning.quiet_session import QuietFacts, QuietSession
 from traceacs.provisioning.repository import AttemptFilter
 from traceacs.provisioning.session_snapshot import SnapshotError
 from traceacs.provisioning.trace_recorder import RandomIds
@@ -44,11 +44,15 @@ SECRETS = ("sim-wifi-", "sim-sip-pw-")
 """How the simulated fleet's Wi-Fi keys and SIP passwords begin (`service_profiles`)."""
 
 
+Answer = tuple[int, str, str]
+"""One POST's answer as compared: status, the worker that answered, the body's type."""
+
+
 @dataclass
 class Observed:
     """What one cluster left behind after the periodic sessions."""
 
-    answers: list[tuple[int, str, str]]
+    answers: list[Answer]
     traces: list[tuple[str, dict[str, Any]]]
     active: list[int]
     devices: list[tuple[str, ProvisioningState, str | None]]
@@ -67,7 +71,7 @@ class Run:
     finished_before: list[int]
     saved_before: int
 
-    async def observed(self, answers: list[tuple[int, str, str]]) -> Observed:
+    async def observed(self, answers: list[Answer]) -> Observed:
         """What the cluster left behind since the bootstrap."""
         acs = self.acs
         traces = [
@@ -94,6 +98,15 @@ class Run:
         )
 
 
+async def exchange(
+    run: Run, url: str, message: m.Envelope | None, cookie: str | None, answers: list[Answer]
+) -> tuple[m.Envelope | None, str | None]:
+    """One CPE POST to ``url``, its answer appended to ``answers``; (envelope, cookie)."""
+    status, answer, set_cookie, worker = await post(run.http, url, message, cookie)
+    answers.append((status, worker, type(answer.body).__name__ if answer else ""))
+    return answer, set_cookie
+
+
 @contextlib.asynccontextmanager
 async def bootstrapped(tmp_path: Path, cpes: int, *, quiet: bool) -> AsyncIterator[Run]:
     """``cpes`` provisioned CPEs on a cluster built as `traceacs serve` builds its
@@ -116,17 +129,15 @@ async def periodic_round(tmp_path: Path, *, quiet: bool) -> Observed:
     """One periodic session per provisioned CPE: Inform on a, empty POST on b."""
     async with bootstrapped(tmp_path, 3, quiet=quiet) as run:
         a, b = run.acs.processes
-        answers = []
+        answers: list[Answer] = []
         for cpe in run.acs.fleet.cpes:
             run.clock.advance(60)
             inform = cpe.build_inform(at(run.clock))
             assert isinstance(inform.body, m.Inform)
             assert inform.body.event_codes == ("2 PERIODIC",)
-            status, answer, cookie, worker = await post(run.http, a.url, inform, None)
+            answer, cookie = await exchange(run, a.url, inform, None, answers)
             assert answer is not None
-            answers.append((status, worker, type(answer.body).__name__))
-            status, _, _, worker = await post(run.http, b.url, None, cookie)
-            answers.append((status, worker, ""))
+            await exchange(run, b.url, None, cookie, answers)
         return await run.observed(answers)
 
 
@@ -161,21 +172,16 @@ async def turned_general(tmp_path: Path, *, quiet: bool) -> Observed:
     """A quiet session whose CPE asks GetRPCMethods on the other process, then ends."""
     async with bootstrapped(tmp_path, 1, quiet=quiet) as run:
         a, b = run.acs.processes
-        cpe, http = run.acs.fleet.cpes[0], run.http
+        cpe = run.acs.fleet.cpes[0]
         run.clock.advance(60)
-        answers = []
-        status, answer, cookie, worker = await post(
-            http, a.url, cpe.build_inform(at(run.clock)), None
-        )
+        answers: list[Answer] = []
+        answer, cookie = await exchange(run, a.url, cpe.build_inform(at(run.clock)), None, answers)
         assert answer is not None
-        answers.append((status, worker, type(answer.body).__name__))
         request = m.Envelope(body=m.GetRPCMethods(), namespace=cpe.namespace, cwmp_id="9")
-        status, answer, _, worker = await post(http, b.url, request, cookie)
+        answer, _ = await exchange(run, b.url, request, cookie, answers)
         assert answer is not None
         assert answer.cwmp_id == "9"
-        answers.append((status, worker, type(answer.body).__name__))
-        status, answer, _, worker = await post(http, a.url, None, cookie)
-        answers.append((status, worker, type(answer.body).__name__ if answer else ""))
+        await exchange(run, a.url, None, cookie, answers)
         return await run.observed(answers)
 
 
@@ -266,7 +272,7 @@ def _record(telemetry: Any) -> QuietSession:
         "s1",
         inform,
         inform.event_codes,
-        verdict,
+        QuietFacts.of(verdict),
         10.0,
         telemetry=telemetry,
         sampling=None,

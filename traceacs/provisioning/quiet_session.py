@@ -20,6 +20,7 @@ holds secrets) and the process that gets the empty POST rebuilds it
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from traceacs.cwmp import messages as m
 from traceacs.provisioning.device import InformedDevice, ProvisioningState
@@ -68,6 +69,66 @@ def log_session_end(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class QuietFacts:
+    """What a quiet session's trace reports of its check: the device facts it read, the
+    profile's parameter count (never the profile: its config holds secrets) and when
+    the inventory read and the check ended. Plain data, written down as JSON when the
+    session moves to another process."""
+
+    device: InformedDevice
+    parameter_count: int
+    recorded_at: float
+    checked_at: float
+
+    @classmethod
+    def of(cls, verdict: QuietVerdict) -> QuietFacts:
+        assert verdict.device is not None
+        assert verdict.profile is not None
+        return cls(
+            verdict.device,
+            verdict.profile.parameter_count,
+            verdict.recorded_at,
+            verdict.checked_at,
+        )
+
+    def to_json(self) -> Json:
+        device = self.device
+        return {
+            "device": {
+                "state": device.state.value,
+                "parameter_key": device.parameter_key,
+                "customer_id": device.customer_id,
+                "service_plan": device.service_plan,
+                "location_id": device.location_id,
+                "updated_at": device.updated_at,
+                "queued_tasks": device.queued_tasks,
+            },
+            "parameter_count": self.parameter_count,
+            "recorded_at": self.recorded_at,
+            "checked_at": self.checked_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> QuietFacts:
+        """Raises KeyError, TypeError or ValueError on data `to_json` did not write."""
+        device = data["device"]
+        return cls(
+            InformedDevice(
+                state=ProvisioningState(device["state"]),
+                parameter_key=device["parameter_key"],
+                customer_id=str(device["customer_id"]),
+                service_plan=str(device["service_plan"]),
+                location_id=str(device["location_id"]),
+                updated_at=float(device["updated_at"]),
+                queued_tasks=bool(device["queued_tasks"]),
+            ),
+            int(data["parameter_count"]),
+            float(data["recorded_at"]),
+            float(data["checked_at"]),
+        )
+
+
 class QuietSession:
     """A quiet periodic session's provisioning record (see the module docstring).
 
@@ -78,15 +139,11 @@ class QuietSession:
 
     __slots__ = (
         "_asked",
-        "_checked_at",
         "_codes",
-        "_device",
         "_ended",
+        "_facts",
         "_ids",
         "_inform",
-        "_parameter_count",
-        "_recorded_at",
-        "_reports",
         "_sampling",
         "_session_id",
         "_started_at",
@@ -98,7 +155,7 @@ class QuietSession:
         session_id: str,
         inform: m.Inform,
         codes: tuple[str, ...],
-        verdict: QuietVerdict,
+        facts: QuietFacts,
         started_at: float,
         *,
         telemetry: ProvisioningTelemetry,
@@ -106,19 +163,12 @@ class QuietSession:
         ids: RandomIds,
         inform_counted: bool = False,
     ) -> None:
-        """``inform_counted``: the session and its Inform were counted by the process
-        that received the Inform (a resumed record counts the session only)."""
-        assert verdict.device is not None
-        assert verdict.profile is not None
-        assert verdict.reports is not None
+        """``inform_counted``: the Inform was counted by the process that received it
+        (a record `resumed` elsewhere counts the session only)."""
         self._session_id = session_id
         self._inform = inform
         self._codes = codes
-        self._device = verdict.device
-        self._parameter_count = verdict.profile.parameter_count
-        self._reports = verdict.reports
-        self._recorded_at = verdict.recorded_at
-        self._checked_at = verdict.checked_at
+        self._facts = facts
         self._started_at = started_at
         self._telemetry = telemetry
         self._sampling = sampling
@@ -140,25 +190,13 @@ class QuietSession:
 
     def snapshot(self) -> Json:
         """The record between the Inform and the empty POST, for another ACS process
-        (JSON-ready; no secrets: the profile is not in it, only its parameter count)."""
-        device = self._device
+        (JSON-ready; no secrets)."""
         return {
             "inform": inform_to_json(self._inform),
             "codes": list(self._codes),
             "started_at": self._started_at,
             "asked": self._asked,
-            "device": {
-                "state": device.state.value,
-                "parameter_key": device.parameter_key,
-                "customer_id": device.customer_id,
-                "service_plan": device.service_plan,
-                "location_id": device.location_id,
-                "updated_at": device.updated_at,
-                "queued_tasks": device.queued_tasks,
-            },
-            "parameter_count": self._parameter_count,
-            "recorded_at": self._recorded_at,
-            "checked_at": self._checked_at,
+            **self._facts.to_json(),
         }
 
     @classmethod
@@ -177,34 +215,24 @@ class QuietSession:
             inform = inform_from_json(state["inform"])
             if inform is None:
                 raise SnapshotError("a quiet session's snapshot without its Inform")
-            device = state["device"]
-            informed = InformedDevice(
-                state=ProvisioningState(device["state"]),
-                parameter_key=device["parameter_key"],
-                customer_id=str(device["customer_id"]),
-                service_plan=str(device["service_plan"]),
-                location_id=str(device["location_id"]),
-                updated_at=float(device["updated_at"]),
-                queued_tasks=bool(device["queued_tasks"]),
-            )
-            record = cls.__new__(cls)
-            record._session_id = session_id
-            record._inform = inform
-            record._codes = tuple(str(code) for code in state["codes"])
-            record._device = informed
-            record._parameter_count = int(state["parameter_count"])
-            record._reports = reported_values(inform)
-            record._recorded_at = float(state["recorded_at"])
-            record._checked_at = float(state["checked_at"])
-            record._started_at = float(state["started_at"])
-            record._asked = bool(state["asked"])
+            codes = tuple(str(code) for code in state["codes"])
+            facts = QuietFacts.from_json(state)
+            started_at = float(state["started_at"])
+            asked = bool(state["asked"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SnapshotError(f"unreadable quiet session snapshot: {exc!r}") from None
-        record._telemetry = telemetry
-        record._sampling = sampling
-        record._ids = ids
-        record._ended = False
-        telemetry.session_started()
+        record = cls(
+            session_id,
+            inform,
+            codes,
+            facts,
+            started_at,
+            telemetry=telemetry,
+            sampling=sampling,
+            ids=ids,
+            inform_counted=True,
+        )
+        record._asked = asked
         return record
 
     def asked(self) -> None:
@@ -236,30 +264,30 @@ class QuietSession:
 
     def _finish_traced(self, trace_id: str, now: float) -> None:
         """The trace the general path records for a quiet session, to telemetry."""
-        started_at = self._started_at
+        started_at, facts = self._started_at, self._facts
         trace = SessionTrace(trace_id=trace_id)
         spans = TraceRecorder(trace, self._ids)
         root = spans.start(
             "cpe.inform",
             started_at,
             attributes=inform_root_attributes(
-                self._inform, self._reports, self._codes, self._session_id
+                self._inform, reported_values(self._inform), self._codes, self._session_id
             ),
         )
         authenticate = spans.start(
             STEP_SPAN_NAMES[Step.AUTHENTICATE],
             started_at,
             parent=root,
-            attributes=device_step_attributes(self._device),
+            attributes=device_step_attributes(facts.device),
         )
-        authenticate.end(to_ns(self._recorded_at))
+        authenticate.end(to_ns(facts.recorded_at))
         if self._asked:
             fetch = spans.start(
                 STEP_SPAN_NAMES[Step.FETCH_PROFILE],
-                self._recorded_at,
+                facts.recorded_at,
                 parent=root,
-                attributes={"cpe.profile.parameter_count": self._parameter_count},
+                attributes={"cpe.profile.parameter_count": facts.parameter_count},
             )
-            fetch.end(to_ns(self._checked_at))
+            fetch.end(to_ns(facts.checked_at))
         root.end(to_ns(now))
         self._telemetry.session_finished(trace, None)

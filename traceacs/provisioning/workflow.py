@@ -79,7 +79,7 @@ from traceacs.provisioning.quiet_check import (
     inform_root_attributes,
     reported_values,
 )
-from traceacs.provisioning.quiet_session import QuietSession, log_session_end
+from traceacs.provisioning.quiet_session import QuietFacts, QuietSession, log_session_end
 from traceacs.provisioning.repository import (
     AttemptFilter,
     AttemptInProgress,
@@ -1223,7 +1223,7 @@ class ProvisioningHandlerFactory:
             session_id,
             inform,
             codes,
-            verdict,
+            QuietFacts.of(verdict),
             started_at,
             telemetry=self._telemetry,
             sampling=self._quiet_sampling,

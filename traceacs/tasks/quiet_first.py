@@ -83,12 +83,10 @@ class QuietFirstSession:
     __slots__ = (
         "_general",
         "_handler",
-        "_inform",
         "_presets",
         "_provisioning",
         "_quiet",
         "_session_id",
-        "_started_at",
     )
 
     def __init__(
@@ -104,8 +102,6 @@ class QuietFirstSession:
         self._presets = presets
         self._quiet: QuietSession | None = None
         self._handler: SessionHandler | None = None
-        self._inform: m.Inform | None = None
-        self._started_at = 0.0
 
     @classmethod
     def resumed(
@@ -119,7 +115,6 @@ class QuietFirstSession:
         """A quiet session rebuilt from its snapshot (``quiet``, `QuietSession.resumed`)."""
         session = cls(session_id, provisioning, general, presets)
         session._quiet = quiet
-        session._inform, session._started_at = quiet.inform, quiet.started_at
         return session
 
     def snapshot(self) -> Json:
@@ -148,7 +143,6 @@ class QuietFirstSession:
             verdict = await self._provisioning.check_quiet(inform, codes, now)
         device = verdict.device
         if verdict.quiet and device is not None and device.queued_tasks is False:
-            self._inform, self._started_at = inform, now
             self._quiet = self._provisioning.quiet_session(
                 self._session_id, inform, codes, verdict, now
             )
@@ -163,14 +157,13 @@ class QuietFirstSession:
         """The general handler; a quiet session turns general here (module docstring)."""
         if self._handler is not None:
             return self._handler
-        quiet, inform = self._quiet, self._inform
+        quiet = self._quiet
         assert quiet is not None
-        assert inform is not None
         quiet.release()
         self._quiet = None
         provisioning = self._provisioning.session_after_check(self._session_id, inform_counted=True)
         handler = self._handler = self._general(provisioning, self._session_id)
-        await handler.on_inform(inform, self._started_at)
+        await handler.on_inform(quiet.inform, quiet.started_at)
         return handler
 
     @property
